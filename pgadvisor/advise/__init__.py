@@ -1,0 +1,1 @@
+"""Advisors: each returns a list of Recommendation (DESIGN §3)."""

@@ -1,0 +1,190 @@
+"""A throwaway local PostgreSQL cluster, used by `pgadvisor demo` and by the tests.
+
+It runs from the local server binaries on a private socket directory with
+pg_stat_statements preloaded (and hypopg when installed). As root it runs the
+server as the `postgres` OS user, since initdb refuses root.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgadvisor.errors import NoPostgres, PgAdvisorError
+
+INSTALL_HINT = (
+    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql postgresql-15-hypopg; "
+    "macOS: brew install postgresql), set PGADVISOR_PG_BINDIR, or start the database in docker/ "
+    "and pass --dsn"
+)
+
+
+def find_bindir() -> Path:
+    """Return the directory holding initdb/pg_ctl/postgres, newest version first."""
+    candidates: list[str] = []
+    if os.environ.get("PGADVISOR_PG_BINDIR"):
+        candidates.append(os.environ["PGADVISOR_PG_BINDIR"])
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            candidates.append(out.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    def version_key(path: str) -> float:
+        try:
+            return float(Path(path).parent.name)
+        except ValueError:
+            return 0.0
+
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key, reverse=True)
+    candidates += ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin"]
+    for cand in candidates:
+        if cand and (Path(cand) / "initdb").exists() and (Path(cand) / "pg_ctl").exists():
+            return Path(cand)
+    raise NoPostgres("no PostgreSQL server binaries (initdb, pg_ctl) found", hint=INSTALL_HINT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalCluster:
+    """A running throwaway cluster; `stop()` removes everything it made."""
+
+    bindir: Path
+    root: Path
+    port: int
+    run_as: str | None = None
+    superuser: str = "postgres"
+    extensions: list[str] = field(default_factory=list)
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def sockdir(self) -> Path:
+        return self.root / "sock"
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None) -> str:
+        """A libpq DSN over the private socket (trust auth)."""
+        return f"host={self.sockdir} port={self.port} dbname={dbname} user={user or self.superuser}"
+
+    def tcp_dsn(self, dbname: str, user: str, password: str | None = None) -> str:
+        """A DSN over TCP on 127.0.0.1, where passwords are checked (scram)."""
+        dsn = f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
+        return dsn + (f" password={password}" if password is not None else "")
+
+    def _run(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+        if self.run_as:
+            args = ["runuser", "-u", self.run_as, "--", *args]
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+    def start(self) -> None:
+        res = self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
+             "-w", "-t", "60", "start"]
+        )
+        if res.returncode != 0:
+            log = (self.root / "server.log").read_text(errors="replace")[-2000:] if (
+                self.root / "server.log").exists() else ""
+            raise PgAdvisorError(f"could not start PostgreSQL: {res.stderr.strip() or res.stdout.strip()} {log}")
+
+    def stop(self, remove: bool = True) -> None:
+        if self.datadir.exists():
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
+                      timeout=60)
+        if remove:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _available_extensions(bindir: Path) -> set[str]:
+    try:
+        sharedir = subprocess.run([str(bindir / "pg_config"), "--sharedir"], capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sharedir = ""
+    if not sharedir:
+        sharedir = str(Path("/usr/share/postgresql") / bindir.parent.name)
+    return {Path(p).stem for p in glob.glob(f"{sharedir}/extension/*.control")}
+
+
+def start_cluster(root: str | Path | None = None, settings: dict[str, str] | None = None,
+                  preload_pgss: bool = True) -> LocalCluster:
+    """initdb + start a cluster in a new temporary directory and return it."""
+    bindir = find_bindir()
+    root = Path(root) if root else Path(tempfile.mkdtemp(prefix="pgadvisor-pg-"))
+    root.mkdir(parents=True, exist_ok=True)
+    run_as = None
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise NoPostgres("running as root needs a 'postgres' OS user to run the server",
+                             hint="useradd --system postgres") from exc
+        run_as = "postgres"
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chmod(root, 0o700)
+    cluster = LocalCluster(bindir=bindir, root=root, port=free_port(), run_as=run_as)
+    cluster.sockdir.mkdir()
+    if run_as:
+        shutil.chown(cluster.sockdir, run_as, run_as)
+    res = cluster._run([str(bindir / "initdb"), "-D", str(cluster.datadir), "-U", "postgres",
+                        "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                        "--locale=C", "--no-sync"])
+    if res.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise PgAdvisorError(f"initdb failed: {res.stderr.strip()[-500:]}")
+    conf = {
+        "port": str(cluster.port),
+        "listen_addresses": "'127.0.0.1'",
+        "unix_socket_directories": f"'{cluster.sockdir}'",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "max_connections": "60",
+        "shared_buffers": "'128MB'",
+        "compute_query_id": "on",
+        "pg_stat_statements.max": "10000",
+        "pg_stat_statements.track": "all",
+        "track_io_timing": "on",
+        "logging_collector": "off",
+    }
+    if preload_pgss:
+        conf["shared_preload_libraries"] = "'pg_stat_statements'"
+    conf.update(settings or {})
+    with open(cluster.datadir / "postgresql.conf", "a") as fh:
+        fh.write("\n# pgadvisor throwaway cluster\n")
+        for key, value in conf.items():
+            fh.write(f"{key} = {value}\n")
+    cluster.extensions = sorted(_available_extensions(bindir) & {"pg_stat_statements", "hypopg", "pg_trgm"})
+    try:
+        cluster.start()
+    except Exception:
+        cluster.stop()
+        raise
+    # pg_ctl -w returns when the postmaster accepts connections; be tolerant of slow machines
+    for _ in range(50):
+        if (cluster.sockdir / f".s.PGSQL.{cluster.port}").exists():
+            break
+        time.sleep(0.1)
+    return cluster

@@ -1,0 +1,1 @@
+"""Statement understanding with sqlglot (postgres dialect)."""

@@ -1,0 +1,56 @@
+"""Snapshots → Workload: counter deltas over a window, with resets and evictions accounted for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTERS = (
+    "calls", "total_exec_time", "total_plan_time", "plans", "rows",
+    "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
+    "local_blks_hit", "local_blks_read", "temp_blks_read", "temp_blks_written",
+    "blk_read_time", "blk_write_time", "wal_records", "wal_bytes",
+)
+
+
+@dataclass
+class StatementStats:
+    """One statement's activity inside a window (deltas, not cumulative values)."""
+
+    queryid: str
+    query: str
+    userid: int
+    dbid: int
+    toplevel: bool
+    calls: int
+    total_exec_ms: float
+    rows: int
+    counters: dict[str, float] = field(default_factory=dict)  # every COUNTERS delta
+    datname: str | None = None
+
+    @property
+    def mean_exec_ms(self) -> float:
+        return self.total_exec_ms / self.calls if self.calls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "queryid": self.queryid, "query": self.query, "calls": self.calls,
+            "total_exec_ms": round(self.total_exec_ms, 3), "mean_exec_ms": round(self.mean_exec_ms, 3),
+            "rows": self.rows, "userid": self.userid, "dbid": self.dbid, "datname": self.datname,
+            "toplevel": self.toplevel,
+            "shared_blks_hit": int(self.counters.get("shared_blks_hit", 0)),
+            "shared_blks_read": int(self.counters.get("shared_blks_read", 0)),
+            "total_plan_ms": round(self.counters.get("total_plan_time", 0.0), 3),
+        }
+
+
+@dataclass
+class Workload:
+    """What analyzers and advisors take: a server's statements over a window plus its schema."""
+
+    server: str
+    window: dict[str, Any]
+    coverage: dict[str, Any]
+    statements: list[StatementStats]
+    schema: dict[str, Any] = field(default_factory=dict)  # relations, indexes, columns at window end
+    settings: dict[str, str] = field(default_factory=dict)

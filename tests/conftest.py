@@ -1,0 +1,88 @@
+"""Test harness: one throwaway PostgreSQL cluster per test session, one database per test.
+
+Set PGADVISOR_TEST_DSN to use an existing server instead (it must preload pg_stat_statements).
+In CI (CI=true) a test that needs the database fails when no server can be started; elsewhere it
+is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg
+import pytest
+
+from pgadvisor.pg.local import LocalCluster, start_cluster
+
+
+def _fail_or_skip(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"no PostgreSQL for tests in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's cluster (None when PGADVISOR_TEST_DSN points to an existing server)."""
+    if os.environ.get("PGADVISOR_TEST_DSN"):
+        yield None
+        return
+    try:
+        cluster = start_cluster()
+    except Exception as exc:  # noqa: BLE001 - any failure to start means no server for tests
+        _fail_or_skip(str(exc))
+        return
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(pg_cluster: LocalCluster | None) -> str:
+    """A superuser DSN on the maintenance database."""
+    return os.environ.get("PGADVISOR_TEST_DSN") or pg_cluster.dsn()
+
+
+@pytest.fixture(scope="session")
+def pg_server_header(admin_dsn):
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.execute("select version()").fetchone()[0]
+
+
+def pytest_report_header(config):
+    return [f"pgadvisor tests: PGADVISOR_TEST_DSN={'set' if os.environ.get('PGADVISOR_TEST_DSN') else 'unset'}"
+            " (a throwaway cluster is started when unset)"]
+
+
+def _dsn_with_db(admin_dsn: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@pytest.fixture
+def make_db(admin_dsn):
+    """Factory: a fresh database (pg_stat_statements created unless told otherwise); dropped after."""
+    made: list[str] = []
+
+    def _make(extensions: tuple[str, ...] = ("pg_stat_statements",)) -> str:
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        dsn = _dsn_with_db(admin_dsn, name)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for ext in extensions:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
+        return dsn
+
+    yield _make
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(make_db) -> str:
+    """DSN of a fresh database with pg_stat_statements created."""
+    return make_db()
