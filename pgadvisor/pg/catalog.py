@@ -1,0 +1,220 @@
+"""Every query pgadvisor runs against catalog and statistics views: one place, version-gated.
+
+Each function takes an open psycopg connection and returns plain Python data (lists of dicts),
+so the rest of the code never builds catalog SQL. Every statement carries the /* pgadvisor */
+marker so that our own activity is recognisable in pg_stat_statements and filtered out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+MARKER = "/* pgadvisor */"
+
+# pg_stat_statements counters we keep, by the name we store them under; the value is the column
+# expression per extension version (pganalyze/collector does the same).
+_PGSS_COMMON = [
+    "calls", "rows", "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
+    "local_blks_hit", "local_blks_read", "temp_blks_read", "temp_blks_written",
+]
+
+
+def _pgss_columns(extversion: str) -> dict[str, str]:
+    major, minor = (int(x) for x in extversion.split(".")[:2])
+    v = (major, minor)
+    cols = {c: c for c in _PGSS_COMMON}
+    if v >= (1, 8):
+        cols.update(total_exec_time="total_exec_time", total_plan_time="total_plan_time", plans="plans",
+                    wal_records="wal_records", wal_bytes="wal_bytes")
+    else:
+        cols.update(total_exec_time="total_time", total_plan_time="0", plans="0", wal_records="0",
+                    wal_bytes="0")
+    if v >= (1, 11):
+        cols.update(blk_read_time="shared_blk_read_time + local_blk_read_time",
+                    blk_write_time="shared_blk_write_time + local_blk_write_time")
+    else:
+        cols.update(blk_read_time="blk_read_time", blk_write_time="blk_write_time")
+    cols["toplevel"] = "toplevel" if v >= (1, 9) else "true"
+    return cols
+
+
+def q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    """Run one marked read query and return rows as dicts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"{MARKER} {sql}", params)
+        return cur.fetchall() if cur.description else []
+
+
+def server_info(conn: psycopg.Connection) -> dict[str, Any]:
+    row = q(conn, """
+        SELECT current_setting('server_version_num')::int AS version_num,
+               current_setting('server_version') AS version,
+               pg_postmaster_start_time() AS postmaster_start,
+               current_database() AS datname,
+               (SELECT oid FROM pg_database WHERE datname = current_database()) AS dbid,
+               current_user AS username,
+               now() AS taken_at""")[0]
+    try:
+        with conn.transaction():
+            row["system_identifier"] = str(q(conn, "SELECT system_identifier FROM pg_control_system()")[0][
+                "system_identifier"])
+    except psycopg.Error:
+        row["system_identifier"] = None  # needs pg_monitor or superuser on some versions
+    return row
+
+
+def pgss_state(conn: psycopg.Connection) -> dict[str, Any]:
+    """Whether pg_stat_statements is created here and preloaded, and its version."""
+    rows = q(conn, """
+        SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS extversion,
+               (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                 WHERE e.extname = 'pg_stat_statements') AS extschema,
+               current_setting('shared_preload_libraries') AS preload,
+               (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements')
+                 AS available_version,
+               current_setting('pg_stat_statements.max', true) AS max,
+               current_setting('pg_stat_statements.track', true) AS track,
+               current_setting('track_io_timing') AS track_io_timing,
+               pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats,
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser""")
+    row = rows[0]
+    row["preloaded"] = "pg_stat_statements" in (row["preload"] or "")
+    return row
+
+
+def pgss_statements(conn: psycopg.Connection, extversion: str, schema: str = "public") -> list[dict[str, Any]]:
+    """All rows of pg_stat_statements (cumulative), normalized column names; texts as stored."""
+    cols = _pgss_columns(extversion)
+    select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
+    ident = psycopg.sql.Identifier(schema).as_string(conn)
+    return q(conn, f"""
+        SELECT queryid::text AS queryid, userid::bigint AS userid, dbid::bigint AS dbid, query, {select}
+          FROM {ident}.pg_stat_statements(true)""")
+
+
+def pgss_info(conn: psycopg.Connection, extversion: str, schema: str = "public") -> dict[str, Any]:
+    major, minor = (int(x) for x in extversion.split(".")[:2])
+    if (major, minor) < (1, 9):
+        return {"dealloc": None, "stats_reset": None}
+    ident = psycopg.sql.Identifier(schema).as_string(conn)
+    return q(conn, f"SELECT dealloc, stats_reset FROM {ident}.pg_stat_statements_info")[0]
+
+
+def relations(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return q(conn, """
+        SELECT n.nspname AS schema, c.relname AS name, c.oid::bigint AS relid, c.relkind::text AS kind,
+               c.reltuples::float8 AS reltuples, c.relpages::bigint AS relpages,
+               pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS table_bytes,
+               c.relpersistence::text AS persistence, c.relispartition AS is_partition,
+               s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd,
+               s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+               s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+               s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+         WHERE c.relkind IN ('r', 'p', 'm')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+         ORDER BY 1, 2""")
+
+
+def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Existing indexes with their key columns/expressions, INCLUDE columns, predicate and usage."""
+    return q(conn, """
+        SELECT n.nspname AS schema, t.relname AS table, i.relname AS name, x.indexrelid::bigint AS indexrelid,
+               pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
+               x.indnkeyatts AS n_key, x.indisunique AS is_unique, x.indisprimary AS is_primary,
+               x.indisvalid AS is_valid, x.indisready AS is_ready,
+               (con.oid IS NOT NULL) AS backs_constraint, con.conname AS constraint_name,
+               pg_get_expr(x.indpred, x.indrelid) AS predicate,
+               ARRAY(SELECT pg_get_indexdef(x.indexrelid, k + 1, true)
+                       FROM generate_subscripts(x.indkey, 1) AS k ORDER BY k) AS columns,
+               ARRAY(SELECT (x.indoption[k] & 1) = 1
+                       FROM generate_subscripts(x.indkey, 1) AS k ORDER BY k) AS desc_flags,
+               pg_relation_size(x.indexrelid) AS size_bytes,
+               s.idx_scan, s.idx_tup_read, s.idx_tup_fetch
+          FROM pg_index x
+          JOIN pg_class i ON i.oid = x.indexrelid
+          JOIN pg_class t ON t.oid = x.indrelid
+          JOIN pg_namespace n ON n.oid = t.relnamespace
+          JOIN pg_am am ON am.oid = i.relam
+          LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x')
+          LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = x.indexrelid
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%'
+         ORDER BY 1, 2, 3""")
+
+
+def columns(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Columns with their type and planner statistics (pg_stats; NULLs when never analyzed)."""
+    return q(conn, """
+        SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum AS attnum,
+               format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+               s.null_frac::float8 AS null_frac, s.n_distinct::float8 AS n_distinct,
+               s.avg_width AS avg_width, s.correlation::float8 AS correlation
+          FROM pg_attribute a
+          JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
+                              AND s.attname = a.attname AND NOT s.inherited
+         WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%'
+         ORDER BY 1, 2, a.attnum""")
+
+
+def foreign_keys(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return q(conn, """
+        SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
+               ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord) AS columns,
+               rn.nspname AS ref_schema, rc.relname AS ref_table
+          FROM pg_constraint con
+          JOIN pg_class c ON c.oid = con.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_class rc ON rc.oid = con.confrelid
+          JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+         WHERE con.contype = 'f'
+         ORDER BY 1, 2, 3""")
+
+
+def settings(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return q(conn, """
+        SELECT name, setting, unit, source, boot_val, reset_val, pending_restart
+          FROM pg_settings ORDER BY name""")
+
+
+def database_counters(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    return q(conn, """
+        SELECT datid::bigint AS dbid, datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit,
+               tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, conflicts, temp_files,
+               temp_bytes, deadlocks, blk_read_time, blk_write_time, stats_reset,
+               pg_database_size(datid) AS size_bytes
+          FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname""")
+
+
+def activity_summary(conn: psycopg.Connection) -> dict[str, Any]:
+    acts = q(conn, """
+        SELECT coalesce(state, 'unknown') AS state, coalesce(wait_event_type, '') AS wait_event_type,
+               count(*) AS n,
+               coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float8 AS longest_xact_s
+          FROM pg_stat_activity WHERE backend_type = 'client backend'
+         GROUP BY 1, 2 ORDER BY 1, 2""")
+    locks = q(conn, """
+        SELECT mode, granted, count(*) AS n FROM pg_locks GROUP BY 1, 2 ORDER BY 1, 2""")
+    return {"activity": acts, "locks": locks}
+
+
+def database_names(conn: psycopg.Connection) -> dict[int, str]:
+    return {r["oid"]: r["datname"] for r in q(conn, "SELECT oid::bigint AS oid, datname FROM pg_database")}
+
+
+def read_schema(conn: psycopg.Connection) -> dict[str, Any]:
+    """Schema and statistics of the connected database, as stored in a snapshot."""
+    return {"relations": relations(conn), "indexes": indexes(conn), "columns": columns(conn),
+            "foreign_keys": foreign_keys(conn)}
