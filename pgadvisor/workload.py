@@ -6,10 +6,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COUNTERS = (
-    "calls", "total_exec_time", "total_plan_time", "plans", "rows",
-    "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
-    "local_blks_hit", "local_blks_read", "temp_blks_read", "temp_blks_written",
-    "blk_read_time", "blk_write_time", "wal_records", "wal_bytes",
+    "calls",
+    "total_exec_time",
+    "total_plan_time",
+    "plans",
+    "rows",
+    "shared_blks_hit",
+    "shared_blks_read",
+    "shared_blks_dirtied",
+    "shared_blks_written",
+    "local_blks_hit",
+    "local_blks_read",
+    "temp_blks_read",
+    "temp_blks_written",
+    "blk_read_time",
+    "blk_write_time",
+    "wal_records",
+    "wal_bytes",
 )
 
 
@@ -34,9 +47,15 @@ class StatementStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "queryid": self.queryid, "query": self.query, "calls": self.calls,
-            "total_exec_ms": round(self.total_exec_ms, 3), "mean_exec_ms": round(self.mean_exec_ms, 3),
-            "rows": self.rows, "userid": self.userid, "dbid": self.dbid, "datname": self.datname,
+            "queryid": self.queryid,
+            "query": self.query,
+            "calls": self.calls,
+            "total_exec_ms": round(self.total_exec_ms, 3),
+            "mean_exec_ms": round(self.mean_exec_ms, 3),
+            "rows": self.rows,
+            "userid": self.userid,
+            "dbid": self.dbid,
+            "datname": self.datname,
             "toplevel": self.toplevel,
             "shared_blks_hit": int(self.counters.get("shared_blks_hit", 0)),
             "shared_blks_read": int(self.counters.get("shared_blks_read", 0)),
@@ -54,3 +73,45 @@ class Workload:
     statements: list[StatementStats]
     schema: dict[str, Any] = field(default_factory=dict)  # relations, indexes, columns at window end
     settings: dict[str, str] = field(default_factory=dict)
+
+
+def parse_duration(text: str) -> float:
+    """'30d', '12h', '90m', '45s', '2w' → seconds; raises ValueError with a readable message."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    t = (text or "").strip().lower()
+    if len(t) >= 2 and t[-1] in units:
+        try:
+            value = float(t[:-1])
+        except ValueError:
+            value = -1
+        if value > 0:
+            return value * units[t[-1]]
+    raise ValueError(f"invalid duration {text!r}: use a number and a unit, e.g. 30m, 12h, 7d, 2w")
+
+
+def load_workload(store, server: str, *, since: float | None = None, until: float | None = None,
+                  top: int | None = None, dbid: int | None = None, order: str = "total_exec_time",
+                  with_schema: bool = False) -> Workload:
+    """Statements of `server` over (since, until] as deltas, with coverage of what may be missing."""
+    from pgadvisor.errors import UsageError
+
+    sid = store.server_id(server)
+    if sid is None:
+        known = ", ".join(store.servers()) or "none"
+        raise UsageError(f"no snapshots for server {server!r} in the store (servers: {known})")
+    seqs = store.window_seqs(sid, since, until)
+    window: dict[str, Any] = {"since": since, "until": until}
+    if seqs is None:
+        return Workload(server, window | {"snapshots": 0}, {"intervals": 0, "complete": False}, [])
+    lo, hi = seqs
+    rows = store.aggregate(sid, lo, hi, limit=top, dbid=dbid, order=order)
+    coverage = store.coverage(sid, lo, hi)
+    window.update(start=coverage.pop("start"), end=coverage.pop("end"), snapshots=coverage["snapshots"])
+    statements = [
+        StatementStats(queryid=str(r["queryid"]), query=r["query"], userid=int(r["userid"]), dbid=int(r["dbid"]),
+                       toplevel=bool(r["toplevel"]), calls=int(r["calls"]), total_exec_ms=float(r["total_exec_time"]),
+                       rows=int(r["rows"]), counters={c: float(r[c]) for c in COUNTERS})
+        for r in rows]
+    parts = store.parts(sid, hi) if with_schema else {}
+    settings = {s["name"]: s["setting"] for s in parts.pop("settings", [])}
+    return Workload(server, window, coverage, statements, schema=parts, settings=settings)

@@ -17,8 +17,16 @@ MARKER = "/* pgadvisor */"
 # pg_stat_statements counters we keep, by the name we store them under; the value is the column
 # expression per extension version (pganalyze/collector does the same).
 _PGSS_COMMON = [
-    "calls", "rows", "shared_blks_hit", "shared_blks_read", "shared_blks_dirtied", "shared_blks_written",
-    "local_blks_hit", "local_blks_read", "temp_blks_read", "temp_blks_written",
+    "calls",
+    "rows",
+    "shared_blks_hit",
+    "shared_blks_read",
+    "shared_blks_dirtied",
+    "shared_blks_written",
+    "local_blks_hit",
+    "local_blks_read",
+    "temp_blks_read",
+    "temp_blks_written",
 ]
 
 
@@ -27,14 +35,20 @@ def _pgss_columns(extversion: str) -> dict[str, str]:
     v = (major, minor)
     cols = {c: c for c in _PGSS_COMMON}
     if v >= (1, 8):
-        cols.update(total_exec_time="total_exec_time", total_plan_time="total_plan_time", plans="plans",
-                    wal_records="wal_records", wal_bytes="wal_bytes")
+        cols.update(
+            total_exec_time="total_exec_time",
+            total_plan_time="total_plan_time",
+            plans="plans",
+            wal_records="wal_records",
+            wal_bytes="wal_bytes::bigint",
+        )
     else:
-        cols.update(total_exec_time="total_time", total_plan_time="0", plans="0", wal_records="0",
-                    wal_bytes="0")
+        cols.update(total_exec_time="total_time", total_plan_time="0", plans="0", wal_records="0", wal_bytes="0")
     if v >= (1, 11):
-        cols.update(blk_read_time="shared_blk_read_time + local_blk_read_time",
-                    blk_write_time="shared_blk_write_time + local_blk_write_time")
+        cols.update(
+            blk_read_time="shared_blk_read_time + local_blk_read_time",
+            blk_write_time="shared_blk_write_time + local_blk_write_time",
+        )
     else:
         cols.update(blk_read_time="blk_read_time", blk_write_time="blk_write_time")
     cols["toplevel"] = "toplevel" if v >= (1, 9) else "true"
@@ -49,18 +63,22 @@ def q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, 
 
 
 def server_info(conn: psycopg.Connection) -> dict[str, Any]:
-    row = q(conn, """
+    row = q(
+        conn,
+        """
         SELECT current_setting('server_version_num')::int AS version_num,
                current_setting('server_version') AS version,
                pg_postmaster_start_time() AS postmaster_start,
                current_database() AS datname,
                (SELECT oid FROM pg_database WHERE datname = current_database()) AS dbid,
                current_user AS username,
-               now() AS taken_at""")[0]
+               now() AS taken_at""",
+    )[0]
     try:
         with conn.transaction():
-            row["system_identifier"] = str(q(conn, "SELECT system_identifier FROM pg_control_system()")[0][
-                "system_identifier"])
+            row["system_identifier"] = str(
+                q(conn, "SELECT system_identifier FROM pg_control_system()")[0]["system_identifier"]
+            )
     except psycopg.Error:
         row["system_identifier"] = None  # needs pg_monitor or superuser on some versions
     return row
@@ -68,7 +86,9 @@ def server_info(conn: psycopg.Connection) -> dict[str, Any]:
 
 def pgss_state(conn: psycopg.Connection) -> dict[str, Any]:
     """Whether pg_stat_statements is created here and preloaded, and its version."""
-    rows = q(conn, """
+    rows = q(
+        conn,
+        """
         SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS extversion,
                (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
                  WHERE e.extname = 'pg_stat_statements') AS extschema,
@@ -79,7 +99,8 @@ def pgss_state(conn: psycopg.Connection) -> dict[str, Any]:
                current_setting('pg_stat_statements.track', true) AS track,
                current_setting('track_io_timing') AS track_io_timing,
                pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS read_all_stats,
-               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser""")
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser""",
+    )
     row = rows[0]
     row["preloaded"] = "pg_stat_statements" in (row["preload"] or "")
     return row
@@ -90,9 +111,12 @@ def pgss_statements(conn: psycopg.Connection, extversion: str, schema: str = "pu
     cols = _pgss_columns(extversion)
     select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
     ident = psycopg.sql.Identifier(schema).as_string(conn)
-    return q(conn, f"""
+    return q(
+        conn,
+        f"""
         SELECT queryid::text AS queryid, userid::bigint AS userid, dbid::bigint AS dbid, query, {select}
-          FROM {ident}.pg_stat_statements(true)""")
+          FROM {ident}.pg_stat_statements(true)""",
+    )
 
 
 def pgss_info(conn: psycopg.Connection, extversion: str, schema: str = "public") -> dict[str, Any]:
@@ -104,7 +128,9 @@ def pgss_info(conn: psycopg.Connection, extversion: str, schema: str = "public")
 
 
 def relations(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT n.nspname AS schema, c.relname AS name, c.oid::bigint AS relid, c.relkind::text AS kind,
                c.reltuples::float8 AS reltuples, c.relpages::bigint AS relpages,
                pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS table_bytes,
@@ -119,12 +145,15 @@ def relations(conn: psycopg.Connection) -> list[dict[str, Any]]:
          WHERE c.relkind IN ('r', 'p', 'm')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
            AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
-         ORDER BY 1, 2""")
+         ORDER BY 1, 2""",
+    )
 
 
 def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Existing indexes with their key columns/expressions, INCLUDE columns, predicate and usage."""
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT n.nspname AS schema, t.relname AS table, i.relname AS name, x.indexrelid::bigint AS indexrelid,
                pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
                x.indnkeyatts AS n_key, x.indisunique AS is_unique, x.indisprimary AS is_primary,
@@ -146,12 +175,15 @@ def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
           LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = x.indexrelid
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
            AND n.nspname NOT LIKE 'pg_temp%'
-         ORDER BY 1, 2, 3""")
+         ORDER BY 1, 2, 3""",
+    )
 
 
 def columns(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Columns with their type and planner statistics (pg_stats; NULLs when never analyzed)."""
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum AS attnum,
                format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
                s.null_frac::float8 AS null_frac, s.n_distinct::float8 AS n_distinct,
@@ -164,11 +196,14 @@ def columns(conn: psycopg.Connection) -> list[dict[str, Any]]:
          WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
            AND n.nspname NOT LIKE 'pg_temp%'
-         ORDER BY 1, 2, a.attnum""")
+         ORDER BY 1, 2, a.attnum""",
+    )
 
 
 def foreign_keys(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT n.nspname AS schema, c.relname AS table, con.conname AS name,
                ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
@@ -180,33 +215,46 @@ def foreign_keys(conn: psycopg.Connection) -> list[dict[str, Any]]:
           JOIN pg_class rc ON rc.oid = con.confrelid
           JOIN pg_namespace rn ON rn.oid = rc.relnamespace
          WHERE con.contype = 'f'
-         ORDER BY 1, 2, 3""")
+         ORDER BY 1, 2, 3""",
+    )
 
 
 def settings(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT name, setting, unit, source, boot_val, reset_val, pending_restart
-          FROM pg_settings ORDER BY name""")
+          FROM pg_settings ORDER BY name""",
+    )
 
 
 def database_counters(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    return q(conn, """
+    return q(
+        conn,
+        """
         SELECT datid::bigint AS dbid, datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit,
                tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, conflicts, temp_files,
                temp_bytes, deadlocks, blk_read_time, blk_write_time, stats_reset,
                pg_database_size(datid) AS size_bytes
-          FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname""")
+          FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname""",
+    )
 
 
 def activity_summary(conn: psycopg.Connection) -> dict[str, Any]:
-    acts = q(conn, """
+    acts = q(
+        conn,
+        """
         SELECT coalesce(state, 'unknown') AS state, coalesce(wait_event_type, '') AS wait_event_type,
                count(*) AS n,
                coalesce(max(extract(epoch FROM now() - xact_start)), 0)::float8 AS longest_xact_s
           FROM pg_stat_activity WHERE backend_type = 'client backend'
-         GROUP BY 1, 2 ORDER BY 1, 2""")
-    locks = q(conn, """
-        SELECT mode, granted, count(*) AS n FROM pg_locks GROUP BY 1, 2 ORDER BY 1, 2""")
+         GROUP BY 1, 2 ORDER BY 1, 2""",
+    )
+    locks = q(
+        conn,
+        """
+        SELECT mode, granted, count(*) AS n FROM pg_locks GROUP BY 1, 2 ORDER BY 1, 2""",
+    )
     return {"activity": acts, "locks": locks}
 
 
@@ -216,5 +264,27 @@ def database_names(conn: psycopg.Connection) -> dict[int, str]:
 
 def read_schema(conn: psycopg.Connection) -> dict[str, Any]:
     """Schema and statistics of the connected database, as stored in a snapshot."""
-    return {"relations": relations(conn), "indexes": indexes(conn), "columns": columns(conn),
-            "foreign_keys": foreign_keys(conn)}
+    return {
+        "relations": relations(conn),
+        "indexes": indexes(conn),
+        "columns": columns(conn),
+        "foreign_keys": foreign_keys(conn),
+    }
+
+
+def pgss_count(conn: psycopg.Connection, schema: str = "public") -> int:
+    ident = psycopg.sql.Identifier(schema).as_string(conn)
+    return int(q(conn, f"SELECT count(*) AS n FROM {ident}.pg_stat_statements(false)")[0]["n"])
+
+
+def hypopg_state(conn: psycopg.Connection) -> dict[str, Any]:
+    """hypopg: created version (`version`) and installable version (`available`)."""
+    return q(conn, """
+        SELECT (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS version,
+               (SELECT default_version FROM pg_available_extensions WHERE name = 'hypopg') AS available""")[0]
+
+
+def hours_since(conn: psycopg.Connection, ts: Any) -> float | None:
+    if ts is None:
+        return None
+    return float(q(conn, "SELECT extract(epoch FROM now() - %s::timestamptz) / 3600 AS h", (ts,))[0]["h"])

@@ -53,15 +53,24 @@ def _one_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def connect(dsn: str, *, read_only: bool = True, statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
-            lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
-            connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S) -> Iterator[psycopg.Connection]:
+def connect(
+    dsn: str,
+    *,
+    read_only: bool = True,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+) -> Iterator[psycopg.Connection]:
     """Open a connection with pgadvisor's safety settings; the transaction is read-only by default."""
     params = parse_dsn(dsn)
     params.setdefault("connect_timeout", str(connect_timeout_s))
     params["application_name"] = "pgadvisor"
-    opts = [params.get("options", ""), f"-c statement_timeout={int(statement_timeout_ms)}",
-            f"-c lock_timeout={int(lock_timeout_ms)}", "-c idle_in_transaction_session_timeout=60000"]
+    opts = [
+        params.get("options", ""),
+        f"-c statement_timeout={int(statement_timeout_ms)}",
+        f"-c lock_timeout={int(lock_timeout_ms)}",
+        "-c idle_in_transaction_session_timeout=60000",
+    ]
     if read_only:
         opts.append("-c default_transaction_read_only=on")
     params["options"] = " ".join(o for o in opts if o)

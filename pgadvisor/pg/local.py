@@ -95,18 +95,31 @@ class LocalCluster:
 
     def start(self) -> None:
         res = self._run(
-            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
-             "-w", "-t", "60", "start"]
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
         )
         if res.returncode != 0:
-            log = (self.root / "server.log").read_text(errors="replace")[-2000:] if (
-                self.root / "server.log").exists() else ""
+            log = (
+                (self.root / "server.log").read_text(errors="replace")[-2000:]
+                if (self.root / "server.log").exists()
+                else ""
+            )
             raise PgAdvisorError(f"could not start PostgreSQL: {res.stderr.strip() or res.stdout.strip()} {log}")
 
     def stop(self, remove: bool = True) -> None:
         if self.datadir.exists():
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
-                      timeout=60)
+            self._run(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"], timeout=60
+            )
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -119,8 +132,9 @@ class LocalCluster:
 
 def _available_extensions(bindir: Path) -> set[str]:
     try:
-        sharedir = subprocess.run([str(bindir / "pg_config"), "--sharedir"], capture_output=True,
-                                  text=True, timeout=10).stdout.strip()
+        sharedir = subprocess.run(
+            [str(bindir / "pg_config"), "--sharedir"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sharedir = ""
     if not sharedir:
@@ -128,8 +142,9 @@ def _available_extensions(bindir: Path) -> set[str]:
     return {Path(p).stem for p in glob.glob(f"{sharedir}/extension/*.control")}
 
 
-def start_cluster(root: str | Path | None = None, settings: dict[str, str] | None = None,
-                  preload_pgss: bool = True) -> LocalCluster:
+def start_cluster(
+    root: str | Path | None = None, settings: dict[str, str] | None = None, preload_pgss: bool = True
+) -> LocalCluster:
     """initdb + start a cluster in a new temporary directory and return it."""
     bindir = find_bindir()
     root = Path(root) if root else Path(tempfile.mkdtemp(prefix="pgadvisor-pg-"))
@@ -139,8 +154,9 @@ def start_cluster(root: str | Path | None = None, settings: dict[str, str] | Non
         try:
             pw = pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise NoPostgres("running as root needs a 'postgres' OS user to run the server",
-                             hint="useradd --system postgres") from exc
+            raise NoPostgres(
+                "running as root needs a 'postgres' OS user to run the server", hint="useradd --system postgres"
+            ) from exc
         run_as = "postgres"
         os.chown(root, pw.pw_uid, pw.pw_gid)
         os.chmod(root, 0o700)
@@ -148,9 +164,21 @@ def start_cluster(root: str | Path | None = None, settings: dict[str, str] | Non
     cluster.sockdir.mkdir()
     if run_as:
         shutil.chown(cluster.sockdir, run_as, run_as)
-    res = cluster._run([str(bindir / "initdb"), "-D", str(cluster.datadir), "-U", "postgres",
-                        "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                        "--locale=C", "--no-sync"])
+    res = cluster._run(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(cluster.datadir),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+    )
     if res.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         raise PgAdvisorError(f"initdb failed: {res.stderr.strip()[-500:]}")

@@ -1,0 +1,3 @@
+from pgadvisor.cli import main
+
+main()

@@ -1,0 +1,263 @@
+"""Thin typer wiring: resolve options → call the library → render → exit code (DESIGN §1).
+
+Heavy libraries (pandas, scikit-learn, xgboost, sqlglot) are imported inside commands only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+
+import typer
+
+from pgadvisor import __version__
+from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError
+
+app = typer.Typer(
+    name="pgadvisor",
+    help="PostgreSQL workload advisor: collect pg_stat_statements into a local store, then review the "
+         "workload and get ranked, verified recommendations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class RecFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+DSN_HELP = "libpq connection string or URI; empty uses PG* variables, service files and ~/.pgpass"
+STORE_HELP = "store: a SQLite file path or a postgresql:// URL (default: $PGADVISOR_STORE or the user data dir)"
+DsnOpt = typer.Option("", "--dsn", envvar="PGADVISOR_DSN", help=DSN_HELP)
+StoreOpt = typer.Option(None, "--store", envvar="PGADVISOR_STORE", help=STORE_HELP)
+FormatOpt = typer.Option(Format.table, "--format", "-f", help="output format")
+
+
+def _fail(exc: PgAdvisorError) -> None:
+    from pgadvisor.report.render import err_console
+
+    err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pgadvisor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """pgadvisor: ranked, verified advice for PostgreSQL workloads."""
+
+
+def _duration(text: str | None, name: str) -> float | None:
+    from pgadvisor.workload import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
+@app.command()
+def collect(
+    dsn: str = DsnOpt,
+    store: str | None = StoreOpt,
+    targets: str | None = typer.Option(None, "--targets", help="TOML file of servers: [[targets]] name = .., dsn = .."),
+    name: str | None = typer.Option(None, "--name", help="server name in the store (default host:port/dbname)"),
+    plans: int = typer.Option(20, "--plans", help="EXPLAIN the generic plans of this many top statements"),
+    parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="servers collected at once with --targets"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing on success"),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Take one snapshot per server into the store (run it from cron every 5–15 minutes).
+
+    Read-only on the server: never resets pg_stat_statements, never takes locks beyond reads.
+    """
+    from pgadvisor.fleet import collect_many, load_targets
+    from pgadvisor.report.render import err_console, print_json
+
+    try:
+        if targets:
+            items = load_targets(targets)
+        else:
+            items = [{"name": name, "dsn": dsn}]
+        results = collect_many(items, store, plans_top=plans, parallel=parallel)
+    except PgAdvisorError as exc:
+        _fail(exc)
+    failed = [r for r in results if r["status"] == "failed"]
+    if fmt == Format.json:
+        print_json({"schema": 1, "results": results})
+    else:
+        for r in results:
+            if r["status"] == "failed":
+                err_console.print(f"[red]error:[/] {r['server']}: {r['error']}", highlight=False, soft_wrap=True)
+                if r.get("hint"):
+                    err_console.print(f"[dim]hint:[/] {r['hint']}", highlight=False, soft_wrap=True)
+            elif not quiet and (sys.stderr.isatty() or os.environ.get("PGADVISOR_VERBOSE")):
+                extra = f" ({r['reset']})" if r.get("reset") else ""
+                err_console.print(f"{r['server']}: snapshot {r.get('seq', '-')} {r['status']}: "
+                                  f"{r.get('statements', 0)} statements, {r.get('changed', 0)} changed{extra}",
+                                  highlight=False)
+            for note in r.get("notes", []) if not quiet else []:
+                err_console.print(f"[yellow]note:[/] {r['server']}: {note}", highlight=False)
+    if failed:
+        worst = max(r.get("exit_code", EXIT_CANNOT_RUN) for r in failed)
+        raise typer.Exit(worst)
+
+
+@app.command()
+def snapshots(store: str | None = StoreOpt, fmt: Format = FormatOpt) -> None:
+    """List what the store holds, per server."""
+    from pgadvisor.report.render import print_json, snapshots_table
+    from pgadvisor.store import open_store
+
+    try:
+        with open_store(store, read_only=True) as st:
+            rows = st.snapshots()
+    except PgAdvisorError as exc:
+        _fail(exc)
+    if fmt == Format.json:
+        print_json({"schema": 1, "servers": rows})
+    else:
+        snapshots_table(rows)
+
+
+def _pick_server(st, server: str | None) -> str:
+    names = st.servers()
+    if server:
+        return server
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise UsageError("the store holds no snapshots yet: run `pgadvisor collect --dsn ...` first")
+    raise UsageError(f"the store holds several servers, choose one with --server: {', '.join(names)}")
+
+
+@app.command()
+def workload(
+    store: str | None = StoreOpt,
+    server: str | None = typer.Option(None, "--server", help="server name (see `pgadvisor snapshots`)"),
+    top: int = typer.Option(20, "--top", min=1, help="how many statements"),
+    since: str = typer.Option("7d", "--since", help="window length back from now, e.g. 90m, 24h, 7d"),
+    order: str = typer.Option("total_exec_time", "--order",
+                              help="rank by: total_exec_time, calls, rows, shared_blks_read, temp_blks_written, ..."),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Top statements over a window, from the deltas between snapshots."""
+    import time
+
+    from pgadvisor.report.render import print_json, workload_doc, workload_table
+    from pgadvisor.store import open_store
+    from pgadvisor.workload import COUNTERS, load_workload
+
+    try:
+        if order not in COUNTERS:
+            raise UsageError(f"--order: unknown counter {order!r}; one of {', '.join(COUNTERS)}")
+        seconds = _duration(since, "--since")
+        with open_store(store, read_only=True) as st:
+            w = load_workload(st, _pick_server(st, server), since=time.time() - seconds, top=top, order=order)
+    except PgAdvisorError as exc:
+        _fail(exc)
+    if fmt == Format.json:
+        print_json(workload_doc(w))
+    else:
+        workload_table(w)
+
+
+@app.command()
+def prune(
+    older_than: str = typer.Option(..., "--older-than", help="downsample snapshots older than this, e.g. 30d"),
+    store: str | None = StoreOpt,
+    fmt: Format = FormatOpt,
+) -> None:
+    """Downsample old snapshots to one per day; their totals are kept (deltas are summed)."""
+    from pgadvisor.report.render import console, print_json
+    from pgadvisor.store import open_store
+
+    try:
+        seconds = _duration(older_than, "--older-than")
+        with open_store(store) as st:
+            result = st.prune(seconds)
+    except PgAdvisorError as exc:
+        _fail(exc)
+    if fmt == Format.json:
+        print_json({"schema": 1, **result})
+    else:
+        console.print(f"downsampled {result['days_downsampled']} day(s), removed {result['snapshots_removed']} "
+                      "snapshot(s); totals kept")
+
+
+@app.command()
+def doctor(dsn: str = DsnOpt, store: str | None = StoreOpt, fmt: Format = FormatOpt) -> None:
+    """Check prerequisites on the server and the store; prints the exact fix for each problem."""
+    from pgadvisor.doctor import run_checks
+    from pgadvisor.report.render import console, print_json
+
+    checks = run_checks(dsn, store)
+    bad = [c for c in checks if not c.ok and c.level == "error"]
+    if fmt == Format.json:
+        print_json({"schema": 1, "ok": not bad, "checks": [c.to_dict() for c in checks]})
+    else:
+        for c in checks:
+            mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.level == "error" else "[yellow]✗[/]")
+            console.print(f"{mark} {c.name}: {c.detail}", highlight=False, soft_wrap=True)
+            if not c.ok and c.fix:
+                console.print(f"    fix: {c.fix}", highlight=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(EXIT_CANNOT_RUN)
+
+
+@app.command()
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="leave the server running and print its DSN"),
+    scale: float = typer.Option(1.0, "--scale", min=0.001, max=10.0, help="data size (1.0 = 200k products, ...)"),
+    seconds: float = typer.Option(8.0, "--seconds", min=1.0, help="how long the workload runs between snapshots"),
+    store: str | None = typer.Option(None, "--store", help="store for the demo (default: a temporary file)"),
+    fmt: Format = FormatOpt,
+) -> None:
+    """Throwaway local PostgreSQL + e-commerce fixture workload → collect → workload view."""
+    from pgadvisor.demo import run_demo
+
+    try:
+        run_demo(keep=keep, scale=scale, seconds=seconds, store=store, fmt=fmt.value)
+    except PgAdvisorError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    """Console-script entry point: one line per error, exit codes of DESIGN §1."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except PgAdvisorError as exc:  # raised outside a command's own handling
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - never a stack trace for the user
+        if os.environ.get("PGADVISOR_DEBUG"):
+            raise
+        sys.stderr.write(f"error: internal error: {exc.__class__.__name__}: {exc} "
+                         "(set PGADVISOR_DEBUG=1 for details and report it)\n")
+        sys.exit(EXIT_CANNOT_RUN)
+
+
+__all__ = ["app", "main", "EXIT_USAGE"]

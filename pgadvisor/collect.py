@@ -1,0 +1,226 @@
+"""Server → Snapshot: one consistent, read-only pass over the statistics views."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from pgadvisor.errors import ExtensionMissing
+from pgadvisor.pg import catalog
+from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg.connect import connect, describe
+from pgadvisor.snapshot import Snapshot
+
+HIDDEN_TEXT = "<insufficient privilege>"
+_EXPLAINABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|with|insert|update|delete|values|table)\b", re.I | re.S)
+
+Progress = Callable[[str], None]
+
+
+def _epoch(value: Any) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else None
+
+
+def is_own(text: str | None) -> bool:
+    """Our own statements carry the marker and are left out of every analysis."""
+    return bool(text) and MARKER in text[:200]
+
+
+def plan_hash(plan: Any) -> str:
+    """Hash of a plan's shape (node types, relations, indexes, join kinds), not its cost estimates."""
+    keep = (
+        "Node Type",
+        "Relation Name",
+        "Schema",
+        "Index Name",
+        "Join Type",
+        "Strategy",
+        "Parent Relationship",
+        "Scan Direction",
+        "Sort Key",
+        "Group Key",
+        "Hash Cond",
+        "Index Cond",
+        "Partial Mode",
+        "CTE Name",
+    )
+
+    def shape(node: dict) -> list:
+        return [[(k, node[k]) for k in keep if k in node], [shape(c) for c in node.get("Plans", [])]]
+
+    root = plan[0]["Plan"] if isinstance(plan, list) else plan.get("Plan", plan)
+    return hashlib.sha1(json.dumps(shape(root), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def explain_generic(conn: psycopg.Connection, text: str, version_num: int) -> list | None:
+    """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if it cannot be planned."""
+    try:
+        with conn.transaction():
+            if version_num >= 160000:
+                return conn.execute(f"{MARKER} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}").fetchone()[0]
+            if "$" not in text:
+                return conn.execute(f"{MARKER} EXPLAIN (FORMAT JSON) {text}").fetchone()[0]
+            conn.execute(f"{MARKER} PREPARE pgadvisor_explain AS {text}")
+            try:
+                n = (
+                    conn.execute(
+                        f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
+                        "WHERE name = 'pgadvisor_explain'"
+                    ).fetchone()[0]
+                    or 0
+                )
+                conn.execute(f"{MARKER} SET LOCAL plan_cache_mode = force_generic_plan")
+                args = ", ".join(["NULL"] * n)
+                return conn.execute(
+                    f"{MARKER} EXPLAIN (FORMAT JSON) EXECUTE pgadvisor_explain{f'({args})' if n else ''}"
+                ).fetchone()[0]
+            finally:
+                conn.execute(f"{MARKER} DEALLOCATE pgadvisor_explain")
+    except psycopg.Error:
+        return None
+
+
+def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
+    state = catalog.pgss_state(conn)
+    if not state["extversion"]:
+        if not state["available_version"]:
+            raise ExtensionMissing(
+                "pg_stat_statements is not installed on the server",
+                hint="install the PostgreSQL contrib package on the server",
+            )
+        raise ExtensionMissing(
+            "pg_stat_statements is not created in this database",
+            hint="run CREATE EXTENSION pg_stat_statements; (see `pgadvisor doctor`)",
+        )
+    if not state["preloaded"]:
+        raise ExtensionMissing(
+            "pg_stat_statements is created but not loaded via shared_preload_libraries",
+            hint="add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server",
+        )
+    return state
+
+
+def collect(
+    dsn: str,
+    server: str | None = None,
+    *,
+    plans_top: int = 20,
+    with_schema: bool = True,
+    progress: Progress | None = None,
+) -> Snapshot:
+    """Read one snapshot from the server at `dsn` (read-only transaction, timeouts, marked statements)."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    notes: list[str] = []
+    with connect(dsn) as conn:
+        # one REPEATABLE READ transaction: all views are read at the same moment
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            info = catalog.server_info(conn)
+            state = _require_pgss(conn)
+            extversion = state["extversion"]
+            say("statements")
+            try:
+                rows = catalog.pgss_statements(conn, extversion, state["extschema"] or "public")
+            except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+                raise ExtensionMissing(
+                    f"pg_stat_statements cannot be read: {str(exc).strip()}",
+                    hint="add pg_stat_statements to shared_preload_libraries and restart",
+                ) from None
+            pinfo = catalog.pgss_info(conn, extversion, state["extschema"] or "public")
+            statements, hidden = [], 0
+            for r in rows:
+                if r["queryid"] is None or r["query"] == HIDDEN_TEXT:
+                    hidden += 1
+                    continue
+                if is_own(r["query"]):
+                    continue  # our own catalog reads are never part of the workload
+                r["toplevel"] = bool(r["toplevel"])
+                statements.append(r)
+            if hidden:
+                notes.append(f"{hidden} statements of other roles are hidden: grant pg_read_all_stats to see them")
+            parts: dict[str, Any] = {}
+            if with_schema:
+                say("schema")
+                parts.update(catalog.read_schema(conn))
+                parts["settings"] = catalog.settings(conn)
+                parts["database"] = catalog.database_counters(conn)
+                parts["activity"] = catalog.activity_summary(conn)
+            say("plans")
+            plans = _plans(conn, statements, info, plans_top)
+    return Snapshot(
+        server=server or describe(dsn),
+        taken_at=info["taken_at"].timestamp(),
+        info={
+            "system_identifier": info["system_identifier"],
+            "version": info["version"],
+            "version_num": info["version_num"],
+            "postmaster_start": _epoch(info["postmaster_start"]),
+            "datname": info["datname"],
+            "dbid": info["dbid"],
+        },
+        pgss={"extversion": extversion, "dealloc": pinfo["dealloc"], "stats_reset": _epoch(pinfo["stats_reset"])},
+        statements=statements,
+        n_hidden=hidden,
+        parts=_jsonable(parts),
+        plans=plans,
+        notes=notes,
+        duration_ms=(time.perf_counter() - t0) * 1000,
+    )
+
+
+def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int) -> list[dict]:
+    out = []
+    if top <= 0:
+        return out
+    mine = [
+        s
+        for s in statements
+        if s["dbid"] == info["dbid"]
+        and not is_own(s["query"])
+        and _EXPLAINABLE.match(s["query"][:1000])
+        and len(s["query"]) < 1_000_000
+    ]
+    mine.sort(key=lambda s: s["total_exec_time"], reverse=True)
+    seen: set[str] = set()
+    for s in mine:
+        if len(out) >= top:
+            break
+        if s["queryid"] in seen:
+            continue
+        seen.add(s["queryid"])
+        plan = explain_generic(conn, s["query"], info["version_num"])
+        if plan is None:
+            continue
+        out.append(
+            {
+                "queryid": s["queryid"],
+                "userid": s["userid"],
+                "dbid": s["dbid"],
+                "toplevel": s["toplevel"],
+                "plan_hash": plan_hash(plan),
+                "total_cost": plan[0]["Plan"].get("Total Cost"),
+                "plan": plan,
+            }
+        )
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """Datetimes → epoch seconds, Decimals → float, so parts serialize deterministically."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if hasattr(value, "is_finite"):  # Decimal
+        return float(value)
+    return value

@@ -1,0 +1,79 @@
+"""Collect one or many servers into one store; one failing server does not stop the others."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def load_targets(path: str) -> list[dict[str, Any]]:
+    """Read `[[targets]] name = "..", dsn = ".."`; a bad entry becomes an entry with an `error`."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--targets: no such file {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--targets: cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--targets: {path} is not valid TOML: {exc}") from None
+    entries = doc.get("targets", doc.get("target"))
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"--targets: {path} has no [[targets]] entries (each needs name and dsn)")
+    out, seen = [], set()
+    for i, e in enumerate(entries, 1):
+        name = e.get("name") if isinstance(e, dict) else None
+        dsn = e.get("dsn") if isinstance(e, dict) else None
+        label = name if isinstance(name, str) and name else f"entry #{i}"
+        if not isinstance(name, str) or not name or not isinstance(dsn, str):
+            out.append({"name": label, "error": f"targets entry #{i} needs a string 'name' and 'dsn'"})
+        elif name in seen:
+            out.append({"name": label, "error": f"duplicate target name {name!r} (entry #{i})"})
+        else:
+            seen.add(name)
+            out.append({"name": name, "dsn": dsn})
+    return out
+
+
+def collect_one(target: dict[str, Any], store, plans_top: int) -> dict[str, Any]:
+    from pgadvisor.collect import collect
+    from pgadvisor.pg.connect import describe
+
+    server = target.get("name") or describe(target.get("dsn", ""))
+    if target.get("error"):
+        return {"server": server, "status": "failed", "error": target["error"], "exit_code": EXIT_USAGE}
+    try:
+        snap = collect(target["dsn"], server, plans_top=plans_top)
+        result = store.save_snapshot(snap)
+        result.setdefault("server", server)
+        result["collect_ms"] = round(snap.duration_ms, 1)
+        return result
+    except PgAdvisorError as exc:
+        return {"server": server, "status": "failed", "error": str(exc), "hint": exc.hint,
+                "exit_code": exc.exit_code}
+    except Exception as exc:  # noqa: BLE001 - one server's surprise must not stop the others
+        from pgadvisor.pg.connect import scrub
+
+        return {"server": server, "status": "failed", "exit_code": EXIT_CANNOT_RUN,
+                "error": scrub(f"{exc.__class__.__name__}: {' '.join(str(exc).split())}", target.get("dsn"))}
+
+
+def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int = 20,
+                 parallel: int = 4) -> list[dict[str, Any]]:
+    """Snapshot every target (at most `parallel` at once) into the store; results in target order."""
+    from pgadvisor.store import open_store
+
+    with open_store(store_location) as store:
+        if len(targets) == 1:
+            return [collect_one(targets[0], store, plans_top)]
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
+            return list(pool.map(lambda t: collect_one(t, store, plans_top), targets))

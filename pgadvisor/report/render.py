@@ -1,0 +1,81 @@
+"""Terminal (rich) and JSON rendering of command results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def ts(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def short(text: str, width: int = 90) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= width else one[: width - 1] + "…"
+
+
+def workload_doc(w) -> dict[str, Any]:
+    return {"schema": 1, "server": w.server, "window": w.window, "coverage": w.coverage,
+            "statements": [s.to_dict() for s in w.statements]}
+
+
+def workload_table(w) -> None:
+    cov = w.coverage
+    console.print(f"[bold]{w.server}[/] · {ts(w.window.get('start'))} → {ts(w.window.get('end'))} · "
+                  f"{cov.get('intervals', 0)} intervals")
+    if not w.statements:
+        console.print("no statement activity in this window (collect at least two snapshots)")
+    t = Table(show_lines=False)
+    for col, justify in (("#", "right"), ("queryid", "left"), ("calls", "right"), ("total ms", "right"),
+                         ("mean ms", "right"), ("rows", "right"), ("query", "left")):
+        t.add_column(col, justify=justify, overflow="fold" if col == "query" else "ellipsis")
+    for i, s in enumerate(w.statements, 1):
+        t.add_row(str(i), s.queryid, f"{s.calls:,}", f"{s.total_exec_ms:,.1f}", f"{s.mean_exec_ms:,.2f}",
+                  f"{s.rows:,}", short(s.query))
+    if w.statements:
+        console.print(t)
+    for line in coverage_lines(cov):
+        console.print(f"[yellow]![/] {line}")
+
+
+def coverage_lines(cov: dict[str, Any]) -> list[str]:
+    out = []
+    if cov.get("resets"):
+        out.append(f"{cov['resets']} counter reset(s) in the window ({', '.join(cov['reset_reasons'])}): "
+                   "activity between the last snapshot before and the reset is not counted")
+    if cov.get("evicted_statements") or cov.get("dealloc"):
+        out.append(f"{cov.get('evicted_statements', 0)} statements left pg_stat_statements between snapshots "
+                   f"({cov.get('dealloc', 0)} evictions): their last minutes are lost; "
+                   "raise pg_stat_statements.max or collect more often")
+    if cov.get("hidden_statements"):
+        out.append(f"{cov['hidden_statements']} statements of other roles are hidden: grant pg_read_all_stats")
+    return out
+
+
+def snapshots_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("the store holds no snapshots yet: run `pgadvisor collect --dsn ...`")
+        return
+    t = Table()
+    for col in ("server", "database", "version", "snapshots", "first", "last", "statements", "resets", "evicted"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["server"], r["database"] or "-", r["server_version"] or "-", str(r["snapshots"]),
+                  ts(r["first"]), ts(r["last"]), str(r["statements"]), str(r["resets"]),
+                  str(r["evicted_statements"]))
+    console.print(t)

@@ -1,0 +1,20 @@
+"""The Snapshot contract: what one `collect` reads from one server (DESIGN §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    server: str  # the target's name in the store (never a DSN with a password)
+    taken_at: float  # epoch seconds, from the server's clock
+    info: dict[str, Any]  # system_identifier, version, version_num, postmaster_start, datname, dbid
+    pgss: dict[str, Any]  # extversion, dealloc, stats_reset (epoch or None)
+    statements: list[dict[str, Any]]  # cumulative counters + queryid/userid/dbid/toplevel/query
+    n_hidden: int = 0  # rows whose text/queryid we may not see (no pg_read_all_stats)
+    parts: dict[str, Any] = field(default_factory=dict)  # relations, indexes, columns, settings, ...
+    plans: list[dict[str, Any]] = field(default_factory=list)  # queryid.., plan_hash, total_cost, plan
+    notes: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0

@@ -1,0 +1,1140 @@
+"""Parse pg_stat_statements texts into `ParsedStatement` (sqlglot, postgres dialect).
+
+The pipeline for one text reads top to bottom in `parse_statement`:
+
+1. cheap checks (type, empty, size cap) and utility statements recognised by their first keyword;
+2. `prepare_sql`: make pg_stat_statements' `$n` placeholders digestible for sqlglot's tokenizer;
+3. sqlglot parse, identifier case folding as PostgreSQL does it;
+4. `_Extractor`: one scope per SELECT (CTEs, derived tables, subqueries), columns resolved through
+   aliases, CTEs and subqueries to base tables, then predicates, joins, sort keys and so on.
+
+Nothing here raises for bad input: a text that cannot be understood comes back with `error` set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+from pgadvisor.sql.model import ColumnRef, JoinPair, ParsedStatement, Predicate, SortKey
+
+DIALECT = "postgres"
+# pg_stat_statements keeps up to track_activity_query_size bytes; anything much larger is generated SQL
+MAX_TEXT_CHARS = 200_000
+# guards against pathological nesting of CTEs / derived tables when resolving a column
+_MAX_RESOLVE_DEPTH = 32
+
+Schema = dict[str, list[str]]
+TableKey = tuple[str | None, str]
+
+# ---------------------------------------------------------------------------------------------------
+# 1. text preparation
+# ---------------------------------------------------------------------------------------------------
+
+# First keyword of statements that carry no query structure worth indexing.
+UTILITY_KEYWORDS = frozenset("""
+    abort alter analyse analyze begin call checkpoint close cluster comment commit copy create
+    deallocate declare discard do drop end execute explain fetch grant import listen load lock move
+    notify prepare reassign refresh reindex release reset revoke rollback savepoint security set show
+    start truncate unlisten vacuum
+""".split())
+
+_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/|\()*", re.S)
+_FIRST_WORD = re.compile(r"[A-Za-z_]+")
+
+# One pass over the text: regions to copy verbatim (strings, quoted identifiers, comments,
+# dollar quotes) are matched first, so placeholders inside them are never touched.
+_SCAN = re.compile(
+    r"""
+    (?P<skip>
+        (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'
+      | '(?:[^']|'')*'
+      | "(?:[^"]|"")*"
+      | --[^\n]*
+      | /\*.*?\*/
+      | \$(?P<tag>[A-Za-z_][A-Za-z_0-9]*)?\$.*?\$(?P=tag)\$
+    )
+    | (?P<typed>
+        (?<![\w$."])(?P<type>date|timestamptz|timestamp|time|interval)
+        (?P<tz>\s+with(?:out)?\s+time\s+zone)?
+        \s+\$\s*(?P<tn>\d+)
+        (?:\s+(?:year|month|day|hour|minute|second)s?(?:\s+to\s+(?:month|hour|minute|second))?\b)?
+      )
+    | (?P<param>\$\s*(?P<n>\d+))
+    """,
+    re.X | re.S | re.I,
+)
+
+
+def _rewrite(match: re.Match[str]) -> str:
+    if match.group("skip") is not None:
+        return match.group(0)
+    if match.group("typed") is not None:
+        # `date $1` / `interval $2 day` (a typed literal whose constant was replaced) -> `$1::date`
+        type_name = match.group("type").lower()
+        tz = (match.group("tz") or "").lower()
+        if type_name == "timestamp" and "without" not in tz and tz:
+            type_name = "timestamptz"
+        return f"${match.group('tn')}::{type_name} "
+    # `$1,$2` would be read by sqlglot as a dollar-quoted string tagged `1,`: keep a space after it
+    return f"${match.group('n')} "
+
+
+def prepare_sql(text: str) -> str:
+    """Rewrite `$n` placeholders (however spaced, also in typed literals) so sqlglot tokenizes them."""
+    if "$" not in text:
+        return text
+    return _SCAN.sub(_rewrite, text)
+
+
+def first_keyword(text: str) -> str:
+    """The statement's first keyword in lower case, skipping comments and parentheses ('' if none)."""
+    rest = text[_LEADING_NOISE.match(text).end():]
+    word = _FIRST_WORD.match(rest)
+    return word.group(0).lower() if word else ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. public entry points
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_statement(text: str, schema: Schema | None = None) -> ParsedStatement:
+    """Parse one pg_stat_statements text; never raises (failures come back with `error` set).
+
+    `schema` maps qualified table names to their columns, e.g. {"public.orders": ["id", ...]}; it
+    resolves unqualified columns when several tables are in scope.
+    """
+    if not isinstance(text, str):
+        return ParsedStatement(text=str(text), error=f"not a string: got {type(text).__name__}")
+    try:
+        return _parse(text, schema)
+    except RecursionError:
+        return ParsedStatement(text=text, error="too deep: nesting exceeds the parser's recursion limit")
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; the reason is kept
+        return ParsedStatement(text=text, error=f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def parse_many(texts: Iterable[str], schema: Schema | None = None) -> tuple[list[ParsedStatement], dict]:
+    """Parse many texts; returns the statements and a report.
+
+    The report: total, parsed (utility statements count as parsed), failed, parse_rate (parsed/total,
+    1.0 when empty), by_kind (counts per kind) and failures (counts per reason, the part of `error`
+    before the first colon, e.g. "syntax error", "too long").
+    """
+    parsed = [parse_statement(text, schema) for text in texts]
+    failures = Counter(_reason(p.error) for p in parsed if p.error is not None)
+    kinds = Counter(p.kind for p in parsed if p.ok)
+    total = len(parsed)
+    ok = total - sum(failures.values())
+    report = {
+        "total": total,
+        "parsed": ok,
+        "failed": total - ok,
+        "parse_rate": (ok / total) if total else 1.0,
+        "by_kind": dict(sorted(kinds.items())),
+        "failures": dict(failures.most_common()),
+    }
+    return parsed, report
+
+
+def parse_sql(text: str) -> exp.Expr:
+    """The sqlglot tree of the first statement of `text` with identifiers folded like PostgreSQL.
+
+    Raises sqlglot's ParseError/TokenError, or ValueError when the text holds no statement.
+    """
+    trees = [tree for tree in sqlglot.parse(prepare_sql(text), read=DIALECT) if tree is not None]
+    if not trees:
+        raise ValueError("no statement")
+    return normalize_identifiers(trees[0], dialect=DIALECT)
+
+
+def _reason(error: str) -> str:
+    return error.split(":", 1)[0].strip()
+
+
+def _one_line(exc: BaseException | str) -> str:
+    lines = str(exc).strip().splitlines()
+    line = re.sub(r"\x1b\[[0-9;]*m", "", lines[0] if lines else "")
+    return line[:200]
+
+
+def _parse_error_message(exc: Exception) -> str:
+    if isinstance(exc, ParseError) and exc.errors:
+        first = exc.errors[0]
+        description = _one_line(first.get("description") or "unexpected token")
+        description = re.sub(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),.*", r"\2 (\1)", description)
+        return f"syntax error: {description} (line {first.get('line')}, col {first.get('col')})"
+    if isinstance(exc, TokenError):
+        return f"tokenize error: {_one_line(exc)}"
+    return f"syntax error: {_one_line(exc)}"
+
+
+_UTILITY_TYPES: tuple[type, ...] = tuple(
+    getattr(exp, name) for name in (
+        "Command", "Transaction", "Commit", "Rollback", "Set", "Copy", "Create", "Drop", "Alter",
+        "TruncateTable", "Grant", "Revoke", "Analyze", "Execute", "Describe", "Use", "Show", "Pragma",
+        "Kill", "Comment",
+    ) if hasattr(exp, name)
+)
+
+
+def _kind_of(tree: exp.Expr) -> str | None:
+    if isinstance(tree, exp.Insert):  # before the DDL check: sqlglot's Insert is also a DDL
+        return "insert"
+    if isinstance(tree, exp.Update):
+        return "update"
+    if isinstance(tree, exp.Delete):
+        return "delete"
+    if isinstance(tree, exp.Merge):
+        return "merge"
+    if isinstance(tree, (exp.Query, exp.Values)):
+        return "select"
+    if isinstance(tree, _UTILITY_TYPES):
+        return "utility"
+    return None
+
+
+def _parse(text: str, schema: Schema | None) -> ParsedStatement:
+    if len(text) > MAX_TEXT_CHARS:
+        return ParsedStatement(text=text, error=f"too long: {len(text)} chars, limit {MAX_TEXT_CHARS}")
+    keyword = first_keyword(text)
+    if not keyword:
+        if not text.strip() or not _LEADING_NOISE.sub("", text).strip(" ;\n\t\r"):
+            return ParsedStatement(text=text, error="empty: no statement in the text")
+    if keyword in UTILITY_KEYWORDS:
+        return ParsedStatement(text=text, kind="utility")
+    try:
+        tree = parse_sql(text)
+    except ValueError:
+        return ParsedStatement(text=text, error="empty: no statement in the text")
+    except (ParseError, TokenError) as exc:
+        return ParsedStatement(text=text, error=_parse_error_message(exc))
+    kind = _kind_of(tree)
+    if kind is None:
+        return ParsedStatement(text=text, error=f"not a statement: parsed as {type(tree).__name__}")
+    if kind == "utility":
+        return ParsedStatement(text=text, kind="utility")
+    result = ParsedStatement(text=text, kind=kind)
+    _Extractor(schema).run(tree, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. scopes and column resolution
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Base:
+    """One occurrence of a base table in a FROM list (two for a self-join)."""
+
+    schema: str | None
+    name: str
+
+    @property
+    def key(self) -> TableKey:
+        return (self.schema, self.name)
+
+
+@dataclass(eq=False)
+class _Derived:
+    """A CTE or a subquery in FROM: its output columns map to expressions of its own scope."""
+
+    scope: _Scope | None  # scope of the (first) SELECT; None when the body is not a SELECT
+    outputs: dict[str, exp.Expr] = field(default_factory=dict)
+    star: bool = False  # SELECT * somewhere in the projection: unknown names are looked up inside
+
+
+@dataclass(eq=False)
+class _Opaque:
+    """A set-returning function or VALUES list in FROM: its columns belong to no table."""
+
+    columns: tuple[str, ...] = ()
+
+
+Source = _Base | _Derived | _Opaque
+
+
+@dataclass
+class _Resolved:
+    ref: ColumnRef
+    occurrence: _Base
+    expression: exp.Expr | None = None  # set when a derived output is an expression over the column
+
+
+@dataclass(eq=False)
+class _Scope:
+    parent: _Scope | None
+    ctes: dict[str, _Derived]
+    select: exp.Expr | None = None
+    sources: dict[str, Source] = field(default_factory=dict)
+    conditions: list[exp.Expr] = field(default_factory=list)
+    # column name -> qualifiers it was used with in this scope (best-effort for ambiguous names)
+    qualifiers: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _strip(node: exp.Expr | None) -> exp.Expr | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _is_query(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Subquery):
+        return not isinstance(_strip(node.this), exp.Table)
+    return isinstance(node, exp.Query)
+
+
+def _local_nodes(node: exp.Expr | None, *, include_self: bool = True) -> Iterator[exp.Expr]:
+    """Nodes of `node` without descending into nested queries (they have their own scopes)."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and _is_query(current):
+            continue
+        if current is not node or include_self:
+            yield current
+        stack.extend(reversed(list(current.iter_expressions())))
+
+
+def _nested_queries(node: exp.Expr | None) -> Iterator[exp.Expr]:
+    """The outermost queries nested in `node` (not `node` itself)."""
+    if node is None:
+        return
+    stack = list(node.iter_expressions())
+    while stack:
+        current = stack.pop()
+        if _is_query(current):
+            yield current
+            continue
+        stack.extend(current.iter_expressions())
+
+
+def _local_columns(node: exp.Expr | None) -> list[exp.Column]:
+    return [n for n in _local_nodes(node) if type(n) is exp.Column and not isinstance(n.this, exp.Star)]
+
+
+def _ident(node: exp.Expr | None) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, exp.Identifier):
+        return node.this
+    name = node.name
+    return name or None
+
+
+_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*\Z")
+_RESERVED = frozenset("""
+    all analyse analyze and any array as asc asymmetric authorization binary both case cast check
+    collate collation column concurrently constraint create cross current_catalog current_date
+    current_role current_schema current_time current_timestamp current_user default deferrable desc
+    distinct do else end except false fetch for foreign freeze from full grant group having ilike in
+    initially inner intersect into is isnull join lateral leading left like limit localtime
+    localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
+    references returning right select session_user similar some symmetric system_user table
+    tablesample then to trailing true union unique user using variadic verbose when where window with
+""".split())
+
+
+def quote_ident(name: str) -> str:
+    """`name` as PostgreSQL wants it in DDL: bare when lower-case and unreserved, else double-quoted."""
+    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ident_node(name: str) -> exp.Identifier:
+    return exp.Identifier(this=name, quoted=quote_ident(name) != name)
+
+
+class _SchemaIndex:
+    """Lookup of table columns from the optional `schema` argument."""
+
+    def __init__(self, schema: Schema | None):
+        self.by_name: dict[str, list[tuple[str | None, frozenset[str]]]] = {}
+        for qualified, columns in (schema or {}).items():
+            schema_name, _, table = str(qualified).rpartition(".")
+            entry = (schema_name.strip('"') or None, frozenset(str(c) for c in columns))
+            self.by_name.setdefault(table.strip('"'), []).append(entry)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_name)
+
+    def columns(self, base: _Base) -> frozenset[str] | None:
+        entries = self.by_name.get(base.name)
+        if not entries:
+            return None
+        if base.schema is not None:
+            for schema_name, columns in entries:
+                if schema_name == base.schema:
+                    return columns
+            return None
+        if len(entries) == 1:
+            return entries[0][1]
+        for schema_name, columns in entries:
+            if schema_name in (None, "public"):
+                return columns
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. extraction
+# ---------------------------------------------------------------------------------------------------
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+_FLIP_BOUND = {"lower": "upper", "upper": "lower"}
+
+
+def _is_param(node: exp.Expr | None) -> bool:
+    return isinstance(node, (exp.Parameter, exp.Placeholder))
+
+
+def _constant_sql(node: exp.Expr | None) -> str | None:
+    """SQL of a literal value side (casts and parentheses peeled), or None when not a literal."""
+    node = _strip(node)
+    while isinstance(node, (exp.Cast, exp.Paren)):
+        node = node.this
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    if isinstance(node, exp.Literal):
+        return node.sql(dialect=DIALECT)
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return "-" + node.this.sql(dialect=DIALECT)
+    return None
+
+
+def _like_kind(pattern: exp.Expr | None) -> tuple[str, str | None]:
+    """prefix_like for a constant pattern with a non-wildcard start, like otherwise."""
+    node = _strip(pattern)
+    while isinstance(node, exp.Cast):
+        node = _strip(node.this)
+    if isinstance(node, exp.Literal) and node.is_string:
+        value = node.this
+        if value and value[0] not in "%_":
+            return "prefix_like", node.sql(dialect=DIALECT)
+        return "like", node.sql(dialect=DIALECT)
+    return "like", None
+
+
+class _Extractor:
+    """Walks one parsed statement and fills a ParsedStatement."""
+
+    def __init__(self, schema: Schema | None):
+        self.schema = _SchemaIndex(schema)
+        self.tables: list[TableKey] = []
+        self.predicates: list[Predicate] = []
+        self.joins: list[JoinPair] = []
+        self.group_by: list[ColumnRef] = []
+        self.columns_used: dict[TableKey, set[str]] = {}
+
+    # -- driver ------------------------------------------------------------------------------------
+
+    def run(self, tree: exp.Expr, out: ParsedStatement) -> None:
+        root_query: exp.Expr | None = None
+        root_scope: _Scope | None = None
+        root_derived: _Derived | None = None
+        if isinstance(tree, (exp.Query, exp.Values)):
+            root_query = tree
+            root_derived = self.query(tree, None, {})
+            root_scope = root_derived.scope
+        elif isinstance(tree, exp.Insert):
+            root_query, root_derived = self.insert(tree, {})
+            root_scope = root_derived.scope if root_derived else None
+        elif isinstance(tree, (exp.Update, exp.Delete, exp.Merge)):
+            self.dml(tree, {})
+
+        out.tables = self.tables
+        out.joins = self.joins
+        out.predicates = _merge_ranges(self.predicates)
+        out.group_by = self.group_by
+        out.columns_used = self.columns_used
+        if root_query is not None:
+            self.order_and_limit(root_query, root_scope, root_derived, out)
+
+    # -- scopes ------------------------------------------------------------------------------------
+
+    def with_ctes(self, node: exp.Expr, parent: _Scope | None, ctes: dict[str, _Derived]) -> dict[str, _Derived]:
+        with_ = node.args.get("with_")
+        if not isinstance(with_, exp.With):
+            return ctes
+        visible = dict(ctes)
+        for cte in with_.expressions:
+            name = cte.alias_or_name
+            visible[name] = _Derived(scope=None)  # a recursive CTE may read itself
+            derived = self.query(cte.this, parent, visible)
+            _apply_column_aliases(derived, cte.args.get("alias"))
+            visible[name] = derived
+        return visible
+
+    def insert(self, tree: exp.Insert, ctes: dict[str, _Derived]) -> tuple[exp.Expr | None, _Derived | None]:
+        """INSERT: the target table, and the SELECT part when there is one."""
+        ctes = self.with_ctes(tree, None, ctes)
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        if isinstance(target, exp.Table):
+            self.base(target)
+        source = tree.expression
+        if isinstance(source, exp.Query):
+            return source, self.query(source, None, ctes)
+        for sub in _nested_queries(source):  # VALUES ((SELECT ...), $1)
+            self.query(sub, None, ctes)
+        return None, None
+
+    def query(self, node: exp.Expr, parent: _Scope | None, ctes: dict[str, _Derived]) -> _Derived:
+        """Process a query (SELECT, set operation, VALUES, parenthesized query) in a new scope."""
+        node = _strip(node)
+        if isinstance(node, exp.Subquery):
+            inner = self.query(node.this, parent, self.with_ctes(node, parent, ctes))
+            return inner
+        if isinstance(node, exp.SetOperation):
+            ctes = self.with_ctes(node, parent, ctes)
+            left = self.query(node.left, parent, ctes)
+            self.query(node.right, parent, ctes)
+            return left
+        if isinstance(node, exp.Select):
+            scope = self.select(node, parent, ctes)
+            return _derived_from_select(scope)
+        if isinstance(node, exp.Insert):  # data-modifying CTE
+            self.insert(node, ctes)
+            return _Derived(scope=None)
+        if isinstance(node, (exp.Update, exp.Delete, exp.Merge)):
+            self.dml(node, ctes)
+            return _Derived(scope=None)
+        # VALUES, or something else: only nested queries can hold tables
+        for sub in _nested_queries(node):
+            self.query(sub, parent, ctes)
+        return _Derived(scope=None)
+
+    def select(self, node: exp.Select, parent: _Scope | None, ctes: dict[str, _Derived]) -> _Scope:
+        ctes = self.with_ctes(node, parent, ctes)
+        scope = _Scope(parent=parent, ctes=ctes, select=node)
+        from_ = node.args.get("from_")
+        if isinstance(from_, exp.From):
+            self.from_item(scope, from_.this)
+        for join in node.args.get("joins") or []:
+            self.join(scope, join)
+        for lateral in node.args.get("laterals") or []:
+            self.from_item(scope, lateral)
+        where = node.args.get("where")
+        if isinstance(where, exp.Where):
+            scope.conditions.append(where.this)
+        self.finish_scope(scope, node)
+        return scope
+
+    def join(self, scope: _Scope, join: exp.Join) -> None:
+        before = list(scope.sources.items())
+        self.from_item(scope, join.this)
+        on = join.args.get("on")
+        if on is not None:
+            scope.conditions.append(on)
+        using = join.args.get("using")
+        if using:
+            added = [(alias, src) for alias, src in scope.sources.items() if (alias, src) not in before]
+            for ident in using:
+                name = _ident(ident)
+                if name:
+                    self.using_pair(scope, before, added, name)
+
+    def using_pair(self, scope: _Scope, before: list, added: list, name: str) -> None:
+        right = next((self.lookup(scope, src, name, 0) for _, src in added), None)
+        candidates = [src for _, src in before if self.has_column(src, name)]
+        source = candidates[0] if len(candidates) == 1 else (before[-1][1] if before else None)
+        left = self.lookup(scope, source, name, 0) if source is not None else None
+        if left and right:
+            self.add_join(left, right)
+            self.use(left)
+            self.use(right)
+
+    def from_item(self, scope: _Scope, item: exp.Expr | None) -> None:
+        item = _strip(item)
+        if item is None:
+            return
+        if isinstance(item, exp.Table):
+            alias = item.alias_or_name
+            name = _ident(item.this) if isinstance(item.this, exp.Identifier) else None
+            if name is None:  # FROM generate_series(...) g
+                scope.sources[alias] = _Opaque(_alias_columns(item.args.get("alias")))
+                for sub in _nested_queries(item):
+                    self.query(sub, scope.parent, scope.ctes)
+            elif not item.args.get("db") and name in scope.ctes:
+                scope.sources[alias] = scope.ctes[name]
+            else:
+                scope.sources[alias] = self.base(item)
+            for join in item.args.get("joins") or []:
+                self.join(scope, join)
+            return
+        if isinstance(item, exp.Lateral):
+            inner = _strip(item.this)
+            derived = self.query(inner, scope, scope.ctes) if _is_query(inner) else _Derived(scope=None)
+            _apply_column_aliases(derived, item.args.get("alias"))
+            scope.sources[item.alias or f"lateral_{len(scope.sources)}"] = derived
+            return
+        if isinstance(item, exp.Subquery):
+            inner = _strip(item.this)
+            if isinstance(inner, exp.Table):  # parenthesized join: (a JOIN b ON ...)
+                self.from_item(scope, inner)
+            else:
+                derived = self.query(inner, scope.parent, scope.ctes)
+                _apply_column_aliases(derived, item.args.get("alias"))
+                scope.sources[item.alias or f"subquery_{len(scope.sources)}"] = derived
+            for join in item.args.get("joins") or []:
+                self.join(scope, join)
+            return
+        # UNNEST(...), VALUES (...), other set-returning constructs
+        alias_node = item.args.get("alias")
+        alias = item.alias if hasattr(item, "alias") and item.alias else f"function_{len(scope.sources)}"
+        scope.sources[alias] = _Opaque(_alias_columns(alias_node))
+        for sub in _nested_queries(item):
+            self.query(sub, scope.parent, scope.ctes)
+
+    def base(self, table: exp.Table) -> _Base:
+        schema = _ident(table.args.get("db"))
+        name = _ident(table.this) or table.name
+        base = _Base(schema, name)
+        if base.key not in self.tables:
+            self.tables.append(base.key)
+        return base
+
+    def dml(self, tree: exp.Expr, ctes: dict[str, _Derived]) -> None:
+        """UPDATE / DELETE / MERGE: their WHERE (and MERGE's ON) give predicates and joins."""
+        ctes = self.with_ctes(tree, None, ctes)
+        scope = _Scope(parent=None, ctes=ctes, select=None)
+        self.from_item(scope, tree.this)
+        from_ = tree.args.get("from_")
+        if isinstance(from_, exp.From):
+            self.from_item(scope, from_.this)
+        using = tree.args.get("using")
+        for item in using if isinstance(using, list) else [using] if isinstance(using, exp.Expr) else []:
+            self.from_item(scope, item)
+        where = tree.args.get("where")
+        if isinstance(where, exp.Where):
+            scope.conditions.append(where.this)
+        if isinstance(tree, exp.Merge) and tree.args.get("on") is not None:
+            scope.conditions.append(tree.args["on"])
+        # reads outside the conditions: UPDATE's SET right-hand sides
+        reads: list[exp.Expr] = []
+        if isinstance(tree, exp.Update):
+            reads = [assignment.expression for assignment in tree.expressions
+                     if isinstance(assignment, exp.EQ)]
+        for node in [*scope.conditions, *reads]:
+            for sub in _nested_queries(node) if not _is_query(node) else [node]:
+                self.query(sub, scope, scope.ctes)
+        self.conditions(scope)
+        for node in reads:
+            self.use_columns(scope, node)
+
+    def finish_scope(self, scope: _Scope, select: exp.Select) -> None:
+        """Nested subqueries, then everything this SELECT reads, filters, joins and groups by."""
+        for node in _expression_parts(select, scope):
+            for sub in _nested_queries(node) if not _is_query(node) else [node]:
+                self.query(sub, scope, scope.ctes)
+        for column in _local_columns(select):
+            table = _ident(column.args.get("table"))
+            if table:
+                scope.qualifiers.setdefault(column.name, set()).add(table)
+        self.conditions(scope)
+        # select list, HAVING, windows, DISTINCT ON and others: everything but ORDER BY / GROUP BY,
+        # whose bare names may be output aliases
+        for key, value in select.args.items():
+            if key in ("order", "group", "with_", "from_", "joins", "laterals", "where") or value is None:
+                continue
+            for node in value if isinstance(value, list) else [value]:
+                if isinstance(node, exp.Expr):
+                    self.use_columns(scope, node)
+        self.stars(scope, select)
+        group = select.args.get("group")
+        if isinstance(group, exp.Group):
+            for item in group.expressions:
+                for resolved in self.output_or_columns(scope, item):
+                    self.use(resolved)
+                    if resolved.ref not in self.group_by:
+                        self.group_by.append(resolved.ref)
+            for key in ("grouping_sets", "cube", "rollup"):
+                for node in group.args.get(key) or []:
+                    for resolved in self.resolve_all(scope, node):
+                        self.use(resolved)
+                        if resolved.ref not in self.group_by:
+                            self.group_by.append(resolved.ref)
+        order = select.args.get("order")
+        if isinstance(order, exp.Order):
+            for ordered in order.expressions:
+                for resolved in self.output_or_columns(scope, ordered.this):
+                    self.use(resolved)
+
+    def stars(self, scope: _Scope, select: exp.Select) -> None:
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star):
+                sources = list(scope.sources.values())
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                source = self.source_for(scope, _ident(projection.args.get("table")) or "")
+                sources = [source] if source is not None else []
+            else:
+                continue
+            for source in sources:
+                if isinstance(source, _Base):
+                    self.columns_used.setdefault(source.key, set()).add("*")
+
+    # -- resolution --------------------------------------------------------------------------------
+
+    def source_for(self, scope: _Scope | None, qualifier: str) -> Source | None:
+        while scope is not None:
+            if qualifier in scope.sources:
+                return scope.sources[qualifier]
+            scope = scope.parent
+        return None
+
+    def has_column(self, source: Source, name: str) -> bool | None:
+        """True/False when known, None when the source's columns are unknown."""
+        if isinstance(source, _Base):
+            columns = self.schema.columns(source)
+            return None if columns is None else name in columns
+        if isinstance(source, _Derived):
+            if name in source.outputs:
+                return True
+            return None if source.star or source.scope is None else False
+        return name in source.columns if source.columns else None
+
+    def resolve(self, scope: _Scope, column: exp.Column, depth: int = 0) -> _Resolved | None:
+        """The base-table column behind `column`, looked up in `scope` and its parents."""
+        if depth > _MAX_RESOLVE_DEPTH:
+            return None
+        name = column.name
+        qualifier = _ident(column.args.get("table"))
+        if qualifier:
+            db = _ident(column.args.get("db"))
+            current: _Scope | None = scope
+            while current is not None:
+                source = current.sources.get(qualifier)
+                if source is not None and (db is None or not isinstance(source, _Base) or source.schema == db):
+                    return self.lookup(current, source, name, depth)
+                current = current.parent
+            return None
+        current = scope
+        while current is not None:
+            source = self.pick_source(current, name)
+            if source is not None:
+                return self.lookup(current, source, name, depth)
+            current = current.parent
+        return None
+
+    def pick_source(self, scope: _Scope, name: str) -> Source | None:
+        """The source of an unqualified column in this scope (None: not here or ambiguous)."""
+        sources = list(scope.sources.values())
+        if not sources:
+            return None
+        known = [(source, self.has_column(source, name)) for source in sources]
+        yes = [source for source, has in known if has]
+        if len(yes) == 1:
+            return yes[0]
+        if len(yes) > 1:
+            return None
+        unknown = [source for source, has in known if has is None]
+        if len(unknown) == 1 and (len(sources) == 1 or not self.schema):
+            return unknown[0]
+        if not unknown:
+            return None  # every source says no: an outer column
+        # best effort: the name is qualified elsewhere in this scope with exactly one alias
+        aliases = scope.qualifiers.get(name, set())
+        if len(aliases) == 1:
+            return scope.sources.get(next(iter(aliases)))
+        return None
+
+    def lookup(self, scope: _Scope, source: Source | None, name: str, depth: int) -> _Resolved | None:
+        if isinstance(source, _Base):
+            return _Resolved(ColumnRef(source.schema, source.name, name), source)
+        if not isinstance(source, _Derived) or source.scope is None:
+            return None
+        inner = source.scope
+        output = source.outputs.get(name)
+        if output is None:
+            if not source.star:
+                return None
+            return self.resolve(inner, exp.column(name), depth + 1)
+        output = _strip(output.this if isinstance(output, exp.Alias) else output)
+        if isinstance(output, exp.Column) and not isinstance(output.this, exp.Star):
+            return self.resolve(inner, output, depth + 1)
+        # an expression over exactly one base column (e.g. lower(email) AS e)
+        columns = _local_columns(output)
+        resolved = [self.resolve(inner, c, depth + 1) for c in columns]
+        if len(resolved) == 1 and resolved[0] is not None and resolved[0].expression is None:
+            if not any(_is_param(n) for n in _local_nodes(output)) and not output.find(exp.AggFunc):
+                return _Resolved(resolved[0].ref, resolved[0].occurrence, _with_base_names(output, resolved))
+        return None
+
+    def resolve_all(self, scope: _Scope, node: exp.Expr) -> list[_Resolved]:
+        found = [self.resolve(scope, column) for column in _local_columns(node)]
+        return [r for r in found if r is not None]
+
+    def output_or_columns(self, scope: _Scope, node: exp.Expr) -> list[_Resolved]:
+        """ORDER BY / GROUP BY item: an ordinal, an output alias, or an expression over columns."""
+        output = _output_expression(scope, node)
+        return self.resolve_all(scope, output if output is not None else node)
+
+    # -- facts -------------------------------------------------------------------------------------
+
+    def use(self, resolved: _Resolved) -> None:
+        ref = resolved.ref
+        self.columns_used.setdefault((ref.schema, ref.table), set()).add(ref.column)
+
+    def use_columns(self, scope: _Scope, node: exp.Expr) -> None:
+        for resolved in self.resolve_all(scope, node):
+            self.use(resolved)
+
+    def add_join(self, left: _Resolved, right: _Resolved) -> None:
+        pair = JoinPair(left.ref, right.ref)
+        if pair not in self.joins and JoinPair(right.ref, left.ref) not in self.joins:
+            self.joins.append(pair)
+
+    def add_predicate(self, predicate: Predicate) -> None:
+        if predicate not in self.predicates:
+            self.predicates.append(predicate)
+
+    def conditions(self, scope: _Scope) -> None:
+        for condition in scope.conditions:
+            self.use_columns(scope, condition)
+            for atom in _atoms(condition):
+                self.atom(scope, atom)
+
+    def target(self, scope: _Scope, side: exp.Expr | None) -> tuple[_Resolved, exp.Expr | None, tuple, bool] | None:
+        """The column (or one-table expression) a predicate side filters on.
+
+        Returns (column, expression node or None, extra column refs, indexable) or None when the side
+        reads no column of this statement or columns of several tables.
+        """
+        side = _strip(side)
+        if side is None:
+            return None
+        if isinstance(side, exp.Column):
+            resolved = self.resolve(scope, side)
+            if resolved is None:
+                return None
+            return resolved, resolved.expression, (), True
+        columns = _local_columns(side)
+        if not columns or any(True for _ in _nested_queries(side)):
+            return None
+        resolved = [self.resolve(scope, column) for column in columns]
+        if any(r is None for r in resolved):
+            return None
+        occurrences = {id(r.occurrence) for r in resolved}
+        if len(occurrences) != 1 or any(r.expression is not None for r in resolved):
+            return None
+        refs: list[ColumnRef] = []
+        for r in resolved:
+            if r.ref not in refs:
+                refs.append(r.ref)
+        main = resolved[0]
+        indexable = not any(_is_param(n) for n in _local_nodes(side)) and not side.find(exp.AggFunc, exp.Window)
+        expression = _with_base_names(side, resolved) if indexable else None
+        return main, expression, tuple(refs[1:]) if indexable else (), indexable
+
+    def atom(self, scope: _Scope, atom: exp.Expr) -> None:
+        negated = False
+        node = _strip(atom)
+        while isinstance(node, exp.Not):
+            negated = not negated
+            node = _strip(node.this)
+        if node is None or isinstance(node, (exp.Exists, exp.Boolean)):
+            return
+        if isinstance(node, exp.Escape):
+            node = node.this
+        if node.args.get("negate"):
+            negated = not negated
+
+        if isinstance(node, exp.Column) or (not isinstance(node, exp.Predicate) and _local_columns(node)
+                                            and not isinstance(node, (exp.Between, exp.In))):
+            # WHERE active / WHERE NOT active / WHERE some_bool_function(col)
+            found = self.target(scope, node)
+            if found:
+                column, expression, extra, indexable = found
+                kind = "bool" if indexable else "other"
+                constant = ("false" if negated else "true") if indexable else None
+                self.add_predicate(_predicate(column, kind, expression, extra, constant=constant))
+            return
+
+        if isinstance(node, exp.Is):
+            found = self.target(scope, node.this)
+            if not found:
+                return
+            column, expression, extra, indexable = found
+            value = node.expression
+            if isinstance(value, exp.Null):
+                kind = "is_not_null" if negated else "is_null"
+                self.add_predicate(_predicate(column, kind if indexable else "other", expression, extra))
+            elif isinstance(value, exp.Boolean) and not negated and indexable:
+                constant = "true" if value.this else "false"
+                self.add_predicate(_predicate(column, "bool", expression, extra, constant=constant))
+            else:
+                self.add_predicate(_predicate(column, "other", expression, extra))
+            return
+
+        if isinstance(node, exp.Between):
+            found = self.target(scope, node.this)
+            if found:
+                column, expression, extra, indexable = found
+                kind = "range" if indexable and not negated else "other"
+                self.add_predicate(_predicate(column, kind, expression, extra, bound="both" if kind == "range" else None))
+            return
+
+        if isinstance(node, exp.In):
+            this = _strip(node.this)
+            if isinstance(this, exp.Tuple):
+                return
+            found = self.target(scope, this)
+            if found:
+                column, expression, extra, indexable = found
+                values = node.expressions
+                constant = None
+                if values and all(_constant_sql(v) is not None for v in values):
+                    constant = "(" + ", ".join(_constant_sql(v) for v in values) + ")"
+                kind = "in" if indexable and not negated else "other"
+                self.add_predicate(_predicate(column, kind, expression, extra,
+                                              constant=constant if kind == "in" else None))
+            return
+
+        if isinstance(node, exp.MatchAgainst):
+            left, right = (node.expressions[0] if node.expressions else None), node.this
+        elif isinstance(node, exp.Binary):
+            left, right = node.this, node.expression
+        else:
+            return
+
+        left_found = self.target(scope, left)
+        right_found = self.target(scope, right)
+        if left_found and right_found:
+            self.column_vs_column(node, left_found, right_found, left, right)
+            return
+        if not left_found and not right_found:
+            return
+        flipped = not left_found
+        column, expression, extra, indexable = left_found or right_found
+        value = left if flipped else right
+        if _local_columns(_strip(value)) and self.resolve_all(scope, value):
+            return  # e.g. a.x = b.y + 1 across two tables: not a filter on one table
+        kind, constant, bound = _classify(node, value, negated, flipped)
+        if not indexable and kind != "other":
+            kind, constant, bound = "other", None, None
+        self.add_predicate(_predicate(column, kind, expression, extra, constant=constant, bound=bound))
+
+    def column_vs_column(self, node: exp.Expr, left: tuple, right: tuple, left_node, right_node) -> None:
+        left_col, right_col = left[0], right[0]
+        bare = isinstance(_strip(left_node), exp.Column) and isinstance(_strip(right_node), exp.Column)
+        if (isinstance(node, (exp.EQ, exp.NullSafeEQ)) and bare and left_col.occurrence is not right_col.occurrence
+                and left_col.expression is None and right_col.expression is None):
+            self.add_join(left_col, right_col)
+
+    # -- ORDER BY / LIMIT of the outermost query ------------------------------------------------
+
+    def order_and_limit(self, query: exp.Expr, scope: _Scope | None, derived: _Derived | None,
+                         out: ParsedStatement) -> None:
+        query = _strip(query)
+        order = query.args.get("order") if isinstance(query, (exp.Select, exp.SetOperation, exp.Subquery)) else None
+        if isinstance(order, exp.Order):
+            for ordered in order.expressions:
+                key = self.sort_key(ordered, query, scope, derived)
+                if key is not None:
+                    out.order_by.append(key)
+        limit = query.args.get("limit") if isinstance(query, (exp.Select, exp.SetOperation, exp.Subquery)) else None
+        value = None
+        if isinstance(limit, exp.Limit):
+            value = limit.expression
+        elif isinstance(limit, exp.Fetch):
+            value = limit.args.get("count")
+        if value is not None:
+            literal = _strip(value)
+            while isinstance(literal, exp.Cast):
+                literal = _strip(literal.this)
+            if isinstance(literal, exp.Literal) and not literal.is_string and literal.this.isdigit():
+                out.limit = int(literal.this)
+            elif any(_is_param(n) for n in _local_nodes(value)):
+                out.has_limit_param = True
+
+
+    def sort_key(self, ordered: exp.Ordered, query: exp.Expr, scope: _Scope | None,
+                  derived: _Derived | None) -> SortKey | None:
+        node = ordered.this
+        descending = bool(ordered.args.get("desc"))
+        nulls_first = ordered.args.get("nulls_first")
+        # PostgreSQL's default is NULLS LAST for ASC and NULLS FIRST for DESC: None means "the default"
+        nulls = None if nulls_first is None or bool(nulls_first) == descending else bool(nulls_first)
+        if isinstance(query, exp.Select) and scope is not None:
+            output = _output_expression(scope, node)
+            target = output if output is not None else node
+            if target.find(exp.AggFunc, exp.Window):
+                return None
+            found = self.target(scope, target)
+        elif derived is not None and derived.scope is not None and isinstance(_strip(node), exp.Column):
+            resolved = self.lookup(derived.scope, derived, _strip(node).name, 0)
+            found = (resolved, resolved.expression, (), True) if resolved else None
+        else:
+            found = None
+        if not found:
+            return None
+        column, expression, _, indexable = found
+        if not indexable:
+            return None
+        return SortKey(column=column.ref, descending=descending, nulls_first=nulls,
+                       expression=_expression_sql(expression))
+
+
+
+def _classify(node: exp.Expr, value: exp.Expr | None, negated: bool, flipped: bool) -> tuple[str, str | None, str | None]:
+    """(kind, constant, bound) of a comparison whose other side is `value`."""
+    stripped = _strip(value)
+    constant = _constant_sql(value)
+    if negated and not isinstance(node, (exp.EQ, exp.NEQ)):
+        return "other", None, None
+    if isinstance(node, (exp.EQ, exp.NullSafeEQ)):
+        if negated:
+            return "neq", constant, None
+        if isinstance(stripped, exp.Any):
+            return "in", None, None
+        while isinstance(stripped, exp.Cast):
+            stripped = _strip(stripped.this)
+        if isinstance(stripped, exp.Boolean):
+            return "bool", constant, None
+        return "eq", constant, None
+    if isinstance(node, (exp.NEQ, exp.NullSafeNEQ)):
+        return ("eq" if negated else "neq"), constant, None
+    if isinstance(node, (exp.GT, exp.GTE, exp.LT, exp.LTE)):
+        if isinstance(stripped, (exp.Any, exp.All)) or (isinstance(stripped, exp.Anonymous)
+                                                        and stripped.name.lower() in ("any", "all")):
+            return "other", None, None
+        bound = "lower" if isinstance(node, (exp.GT, exp.GTE)) else "upper"
+        return "range", constant, (_FLIP_BOUND[bound] if flipped else bound)
+    if isinstance(node, exp.Like) and not flipped:
+        if isinstance(stripped, (exp.Any, exp.All)):
+            return "like", None, None
+        kind, pattern = _like_kind(value)
+        return kind, pattern, None
+    if isinstance(node, exp.ILike) and not flipped:
+        return "ilike", _like_kind(value)[1], None
+    if isinstance(node, exp.MatchAgainst):
+        return "fulltext", None, None
+    if isinstance(node, exp.ArrayContainsAll) and not flipped:
+        return "jsonb_contains", constant, None
+    if isinstance(node, exp.ArrayContainedBy) and flipped:  # $1 <@ col is col @> $1
+        return "jsonb_contains", constant, None
+    return "other", None, None
+
+
+def _predicate(resolved: _Resolved, kind: str, expression: exp.Expr | None, extra: tuple,
+               constant: str | None = None, bound: str | None = None) -> Predicate:
+    return Predicate(column=resolved.ref, kind=kind,  # type: ignore[arg-type]
+                     expression=_expression_sql(expression), constant=constant, bound=bound,
+                     extra_columns=tuple(extra))
+
+
+def _expression_sql(node: exp.Expr | None) -> str | None:
+    if node is None:
+        return None
+    return node.sql(dialect=DIALECT, normalize_functions="lower", comments=False)
+
+
+def _with_base_names(node: exp.Expr, resolved: list[_Resolved | None]) -> exp.Expr:
+    """A copy of `node` whose columns are unqualified base-table column names (CREATE INDEX material)."""
+    copy = node.copy()
+    columns = _local_columns(copy)
+    for column, target in zip(columns, resolved, strict=False):
+        name = target.ref.column if target is not None else column.name
+        column.replace(exp.Column(this=_ident_node(name)))
+    return copy if not isinstance(copy, exp.Column) else exp.Column(this=_ident_node(resolved[0].ref.column))
+
+
+def _atoms(condition: exp.Expr) -> Iterator[exp.Expr]:
+    """The predicates of a condition: AND/OR are split (OR branches can use indexes too)."""
+    stack = [condition]
+    while stack:
+        node = _strip(stack.pop())
+        if isinstance(node, (exp.And, exp.Or)):
+            stack.extend([node.expression, node.this])
+        elif node is not None:
+            yield node
+
+
+def _merge_ranges(predicates: list[Predicate]) -> list[Predicate]:
+    """A lower and an upper bound on the same column (or expression) become one range with bound both."""
+    bounds: dict[tuple, set[str]] = {}
+    for p in predicates:
+        if p.kind == "range":
+            bounds.setdefault((p.column, p.expression), set()).add(p.bound or "both")
+    merged: list[Predicate] = []
+    done: set[tuple] = set()
+    for p in predicates:
+        key = (p.column, p.expression)
+        if p.kind == "range" and len(bounds[key]) > 1 or (p.kind == "range" and "both" in bounds[key]):
+            if key in done:
+                continue
+            done.add(key)
+            p = Predicate(p.column, "range", p.expression, None, "both", p.extra_columns)
+        merged.append(p)
+    return merged
+
+
+def _alias_columns(alias: exp.Expr | None) -> tuple[str, ...]:
+    if not isinstance(alias, exp.TableAlias):
+        return ()
+    return tuple(name for name in (_ident(c) for c in alias.args.get("columns") or []) if name)
+
+
+def _apply_column_aliases(derived: _Derived, alias: exp.Expr | None) -> None:
+    """`AS x(a, b)` / `WITH x(a, b) AS (...)`: rename the outputs by position."""
+    names = _alias_columns(alias)
+    if not names or derived.scope is None:
+        return
+    values = list(derived.outputs.values())
+    if len(values) < len(names):
+        return
+    derived.outputs = dict(zip(names, values, strict=False))
+
+
+def _derived_from_select(scope: _Scope) -> _Derived:
+    select = scope.select
+    derived = _Derived(scope=scope)
+    for projection in select.expressions if isinstance(select, exp.Select) else []:
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column)
+                                                 and isinstance(projection.this, exp.Star)):
+            derived.star = True
+            continue
+        name = projection.alias_or_name
+        if name and name not in derived.outputs:
+            derived.outputs[name] = projection
+    return derived
+
+
+def _output_expression(scope: _Scope, node: exp.Expr) -> exp.Expr | None:
+    """For ORDER BY / GROUP BY: the projection an ordinal or a bare output alias stands for."""
+    select = scope.select
+    if not isinstance(select, exp.Select):
+        return None
+    node = _strip(node)
+    projections = select.expressions
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        index = int(node.this) - 1
+        if 0 <= index < len(projections):
+            projection = projections[index]
+            return projection.this if isinstance(projection, exp.Alias) else projection
+        return None
+    if isinstance(node, exp.Column) and not node.args.get("table"):
+        for projection in projections:
+            if isinstance(projection, exp.Alias) and projection.alias == node.name:
+                return projection.this
+    return None
+
+
+def _expression_parts(select: exp.Select, scope: _Scope) -> list[exp.Expr]:
+    """Parts of a SELECT where subqueries are expressions (not FROM items): WHERE, ON, select list..."""
+    parts: list[exp.Expr] = list(scope.conditions)
+    for key, value in select.args.items():
+        if key in ("with_", "from_", "joins", "laterals", "where") or not value:
+            continue
+        parts.extend(node for node in (value if isinstance(value, list) else [value]) if isinstance(node, exp.Expr))
+    return parts

@@ -1,0 +1,631 @@
+"""Store API over SQLite or PostgreSQL: write snapshots, read windows of deltas, prune.
+
+Cumulative pg_stat_statements counters are kept per statement in `stat_last`; each new snapshot
+stores only the statements whose counters moved, as deltas against the previous snapshot of the
+same server (a counter that went down, a server restart, a stats reset or a changed system
+identifier starts a new baseline instead of a negative delta). Deltas are additive, so
+downsampling old snapshots sums them and loses no totals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pgadvisor.errors import StoreError
+from pgadvisor.snapshot import Snapshot
+from pgadvisor.store.schema import LATEST, MIGRATIONS, render
+from pgadvisor.workload import COUNTERS
+
+
+def default_store_path() -> str:
+    """$PGADVISOR_STORE or the platform data dir (e.g. ~/.local/share/pgadvisor/store.sqlite)."""
+    env = os.environ.get("PGADVISOR_STORE")
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir("pgadvisor")) / "store.sqlite")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def pack(obj: Any) -> tuple[str, bytes]:
+    raw = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha1(raw).hexdigest(), zlib.compress(raw, 6)
+
+
+def unpack(data: bytes) -> Any:
+    return json.loads(zlib.decompress(bytes(data)))
+
+
+class Store:
+    """One store; `open_store()` picks the backend from the URL or path."""
+
+    def __init__(self, conn: Any, dialect: str, location: str, read_only: bool = False):
+        self.conn = conn
+        self.dialect = dialect
+        self.location = location
+        self.read_only = read_only
+        self._lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        if self.dialect == "postgres" and not params:
+            return self.conn.execute(sql)  # no placeholders to fill: '%' in literals stays literal
+        return self.conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: list) -> None:
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            self.conn.executemany(sql, rows)
+        else:
+            with self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    @contextmanager
+    def write(self):
+        """One write transaction (serialised between processes: SQLite BEGIN IMMEDIATE / PG advisory lock)."""
+        if self.read_only:
+            raise StoreError(f"store {self.location} is opened read-only")
+        with self._lock:
+            try:
+                if self.dialect == "sqlite":
+                    self.conn.execute("BEGIN IMMEDIATE")
+                else:
+                    self.conn.execute("BEGIN")
+                    self.conn.execute("SELECT pg_advisory_xact_lock(7395013)")
+                yield self
+                self.conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the original error matters more
+                    pass
+                raise
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- migrations ---------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        try:
+            rows = self.query("SELECT max(version) FROM schema_migrations")
+        except Exception:  # noqa: BLE001 - no table yet means an empty store
+            if self.dialect == "postgres":
+                self.conn.rollback()
+            return 0
+        return int(rows[0][0] or 0)
+
+    def migrate(self) -> None:
+        current = self.schema_version()
+        if current > LATEST:
+            raise StoreError(
+                f"store {self.location} was written by a newer pgadvisor (store schema v{current}, "
+                f"this version knows up to v{LATEST})",
+                hint="upgrade pgadvisor: pip install -U pgadvisor",
+            )
+        if current == LATEST or self.read_only:
+            return
+        with self.write():
+            current = self.schema_version_in_tx()
+            if current == 0:
+                self.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "description TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+                )
+            for version, description, sql in MIGRATIONS:
+                if version <= current:
+                    continue
+                for stmt in render(sql, self.dialect).split(";"):
+                    if stmt.strip():
+                        self.execute(stmt)
+                self.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, time.time()),
+                )
+
+    def schema_version_in_tx(self) -> int:
+        exists = self.query(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'schema_migrations'"
+            if self.dialect == "sqlite"
+            else "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' "
+            "AND table_schema = current_schema()"
+        )[0][0]
+        if not exists:
+            return 0
+        return int(self.query("SELECT max(version) FROM schema_migrations")[0][0] or 0)
+
+    # -- servers and snapshots -------------------------------------------------------------------------
+    def server_id(self, name: str, create: bool = False) -> int | None:
+        rows = self.query("SELECT id FROM servers WHERE name = ?", (name,))
+        if rows:
+            return int(rows[0][0])
+        if not create:
+            return None
+        self.execute("INSERT INTO servers (name, created_at) VALUES (?, ?)", (name, time.time()))
+        return int(self.query("SELECT id FROM servers WHERE name = ?", (name,))[0][0])
+
+    def servers(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT name FROM servers ORDER BY name")]
+
+    def save_snapshot(self, snap: Snapshot) -> dict[str, Any]:
+        """Store one snapshot in one transaction; returns what was written."""
+        with self.write():
+            result = self._save(snap)
+            pause = os.environ.get("PGADVISOR_TEST_PAUSE_IN_WRITE")
+            if pause:  # fault injection for the crash-safety test: a kill here must leave the store as before
+                time.sleep(float(pause))
+            return result
+
+    def _save(self, snap: Snapshot) -> dict[str, Any]:
+        sid = self.server_id(snap.server, create=True)
+        prev = self.query(
+            "SELECT seq, taken_at, system_identifier, postmaster_start, pgss_stats_reset, pgss_dealloc "
+            "FROM snapshots WHERE server_id = ? ORDER BY seq DESC LIMIT 1",
+            (sid,),
+        )
+        if prev and prev[0][1] >= snap.taken_at:
+            return {"status": "skipped", "reason": "a newer snapshot of this server is already stored"}
+        seq = prev[0][0] + 1 if prev else 1
+        reset_reason = self._reset_reason(prev[0] if prev else None, snap)
+        prev_seq = prev[0][0] if prev else None
+
+        # statement identities and texts (texts once per hash)
+        keys = [(s["queryid"], int(s["userid"]), int(s["dbid"]), int(bool(s["toplevel"]))) for s in snap.statements]
+        known = {
+            (q, u, d, t): i
+            for i, q, u, d, t in self.query(
+                "SELECT id, queryid, userid, dbid, toplevel FROM statements WHERE server_id = ?", (sid,)
+            )
+        }
+        new_texts: dict[str, str] = {}
+        new_stmts = []
+        from pgadvisor.collect import is_own
+
+        for s, key in zip(snap.statements, keys):
+            if key not in known:
+                h = text_hash(s["query"])
+                new_texts[h] = s["query"]
+                new_stmts.append((sid, *key, h, int(is_own(s["query"]))))
+        if new_texts:
+            self.executemany(
+                "INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", list(new_texts.items())
+            )
+        if new_stmts:
+            self.executemany(
+                "INSERT INTO statements (server_id, queryid, userid, dbid, toplevel, text_hash, own) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                new_stmts,
+            )
+            known = {
+                (q, u, d, t): i
+                for i, q, u, d, t in self.query(
+                    "SELECT id, queryid, userid, dbid, toplevel FROM statements WHERE server_id = ?", (sid,)
+                )
+            }
+
+        # deltas against the cumulative values we last saw
+        cols = ", ".join(COUNTERS)
+        last = {
+            r[0]: r for r in self.query(f"SELECT statement_id, seq, {cols} FROM stat_last WHERE server_id = ?", (sid,))
+        }
+        deltas, last_upd, last_ins, touched = [], [], [], []
+        changed = 0
+        for s, key in zip(snap.statements, keys):
+            st_id = known[key]
+            cur = [s[c] or 0 for c in COUNTERS]
+            row = last.get(st_id)
+            if row is None:
+                last_ins.append((st_id, sid, seq, *cur))
+                if prev_seq is not None:
+                    deltas.append((sid, seq, st_id, *cur))  # new since the previous snapshot
+                continue
+            old = row[2:]
+            if list(old) == cur and row[1] == prev_seq:
+                touched.append(st_id)
+                continue
+            continuous = row[1] == prev_seq and reset_reason is None and cur[0] >= old[0] and cur[1] >= old[1]
+            delta = [c - o for c, o in zip(cur, old)] if continuous else cur
+            if prev_seq is not None and any(delta):
+                deltas.append((sid, seq, st_id, *delta))
+                changed += 1
+            last_upd.append((seq, *cur, st_id))
+        evicted = 0
+        if prev_seq is not None:
+            present = {known[k] for k in keys}
+            evicted = sum(1 for st_id, row in last.items() if row[1] == prev_seq and st_id not in present)
+        self.executemany(
+            f"INSERT INTO stat_last (statement_id, server_id, seq, {cols}) "
+            f"VALUES ({', '.join(['?'] * (3 + len(COUNTERS)))})",
+            last_ins,
+        )
+        sets = ", ".join(f"{c} = ?" for c in COUNTERS)
+        self.executemany(f"UPDATE stat_last SET seq = ?, {sets} WHERE statement_id = ?", last_upd)
+        # unchanged statements: only their "seen at" moves (an in-place update, no growth)
+        self.executemany("UPDATE stat_last SET seq = ? WHERE statement_id = ?", [(seq, t) for t in touched])
+        self.executemany(
+            f"INSERT INTO stat_deltas (server_id, seq, statement_id, {cols}) "
+            f"VALUES ({', '.join(['?'] * (3 + len(COUNTERS)))})",
+            deltas,
+        )
+
+        dealloc = snap.pgss.get("dealloc")
+        dealloc_delta = 0
+        if prev and dealloc is not None and prev[0][5] is not None:
+            dealloc_delta = dealloc - prev[0][5] if dealloc >= prev[0][5] and reset_reason is None else dealloc
+        info = snap.info
+        self.execute(
+            "INSERT INTO snapshots (server_id, seq, taken_at, system_identifier, server_version, version_num, "
+            "postmaster_start, datname, dbid, pgss_version, pgss_dealloc, pgss_stats_reset, n_statements, n_hidden, "
+            "n_changed, n_evicted, dealloc_delta, reset_reason, duration_ms, intervals) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                seq,
+                snap.taken_at,
+                info.get("system_identifier"),
+                info.get("version"),
+                info.get("version_num"),
+                info.get("postmaster_start"),
+                info.get("datname"),
+                info.get("dbid"),
+                snap.pgss.get("extversion"),
+                dealloc,
+                snap.pgss.get("stats_reset"),
+                len(snap.statements),
+                snap.n_hidden,
+                changed,
+                evicted,
+                dealloc_delta,
+                reset_reason,
+                snap.duration_ms,
+                0 if prev_seq is None else 1,
+            ),
+        )
+        snap_id = self.query("SELECT id FROM snapshots WHERE server_id = ? AND seq = ?", (sid, seq))[0][0]
+        self._save_parts(snap_id, snap)
+        self._save_plans(sid, seq, snap, known)
+        return {
+            "status": "stored",
+            "server": snap.server,
+            "seq": seq,
+            "statements": len(snap.statements),
+            "changed": changed,
+            "new": len(new_stmts),
+            "evicted": evicted,
+            "hidden": snap.n_hidden,
+            "reset": reset_reason,
+            "notes": list(snap.notes),
+        }
+
+    @staticmethod
+    def _reset_reason(prev: tuple | None, snap: Snapshot) -> str | None:
+        if prev is None:
+            return None
+        _, _, sysid, pm_start, stats_reset, _ = prev
+        if sysid and snap.info.get("system_identifier") and sysid != snap.info["system_identifier"]:
+            return "system identifier changed (another server behind this name)"
+        if pm_start and snap.info.get("postmaster_start") and abs(pm_start - snap.info["postmaster_start"]) > 1e-3:
+            return "server restarted"
+        if stats_reset and snap.pgss.get("stats_reset") and abs(stats_reset - snap.pgss["stats_reset"]) > 1e-3:
+            return "pg_stat_statements was reset"
+        return None
+
+    def _put_blob(self, obj: Any) -> str:
+        h, data = pack(obj)
+        self.execute("INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", (h, data))
+        return h
+
+    def _save_parts(self, snap_id: int, snap: Snapshot) -> None:
+        rows = [(snap_id, kind, self._put_blob(value)) for kind, value in sorted(snap.parts.items())]
+        self.executemany("INSERT INTO snapshot_parts (snapshot_id, kind, hash) VALUES (?, ?, ?)", rows)
+
+    def _save_plans(self, sid: int, seq: int, snap: Snapshot, known: dict) -> None:
+        if not snap.plans:
+            return
+        last = {
+            r[0]: r[1]
+            for r in self.query(
+                "SELECT p.statement_id, p.plan_hash FROM plans p JOIN (SELECT statement_id, max(seq) AS seq FROM plans "
+                "GROUP BY statement_id) m ON m.statement_id = p.statement_id AND m.seq = p.seq "
+                "JOIN statements s ON s.id = p.statement_id WHERE s.server_id = ?",
+                (sid,),
+            )
+        }
+        for p in snap.plans:
+            st_id = known.get((p["queryid"], int(p["userid"]), int(p["dbid"]), int(bool(p["toplevel"]))))
+            if st_id is None or last.get(st_id) == p["plan_hash"]:
+                continue  # unchanged plan: not stored again
+            _, data = pack(p["plan"])
+            self.execute(
+                "INSERT INTO blobs (hash, data) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
+                ("plan:" + p["plan_hash"], data),
+            )
+            self.execute(
+                "INSERT INTO plans (statement_id, seq, plan_hash, total_cost) VALUES (?, ?, ?, ?)",
+                (st_id, seq, p["plan_hash"], p["total_cost"]),
+            )
+
+    # -- read path and retention ------------------------------------------------------------------------
+    def window_seqs(self, sid: int, since: float | None, until: float | None) -> tuple[int, int] | None:
+        """Seq range of the intervals that end inside (since, until]; None when the window has none."""
+        row = self.query(
+            "SELECT min(seq), max(seq) FROM snapshots WHERE server_id = ? AND taken_at > ? AND taken_at <= ?",
+            (sid, since if since is not None else -1.0, until if until is not None else 1e18),
+        )[0]
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def aggregate(
+        self,
+        sid: int,
+        lo: int,
+        hi: int,
+        *,
+        limit: int | None = None,
+        dbid: int | None = None,
+        order: str = "total_exec_time",
+    ) -> list[dict[str, Any]]:
+        if order not in COUNTERS:
+            raise ValueError(order)
+        sums = ", ".join(f"sum(d.{c}) AS {c}" for c in COUNTERS)
+        where = " AND s.dbid = ?" if dbid is not None else ""
+        params: list[Any] = [sid, lo, hi] + ([dbid] if dbid is not None else [])
+        sql = (
+            f"SELECT s.queryid, s.userid, s.dbid, s.toplevel, s.text_hash, {sums} "
+            "FROM stat_deltas d JOIN statements s ON s.id = d.statement_id "
+            f"WHERE d.server_id = ? AND d.seq BETWEEN ? AND ? AND s.own = 0{where} "
+            f"GROUP BY s.id, s.queryid, s.userid, s.dbid, s.toplevel, s.text_hash ORDER BY {order} DESC, s.queryid"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        names = ["queryid", "userid", "dbid", "toplevel", "text_hash", *COUNTERS]
+        rows = [dict(zip(names, r)) for r in self.query(sql, params)]
+        hashes = sorted({r["text_hash"] for r in rows})
+        texts: dict[str, str] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            texts.update(self.query(f"SELECT hash, query FROM texts WHERE hash IN ({marks})", chunk))
+        for r in rows:
+            r["query"] = texts.get(r.pop("text_hash"), "")
+        return rows
+
+    def coverage(self, sid: int, lo: int, hi: int) -> dict[str, Any]:
+        r = self.query(
+            "SELECT count(*), coalesce(sum(intervals), 0), coalesce(sum(n_evicted), 0), "
+            "coalesce(sum(dealloc_delta), 0), "
+            "coalesce(max(n_hidden), 0), min(taken_at), max(taken_at) FROM snapshots "
+            "WHERE server_id = ? AND seq BETWEEN ? AND ?",
+            (sid, lo, hi),
+        )[0]
+        resets = [
+            x[0]
+            for x in self.query(
+                "SELECT reset_reason FROM snapshots WHERE server_id = ? AND seq BETWEEN ? AND ? "
+                "AND reset_reason IS NOT NULL "
+                "ORDER BY seq",
+                (sid, lo, hi),
+            )
+        ]
+        start = self.query("SELECT max(taken_at) FROM snapshots WHERE server_id = ? AND seq < ?", (sid, lo))[0][0]
+        return {
+            "start": start,
+            "end": r[6],
+            "snapshots": r[0],
+            "intervals": r[1],
+            "evicted_statements": r[2],
+            "dealloc": r[3],
+            "hidden_statements": r[4],
+            "resets": len(resets),
+            "reset_reasons": sorted(set(resets)),
+            "complete": r[2] == 0 and r[3] == 0 and not resets and r[4] == 0,
+        }
+
+    def parts(self, sid: int, seq: int | None = None, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Schema/settings parts of the snapshot at `seq` (default: the latest)."""
+        row = self.query(
+            "SELECT id FROM snapshots WHERE server_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (sid, seq if seq is not None else 1 << 62),
+        )
+        if not row:
+            return {}
+        out = {}
+        for kind, data in self.query(
+            "SELECT p.kind, b.data FROM snapshot_parts p JOIN blobs b ON b.hash = p.hash WHERE p.snapshot_id = ?",
+            (row[0][0],),
+        ):
+            if kinds is None or kind in kinds:
+                out[kind] = unpack(data)
+        return out
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT v.name, count(s.id), min(s.taken_at), max(s.taken_at), max(s.seq), "
+            "coalesce(sum(CASE WHEN s.reset_reason IS NULL THEN 0 ELSE 1 END), 0), coalesce(sum(s.n_evicted), 0), "
+            "coalesce(sum(s.dealloc_delta), 0), coalesce(sum(s.intervals), 0) "
+            "FROM servers v LEFT JOIN snapshots s ON s.server_id = v.id GROUP BY v.id, v.name ORDER BY v.name"
+        )
+        out = []
+        for name, n, first, last, seq, resets, evicted, dealloc, intervals in rows:
+            latest = self.query(
+                "SELECT server_version, n_statements, n_hidden, datname FROM snapshots s JOIN servers v "
+                "ON v.id = s.server_id WHERE v.name = ? ORDER BY seq DESC LIMIT 1",
+                (name,),
+            )
+            ver, nst, hidden, datname = latest[0] if latest else (None, 0, 0, None)
+            out.append(
+                {
+                    "server": name,
+                    "snapshots": n,
+                    "first": first,
+                    "last": last,
+                    "last_seq": seq,
+                    "resets": resets,
+                    "evicted_statements": evicted,
+                    "dealloc": dealloc,
+                    "intervals": intervals,
+                    "server_version": ver,
+                    "statements": nst,
+                    "hidden_statements": hidden,
+                    "database": datname,
+                }
+            )
+        return out
+
+    def prune(self, older_than_s: float, now: float | None = None) -> dict[str, Any]:
+        """Downsample snapshots older than the cutoff to one per day per server; their deltas are summed."""
+        cutoff = (now or time.time()) - older_than_s
+        cols = ", ".join(COUNTERS)
+        sums = ", ".join(f"sum({c})" for c in COUNTERS)
+        merged = removed = 0
+        with self.write():
+            for (sid,) in self.query("SELECT id FROM servers"):
+                groups: dict[int, list[tuple]] = {}
+                for row in self.query(
+                    "SELECT seq, taken_at, intervals, n_evicted, dealloc_delta, reset_reason "
+                    "FROM snapshots WHERE server_id = ? AND taken_at < ? ORDER BY seq",
+                    (sid, cutoff),
+                ):
+                    groups.setdefault(int(row[1] // 86400), []).append(row)
+                for rows in groups.values():
+                    if len(rows) < 2:
+                        continue
+                    keep = rows[-1][0]
+                    # the first snapshot of the day keeps its own interval (it ends the previous day)
+                    absorbed = rows[1:]
+                    lo = absorbed[0][0]
+                    self.execute("CREATE TEMP TABLE IF NOT EXISTS prune_tmp AS SELECT * FROM stat_deltas WHERE 0 = 1")
+                    self.execute("DELETE FROM prune_tmp")
+                    self.execute(
+                        f"INSERT INTO prune_tmp (server_id, seq, statement_id, {cols}) "
+                        f"SELECT server_id, ?, statement_id, {sums} FROM stat_deltas "
+                        "WHERE server_id = ? AND seq BETWEEN ? AND ? GROUP BY server_id, statement_id",
+                        (keep, sid, lo, keep),
+                    )
+                    self.execute("DELETE FROM stat_deltas WHERE server_id = ? AND seq BETWEEN ? AND ?", (sid, lo, keep))
+                    self.execute(
+                        f"INSERT INTO stat_deltas (server_id, seq, statement_id, {cols}) "
+                        f"SELECT server_id, seq, statement_id, {cols} FROM prune_tmp"
+                    )
+                    reasons = sorted({r[5] for r in absorbed if r[5]})
+                    self.execute(
+                        "UPDATE snapshots SET intervals = ?, n_evicted = ?, dealloc_delta = ?, reset_reason = ? "
+                        "WHERE server_id = ? AND seq = ?",
+                        (
+                            sum(r[2] for r in absorbed),
+                            sum(r[3] for r in absorbed),
+                            sum(r[4] for r in absorbed),
+                            "; ".join(reasons) or None,
+                            sid,
+                            keep,
+                        ),
+                    )
+                    gone = [r[0] for r in absorbed[:-1]]
+                    for i in range(0, len(gone), 500):
+                        chunk = gone[i : i + 500]
+                        marks = ", ".join("?" * len(chunk))
+                        self.execute(
+                            f"DELETE FROM snapshot_parts WHERE snapshot_id IN (SELECT id FROM snapshots "
+                            f"WHERE server_id = ? AND seq IN ({marks}))",
+                            (sid, *chunk),
+                        )
+                        self.execute(f"DELETE FROM snapshots WHERE server_id = ? AND seq IN ({marks})", (sid, *chunk))
+                    merged += 1
+                    removed += len(gone)
+            self.execute(
+                "DELETE FROM blobs WHERE hash NOT LIKE 'plan:%' AND hash NOT IN (SELECT hash FROM snapshot_parts)"
+            )
+        if self.dialect == "sqlite" and removed:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return {"days_downsampled": merged, "snapshots_removed": removed}
+
+
+def open_store(location: str | None = None, read_only: bool = False) -> Store:
+    """Open (and migrate) the store at a path or postgresql:// URL; errors are StoreError with one line."""
+    location = location or default_store_path()
+    if location.startswith(("postgresql://", "postgres://")) or "dbname=" in location:
+        store = _open_postgres(location, read_only)
+    else:
+        store = _open_sqlite(location, read_only)
+    try:
+        store.migrate()
+    except StoreError:
+        store.close()
+        raise
+    except Exception as exc:  # noqa: BLE001
+        store.close()
+        raise StoreError(f"store {store.location} is unusable: {_line(exc)}") from None
+    return store
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
+def _open_sqlite(path: str, read_only: bool) -> Store:
+    p = Path(path).expanduser()
+    if read_only:
+        if not p.exists():
+            raise StoreError(f"no store at {p}", hint="run `pgadvisor collect` first, or pass --store")
+    else:
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {p.parent}: {exc.strerror}") from None
+        if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+            raise StoreError(f"store {p} is not writable", hint="choose another --store or fix the permissions")
+    try:
+        uri = f"file:{p}?mode=ro" if read_only else f"file:{p}"
+        conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        if not read_only:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"store {p} is not a readable pgadvisor store ({_line(exc)})",
+            hint="it was left untouched; point --store at another file",
+        ) from None
+    return Store(conn, "sqlite", str(p), read_only)
+
+
+def _open_postgres(url: str, read_only: bool) -> Store:
+    import psycopg
+
+    from pgadvisor.pg.connect import describe, scrub
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name="pgadvisor-store", connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot open store {describe(url)}: {scrub(_line(exc), url)}") from None
+    return Store(conn, "postgres", describe(url), read_only)

@@ -1,0 +1,119 @@
+"""Store schema as numbered, forward-only migrations (same SQL for SQLite and PostgreSQL).
+
+Placeholders: {pk} auto-increment primary key, {int} 64-bit integer, {real} double, {blob} bytes.
+"""
+
+from __future__ import annotations
+
+from pgadvisor.workload import COUNTERS
+
+_DELTA_COLS = ",\n    ".join(
+    f"{c} {{real}} NOT NULL DEFAULT 0" if "time" in c else f"{c} {{int}} NOT NULL DEFAULT 0" for c in COUNTERS
+)
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial schema",
+        f"""
+CREATE TABLE servers (
+    id {{pk}},
+    name TEXT NOT NULL UNIQUE,
+    created_at {{real}} NOT NULL
+);
+CREATE TABLE snapshots (
+    id {{pk}},
+    server_id {{int}} NOT NULL REFERENCES servers(id),
+    seq {{int}} NOT NULL,
+    taken_at {{real}} NOT NULL,
+    system_identifier TEXT,
+    server_version TEXT,
+    version_num {{int}},
+    postmaster_start {{real}},
+    datname TEXT,
+    dbid {{int}},
+    pgss_version TEXT,
+    pgss_dealloc {{int}},
+    pgss_stats_reset {{real}},
+    n_statements {{int}} NOT NULL DEFAULT 0,
+    n_hidden {{int}} NOT NULL DEFAULT 0,
+    n_changed {{int}} NOT NULL DEFAULT 0,
+    n_evicted {{int}} NOT NULL DEFAULT 0,
+    dealloc_delta {{int}} NOT NULL DEFAULT 0,
+    reset_reason TEXT,
+    intervals {{int}} NOT NULL DEFAULT 1,
+    duration_ms {{real}},
+    UNIQUE (server_id, seq)
+);
+CREATE TABLE texts (
+    hash TEXT PRIMARY KEY,
+    query TEXT NOT NULL
+);
+CREATE TABLE statements (
+    id {{pk}},
+    server_id {{int}} NOT NULL REFERENCES servers(id),
+    queryid TEXT NOT NULL,
+    userid {{int}} NOT NULL,
+    dbid {{int}} NOT NULL,
+    toplevel {{int}} NOT NULL,
+    text_hash TEXT NOT NULL,
+    own {{int}} NOT NULL DEFAULT 0,
+    UNIQUE (server_id, queryid, userid, dbid, toplevel)
+);
+CREATE TABLE stat_last (
+    statement_id {{int}} PRIMARY KEY,
+    server_id {{int}} NOT NULL,
+    seq {{int}} NOT NULL,
+    {_DELTA_COLS}
+);
+CREATE TABLE stat_deltas (
+    server_id {{int}} NOT NULL,
+    seq {{int}} NOT NULL,
+    statement_id {{int}} NOT NULL,
+    {_DELTA_COLS},
+    PRIMARY KEY (server_id, seq, statement_id)
+){{without_rowid}};
+CREATE INDEX stat_deltas_statement ON stat_deltas (statement_id, seq);
+CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    data {{blob}} NOT NULL
+);
+CREATE TABLE snapshot_parts (
+    snapshot_id {{int}} NOT NULL,
+    kind TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, kind)
+);
+CREATE TABLE plans (
+    statement_id {{int}} NOT NULL,
+    seq {{int}} NOT NULL,
+    plan_hash TEXT NOT NULL,
+    total_cost {{real}},
+    PRIMARY KEY (statement_id, seq)
+);
+""",
+    ),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def render(sql: str, dialect: str) -> str:
+    """Fill the type placeholders for a dialect ('sqlite' or 'postgres')."""
+    if dialect == "sqlite":
+        types = {
+            "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "int": "INTEGER",
+            "real": "REAL",
+            "blob": "BLOB",
+            "without_rowid": " WITHOUT ROWID",
+        }
+    else:
+        types = {
+            "pk": "BIGSERIAL PRIMARY KEY",
+            "int": "BIGINT",
+            "real": "DOUBLE PRECISION",
+            "blob": "BYTEA",
+            "without_rowid": "",
+        }
+    return sql.format(**types)
