@@ -99,7 +99,7 @@ def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
             "pg_stat_statements is not created in this database",
             hint="run CREATE EXTENSION pg_stat_statements; (see `pgadvisor doctor`)",
         )
-    if not state["preloaded"]:
+    if state["preloaded"] is False:
         raise ExtensionMissing(
             "pg_stat_statements is created but not loaded via shared_preload_libraries",
             hint="add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server",

@@ -33,9 +33,10 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
             ok_version = info["version_num"] >= 130000
             checks.append(Check("server version", ok_version, f"PostgreSQL {info['version']}",
                                 None if ok_version else "pgadvisor needs PostgreSQL 13 or newer"))
-            checks.append(Check("pg_stat_statements preloaded", state["preloaded"],
-                                f"shared_preload_libraries = '{state['preload']}'",
-                                None if state["preloaded"] else
+            checks.append(Check("pg_stat_statements preloaded", state["preloaded"] is not False,
+                                f"shared_preload_libraries = '{state['preload']}'" if state["preload"] is not None
+                                else "unknown: this role may not read shared_preload_libraries",
+                                None if state["preloaded"] is not False else
                                 "add pg_stat_statements to shared_preload_libraries in postgresql.conf, restart"))
             created = bool(state["extversion"])
             checks.append(Check("pg_stat_statements created", created,
@@ -59,7 +60,7 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
             checks.append(Check("track_io_timing", io, f"track_io_timing = {state['track_io_timing']}",
                                 None if io else "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
                                 level="warning"))
-            if created and state["preloaded"]:
+            if created and state["preloaded"] is not False:
                 checks.append(_capacity_check(conn, state))
     except PgAdvisorError as exc:
         checks.append(Check("connect", False, str(exc), exc.hint or "check --dsn, the server and pg_hba.conf"))

@@ -92,7 +92,8 @@ def pgss_state(conn: psycopg.Connection) -> dict[str, Any]:
         SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS extversion,
                (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
                  WHERE e.extname = 'pg_stat_statements') AS extschema,
-               current_setting('shared_preload_libraries') AS preload,
+               CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+                    THEN current_setting('shared_preload_libraries') END AS preload,
                (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements')
                  AS available_version,
                current_setting('pg_stat_statements.max', true) AS max,
@@ -102,7 +103,8 @@ def pgss_state(conn: psycopg.Connection) -> dict[str, Any]:
                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser""",
     )
     row = rows[0]
-    row["preloaded"] = "pg_stat_statements" in (row["preload"] or "")
+    # None when this role may not read shared_preload_libraries: reading the view will tell
+    row["preloaded"] = None if row["preload"] is None else "pg_stat_statements" in row["preload"]
     return row
 
 
