@@ -40,13 +40,15 @@ def workload_table(w) -> None:
                   f"{cov.get('intervals', 0)} intervals")
     if not w.statements:
         console.print("no statement activity in this window (collect at least two snapshots)")
-    t = Table(show_lines=False)
-    for col, justify in (("#", "right"), ("queryid", "left"), ("calls", "right"), ("total ms", "right"),
-                         ("mean ms", "right"), ("rows", "right"), ("query", "left")):
-        t.add_column(col, justify=justify, overflow="fold" if col == "query" else "ellipsis")
+    total = sum(s.total_exec_ms for s in w.statements) or 1.0
+    t = Table(show_lines=False, expand=False)
+    for col in ("#", "calls", "total ms", "%", "mean ms", "rows"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    t.add_column("query", no_wrap=True)
+    qwidth = max(30, console.width - 62)
     for i, s in enumerate(w.statements, 1):
-        t.add_row(str(i), s.queryid, f"{s.calls:,}", f"{s.total_exec_ms:,.1f}", f"{s.mean_exec_ms:,.2f}",
-                  f"{s.rows:,}", short(s.query))
+        t.add_row(str(i), f"{s.calls:,}", f"{s.total_exec_ms:,.1f}", f"{100 * s.total_exec_ms / total:.0f}",
+                  f"{s.mean_exec_ms:,.2f}", f"{s.rows:,}", short(s.query, qwidth))
     if w.statements:
         console.print(t)
     for line in coverage_lines(cov):

@@ -435,6 +435,8 @@ class Store:
             )
         ]
         start = self.query("SELECT max(taken_at) FROM snapshots WHERE server_id = ? AND seq < ?", (sid, lo))[0][0]
+        if start is None:  # the window opens on the server's first snapshot: it is the baseline
+            start = r[5]
         return {
             "start": start,
             "end": r[6],

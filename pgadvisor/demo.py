@@ -1,0 +1,86 @@
+"""`pgadvisor demo`: a throwaway local PostgreSQL with the e-commerce fixture, then collect and review."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+
+def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, store: str | None = None,
+             fmt: str = "table", top: int = 10) -> dict[str, Any]:
+    """Start a cluster, load the fixture, snapshot → run the API mix → snapshot, show the workload."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pgadvisor.collect import collect
+    from pgadvisor.demo_data import load_ecommerce, run_workload
+    from pgadvisor.pg.local import find_bindir, start_cluster
+    from pgadvisor.report.render import console, err_console, print_json, workload_doc, workload_table
+    from pgadvisor.store import open_store
+    from pgadvisor.workload import load_workload
+
+    find_bindir()  # fail early, with the install hint, when there is no server
+    workdir = Path(tempfile.mkdtemp(prefix="pgadvisor-demo-"))
+    store_path = store or str(workdir / "store.sqlite")
+    cluster = None
+    result: dict[str, Any] = {"schema": 1}
+    progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                        TimeElapsedColumn(), console=err_console, transient=fmt == "json")
+    try:
+        with progress:
+            t_start = progress.add_task("starting PostgreSQL", total=1)
+            cluster = start_cluster()
+            dsn = cluster.dsn("shop")
+            with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE shop")
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                for ext in ("pg_stat_statements", "hypopg", "pg_trgm"):
+                    if ext in cluster.extensions:
+                        conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}")
+            progress.update(t_start, completed=1)
+
+            t_load = progress.add_task(f"loading fixture (scale {scale:g})", total=1.0)
+            result["load"] = load_ecommerce(dsn, scale, lambda _step, frac: progress.update(t_load, completed=frac))
+            progress.update(t_load, completed=1.0)
+
+            t_snap = progress.add_task("snapshot 1", total=1)
+            with open_store(store_path) as st:
+                st.save_snapshot(collect(dsn, "demo", plans_top=0))
+            progress.update(t_snap, completed=1)
+
+            t_run = progress.add_task(f"API workload ({seconds:g} s)", total=seconds)
+            t0 = time.monotonic()
+            result["run"] = run_workload(dsn, seconds=seconds, clients=2,
+                                         progress=lambda _n, _f: progress.update(t_run,
+                                                                                 completed=time.monotonic() - t0))
+            progress.update(t_run, completed=seconds)
+
+            t_snap2 = progress.add_task("snapshot 2", total=1)
+            with open_store(store_path) as st:
+                st.save_snapshot(collect(dsn, "demo"))
+                w = load_workload(st, "demo", since=0, top=top)
+            progress.update(t_snap2, completed=1)
+
+        result["workload"] = workload_doc(w)
+        result["store"] = store_path
+        if keep:
+            result["dsn"] = dsn
+        if fmt == "json":
+            print_json(result)
+        else:
+            console.print(f"\n[bold]Top statements[/] of the demo workload ({result['run']['total_calls']:,} calls "
+                          f"in {result['run']['seconds']:.1f} s):")
+            workload_table(w)
+            if keep:
+                console.print(f"\nserver left running: [bold]{dsn}[/]\nstore: {store_path}\n"
+                              f"stop it with: {cluster.bindir}/pg_ctl -D {cluster.datadir} stop")
+        return result
+    finally:
+        if cluster is not None and not keep:
+            cluster.stop()
+        if not keep and store is None:
+            shutil.rmtree(workdir, ignore_errors=True)
