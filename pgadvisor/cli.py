@@ -99,6 +99,9 @@ def collect(
         if targets:
             items = load_targets(targets)
         else:
+            from pgadvisor.pg.connect import parse_dsn
+
+            parse_dsn(dsn)  # a malformed --dsn is a usage error, before anything else happens
             items = [{"name": name, "dsn": dsn}]
         results = collect_many(items, store, plans_top=plans, parallel=parallel)
     except PgAdvisorError as exc:
@@ -246,7 +249,7 @@ def demo(
 def main() -> None:
     """Console-script entry point: one line per error, exit codes of DESIGN §1."""
     try:
-        app()
+        app(prog_name="pgadvisor")
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)

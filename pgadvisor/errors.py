@@ -14,7 +14,7 @@ class PgAdvisorError(Exception):
     exit_code = EXIT_CANNOT_RUN
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(message)
+        super().__init__(" ".join(str(message).split()))  # always one line
         self.hint = hint
 
 

@@ -1,0 +1,109 @@
+"""CLI surface: help everywhere, documented commands, one-line errors with the right exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pgadvisor.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pgadvisor", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    names = command_names()
+    assert {"collect", "workload", "snapshots", "prune", "doctor", "demo"} <= set(names)
+    for name in names:
+        r = run_cli(name, "--help")
+        assert r.returncode == 0 and "Usage: pgadvisor " + name in r.stdout
+        assert f"pgadvisor {name}" in readme, f"command {name} is not documented in README.md"
+
+
+def test_every_data_command_has_json_format():
+    for name in command_names():
+        assert "--format" in run_cli(name, "--help").stdout, name
+
+
+def test_version_and_top_level_help():
+    r = run_cli("--version")
+    assert r.returncode == 0 and re.match(r"pgadvisor \d+\.\d+\.\d+", r.stdout)
+    assert run_cli("--help").returncode == 0
+
+
+def test_heavy_libraries_not_imported_at_start_up():
+    code = ("import sys; import pgadvisor.cli; "
+            "print(sorted(m for m in ('pandas', 'sklearn', 'xgboost', 'sqlglot', 'psycopg') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+    assert out == "[]"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["workload", "--since", "banana"], "invalid duration"),
+    (["workload", "--order", "nope"], "unknown counter"),
+    (["prune", "--older-than", "-3d"], "invalid duration"),
+])
+def test_usage_errors_exit_2(tmp_path, args, needle):
+    store = tmp_path / "s.sqlite"
+    from pgadvisor.store import open_store
+
+    open_store(str(store)).close()
+    r = run_cli(*args, "--store", str(store))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: ") and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_workload_on_missing_store_is_one_line(tmp_path):
+    r = run_cli("workload", "--store", str(tmp_path / "none.sqlite"))
+    assert r.returncode == 3 and r.stderr.startswith("error: no store at")
+
+
+def test_workload_unknown_server(tmp_path):
+    from synth import snapshot, statement_rows
+
+    from pgadvisor.store import open_store
+
+    with open_store(str(tmp_path / "s.sqlite")) as st:
+        st.save_snapshot(snapshot("known", 1.0, statement_rows(2)))
+    r = run_cli("workload", "--store", str(tmp_path / "s.sqlite"), "--server", "other")
+    assert r.returncode == 2 and "no snapshots for server 'other'" in r.stderr and "known" in r.stderr
+
+
+def test_snapshots_json(tmp_path):
+    from synth import advance, snapshot, statement_rows
+
+    from pgadvisor.store import open_store
+
+    rows = statement_rows(10)
+    with open_store(str(tmp_path / "s.sqlite")) as st:
+        st.save_snapshot(snapshot("a", 100.0, rows))
+        import random
+
+        advance(rows, 0.5, random.Random(1))
+        st.save_snapshot(snapshot("a", 700.0, rows))
+    r = run_cli("snapshots", "--store", str(tmp_path / "s.sqlite"), "--format", "json")
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == 1 and doc["servers"][0]["server"] == "a" and doc["servers"][0]["snapshots"] == 2
+
+
+def test_bad_dsn_syntax_is_usage_error(tmp_path):
+    r = run_cli("collect", "--dsn", "host=x port", "--store", str(tmp_path / "s.sqlite"))
+    assert r.returncode == 2 and r.stderr.startswith("error: invalid --dsn")
