@@ -30,6 +30,9 @@ class Predicate:
     constant: str | None = None
     # for range predicates: "lower", "upper" or "both"
     bound: str | None = None
+    # other columns of the same table that `expression` reads, e.g. body in
+    # to_tsvector('english', title || ' ' || body); empty for single-column predicates
+    extra_columns: tuple[ColumnRef, ...] = ()
 
 
 @dataclass(frozen=True)

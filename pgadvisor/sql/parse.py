@@ -46,20 +46,21 @@ UTILITY_KEYWORDS = frozenset("""
     start truncate unlisten vacuum
 """.split())
 
-_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/|\()*", re.S)
+_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z)|\()*", re.S)
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 
 # One pass over the text: regions to copy verbatim (strings, quoted identifiers, comments,
-# dollar quotes) are matched first, so placeholders inside them are never touched.
+# dollar quotes) are matched first, so placeholders inside them are never touched. An unterminated
+# region runs to the end of the text (keeps the scan linear; the parser reports the error).
 _SCAN = re.compile(
     r"""
     (?P<skip>
-        (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*'
-      | '(?:[^']|'')*'
-      | "(?:[^"]|"")*"
+        (?<![\w$])[eE]'(?:[^'\\]|\\.|'')*(?:'|\Z)
+      | '(?:[^']|'')*(?:'|\Z)
+      | "(?:[^"]|"")*(?:"|\Z)
       | --[^\n]*
-      | /\*.*?\*/
-      | \$(?P<tag>[A-Za-z_][A-Za-z_0-9]*)?\$.*?\$(?P=tag)\$
+      | /\*.*?(?:\*/|\Z)
+      | \$(?P<tag>[A-Za-z_][A-Za-z_0-9]*|)\$.*?(?:\$(?P=tag)\$|\Z)
     )
     | (?P<typed>
         (?<![\w$."])(?P<type>date|timestamptz|timestamp|time|interval)
@@ -145,14 +146,19 @@ def parse_many(texts: Iterable[str], schema: Schema | None = None) -> tuple[list
     return parsed, report
 
 
+class NoStatementError(ValueError):
+    """The text holds only whitespace, comments or semicolons."""
+
+
 def parse_sql(text: str) -> exp.Expr:
     """The sqlglot tree of the first statement of `text` with identifiers folded like PostgreSQL.
 
-    Raises sqlglot's ParseError/TokenError, or ValueError when the text holds no statement.
+    pg_stat_statements stores one statement per entry; further statements in `text` are ignored.
+    Raises sqlglot's ParseError/TokenError, or NoStatementError.
     """
     trees = [tree for tree in sqlglot.parse(prepare_sql(text), read=DIALECT) if tree is not None]
     if not trees:
-        raise ValueError("no statement")
+        raise NoStatementError("no statement")
     return normalize_identifiers(trees[0], dialect=DIALECT)
 
 
@@ -170,7 +176,8 @@ def _parse_error_message(exc: Exception) -> str:
     if isinstance(exc, ParseError) and exc.errors:
         first = exc.errors[0]
         description = _one_line(first.get("description") or "unexpected token")
-        description = re.sub(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),.*", r"\2 (\1)", description)
+        description = re.sub(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),.*", r"\2 (\1)",
+                             description)
         return f"syntax error: {description} (line {first.get('line')}, col {first.get('col')})"
     if isinstance(exc, TokenError):
         return f"tokenize error: {_one_line(exc)}"
@@ -213,7 +220,7 @@ def _parse(text: str, schema: Schema | None) -> ParsedStatement:
         return ParsedStatement(text=text, kind="utility")
     try:
         tree = parse_sql(text)
-    except ValueError:
+    except NoStatementError:
         return ParsedStatement(text=text, error="empty: no statement in the text")
     except (ParseError, TokenError) as exc:
         return ParsedStatement(text=text, error=_parse_error_message(exc))
@@ -250,6 +257,7 @@ class _Derived:
 
     scope: _Scope | None  # scope of the (first) SELECT; None when the body is not a SELECT
     outputs: dict[str, exp.Expr] = field(default_factory=dict)
+    positional: list[exp.Expr] = field(default_factory=list)  # every projection, for AS x(a, b)
     star: bool = False  # SELECT * somewhere in the projection: unknown names are looked up inside
 
 
@@ -378,7 +386,8 @@ class _SchemaIndex:
             for schema_name, columns in entries:
                 if schema_name == base.schema:
                     return columns
-            return None
+            unqualified = [columns for schema_name, columns in entries if schema_name is None]
+            return unqualified[0] if len(unqualified) == 1 else None
         if len(entries) == 1:
             return entries[0][1]
         for schema_name, columns in entries:
@@ -391,7 +400,10 @@ class _SchemaIndex:
 # 4. extraction
 # ---------------------------------------------------------------------------------------------------
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ)
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.DPipe, exp.Dot)
+# SELECT parts whose columns are read, besides the conditions, ORDER BY and GROUP BY
+_READ_ARGS = ("expressions", "distinct", "having", "qualify", "windows")
+_ANY_ALL = tuple(getattr(exp, name) for name in ("Any", "All") if hasattr(exp, name))
 _FLIP_BOUND = {"lower": "upper", "upper": "lower"}
 
 
@@ -426,6 +438,9 @@ def _like_kind(pattern: exp.Expr | None) -> tuple[str, str | None]:
     return "like", None
 
 
+_Target = tuple[_Resolved, "exp.Expr | None", tuple, bool]
+
+
 class _Extractor:
     """Walks one parsed statement and fills a ParsedStatement."""
 
@@ -436,6 +451,8 @@ class _Extractor:
         self.joins: list[JoinPair] = []
         self.group_by: list[ColumnRef] = []
         self.columns_used: dict[TableKey, set[str]] = {}
+        self.emitted: list[Predicate] = []  # predicates of the atom being classified
+        self.seen: set[object] = set()  # predicates, join pairs and group-by refs already recorded
 
     # -- driver ------------------------------------------------------------------------------------
 
@@ -455,7 +472,7 @@ class _Extractor:
 
         out.tables = self.tables
         out.joins = self.joins
-        out.predicates = _merge_ranges(self.predicates)
+        out.predicates = self.predicates
         out.group_by = self.group_by
         out.columns_used = self.columns_used
         if root_query is not None:
@@ -463,20 +480,30 @@ class _Extractor:
 
     # -- scopes ------------------------------------------------------------------------------------
 
-    def with_ctes(self, node: exp.Expr, parent: _Scope | None, ctes: dict[str, _Derived]) -> dict[str, _Derived]:
+    def with_ctes(self, node: exp.Expr, parent: _Scope | None,
+                  ctes: dict[str, _Derived]) -> dict[str, _Derived]:
+        """The CTEs visible in `node`: the inherited ones plus its own WITH list, processed in order."""
         with_ = node.args.get("with_")
         if not isinstance(with_, exp.With):
             return ctes
         visible = dict(ctes)
         for cte in with_.expressions:
-            name = cte.alias_or_name
-            visible[name] = _Derived(scope=None)  # a recursive CTE may read itself
-            derived = self.query(cte.this, parent, visible)
+            name, body = cte.alias_or_name, _strip(cte.this)
+            visible[name] = _Derived(scope=None)
+            if with_.args.get("recursive") and isinstance(body, exp.SetOperation):
+                # WITH RECURSIVE t AS (anchor UNION ALL step): the step reads t's columns from the anchor
+                anchor = self.query(body.left, parent, visible)
+                _apply_column_aliases(anchor, cte.args.get("alias"))
+                visible[name] = anchor
+                self.query(body.right, parent, visible)
+                continue
+            derived = self.query(body, parent, visible)
             _apply_column_aliases(derived, cte.args.get("alias"))
             visible[name] = derived
         return visible
 
-    def insert(self, tree: exp.Insert, ctes: dict[str, _Derived]) -> tuple[exp.Expr | None, _Derived | None]:
+    def insert(self, tree: exp.Insert,
+               ctes: dict[str, _Derived]) -> tuple[exp.Expr | None, _Derived | None]:
         """INSERT: the target table, and the SELECT part when there is one."""
         ctes = self.with_ctes(tree, None, ctes)
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
@@ -562,9 +589,7 @@ class _Extractor:
             alias = item.alias_or_name
             name = _ident(item.this) if isinstance(item.this, exp.Identifier) else None
             if name is None:  # FROM generate_series(...) g
-                scope.sources[alias] = _Opaque(_alias_columns(item.args.get("alias")))
-                for sub in _nested_queries(item):
-                    self.query(sub, scope.parent, scope.ctes)
+                self.opaque(scope, item, alias)
             elif not item.args.get("db") and name in scope.ctes:
                 scope.sources[alias] = scope.ctes[name]
             else:
@@ -574,9 +599,13 @@ class _Extractor:
             return
         if isinstance(item, exp.Lateral):
             inner = _strip(item.this)
-            derived = self.query(inner, scope, scope.ctes) if _is_query(inner) else _Derived(scope=None)
+            alias = item.alias or f"lateral_{len(scope.sources)}"
+            if not _is_query(inner):  # LATERAL jsonb_array_elements(o.items) e
+                self.opaque(scope, item, alias)
+                return
+            derived = self.query(inner, scope, scope.ctes)
             _apply_column_aliases(derived, item.args.get("alias"))
-            scope.sources[item.alias or f"lateral_{len(scope.sources)}"] = derived
+            scope.sources[alias] = derived
             return
         if isinstance(item, exp.Subquery):
             inner = _strip(item.this)
@@ -590,11 +619,14 @@ class _Extractor:
                 self.join(scope, join)
             return
         # UNNEST(...), VALUES (...), other set-returning constructs
-        alias_node = item.args.get("alias")
-        alias = item.alias if hasattr(item, "alias") and item.alias else f"function_{len(scope.sources)}"
-        scope.sources[alias] = _Opaque(_alias_columns(alias_node))
+        self.opaque(scope, item, item.alias or f"function_{len(scope.sources)}")
+
+    def opaque(self, scope: _Scope, item: exp.Expr, alias: str) -> None:
+        """A function or VALUES in FROM: a source without table columns; its arguments are reads."""
+        scope.sources[alias] = _Opaque(_alias_columns(item.args.get("alias")))
+        self.use_columns(scope, item)  # may read columns of the sources before it (LATERAL)
         for sub in _nested_queries(item):
-            self.query(sub, scope.parent, scope.ctes)
+            self.query(sub, scope, scope.ctes)
 
     def base(self, table: exp.Table) -> _Base:
         schema = _ident(table.args.get("db"))
@@ -634,19 +666,17 @@ class _Extractor:
 
     def finish_scope(self, scope: _Scope, select: exp.Select) -> None:
         """Nested subqueries, then everything this SELECT reads, filters, joins and groups by."""
-        for node in _expression_parts(select, scope):
-            for sub in _nested_queries(node) if not _is_query(node) else [node]:
-                self.query(sub, scope, scope.ctes)
         for column in _local_columns(select):
             table = _ident(column.args.get("table"))
             if table:
                 scope.qualifiers.setdefault(column.name, set()).add(table)
+        for node in _expression_parts(select, scope):
+            for sub in _nested_queries(node) if not _is_query(node) else [node]:
+                self.query(sub, scope, scope.ctes)
         self.conditions(scope)
-        # select list, HAVING, windows, DISTINCT ON and others: everything but ORDER BY / GROUP BY,
-        # whose bare names may be output aliases
-        for key, value in select.args.items():
-            if key in ("order", "group", "with_", "from_", "joins", "laterals", "where") or value is None:
-                continue
+        # select list, HAVING, windows, DISTINCT ON; ORDER BY / GROUP BY below (names may be aliases)
+        for key in _READ_ARGS:
+            value = select.args.get(key)
             for node in value if isinstance(value, list) else [value]:
                 if isinstance(node, exp.Expr):
                     self.use_columns(scope, node)
@@ -656,14 +686,12 @@ class _Extractor:
             for item in group.expressions:
                 for resolved in self.output_or_columns(scope, item):
                     self.use(resolved)
-                    if resolved.ref not in self.group_by:
-                        self.group_by.append(resolved.ref)
+                    self.add_group_by(resolved)
             for key in ("grouping_sets", "cube", "rollup"):
                 for node in group.args.get(key) or []:
                     for resolved in self.resolve_all(scope, node):
                         self.use(resolved)
-                        if resolved.ref not in self.group_by:
-                            self.group_by.append(resolved.ref)
+                        self.add_group_by(resolved)
         order = select.args.get("order")
         if isinstance(order, exp.Order):
             for ordered in order.expressions:
@@ -714,7 +742,8 @@ class _Extractor:
             current: _Scope | None = scope
             while current is not None:
                 source = current.sources.get(qualifier)
-                if source is not None and (db is None or not isinstance(source, _Base) or source.schema == db):
+                same_schema = db is None or not isinstance(source, _Base) or source.schema == db
+                if source is not None and same_schema:
                     return self.lookup(current, source, name, depth)
                 current = current.parent
             return None
@@ -724,6 +753,8 @@ class _Extractor:
             if source is not None:
                 return self.lookup(current, source, name, depth)
             current = current.parent
+        if len(scope.sources) == 1:  # the schema does not know the column: trust the text
+            return self.lookup(scope, next(iter(scope.sources.values())), name, depth)
         return None
 
     def pick_source(self, scope: _Scope, name: str) -> Source | None:
@@ -791,20 +822,38 @@ class _Extractor:
 
     def add_join(self, left: _Resolved, right: _Resolved) -> None:
         pair = JoinPair(left.ref, right.ref)
-        if pair not in self.joins and JoinPair(right.ref, left.ref) not in self.joins:
+        if pair not in self.seen and JoinPair(right.ref, left.ref) not in self.seen:
+            self.seen.add(pair)
             self.joins.append(pair)
 
-    def add_predicate(self, predicate: Predicate) -> None:
-        if predicate not in self.predicates:
-            self.predicates.append(predicate)
+    def add_group_by(self, resolved: _Resolved) -> None:
+        if ("group", resolved.ref) not in self.seen:
+            self.seen.add(("group", resolved.ref))
+            self.group_by.append(resolved.ref)
+
+    def emit(self, predicate: Predicate) -> None:
+        self.emitted.append(predicate)
 
     def conditions(self, scope: _Scope) -> None:
+        """Predicates and joins of a scope's WHERE and ON conditions.
+
+        A lower and an upper bound on the same column ANDed together become one range with bound
+        "both"; bounds in different branches of an OR stay apart.
+        """
+        conjunctions: dict[int, list[Predicate]] = {}
         for condition in scope.conditions:
             self.use_columns(scope, condition)
-            for atom in _atoms(condition):
+            for atom, conjunction in _atoms(condition):
+                self.emitted = []
                 self.atom(scope, atom)
+                conjunctions.setdefault(conjunction, []).extend(self.emitted)
+        for predicates in conjunctions.values():
+            for predicate in _merge_ranges(predicates):
+                if predicate not in self.seen:
+                    self.seen.add(predicate)
+                    self.predicates.append(predicate)
 
-    def target(self, scope: _Scope, side: exp.Expr | None) -> tuple[_Resolved, exp.Expr | None, tuple, bool] | None:
+    def target(self, scope: _Scope, side: exp.Expr | None) -> _Target | None:
         """The column (or one-table expression) a predicate side filters on.
 
         Returns (column, expression node or None, extra column refs, indexable) or None when the side
@@ -832,83 +881,57 @@ class _Extractor:
             if r.ref not in refs:
                 refs.append(r.ref)
         main = resolved[0]
-        indexable = not any(_is_param(n) for n in _local_nodes(side)) and not side.find(exp.AggFunc, exp.Window)
+        indexable = not any(_is_param(n) for n in _local_nodes(side)) and not side.find(exp.AggFunc,
+                                                                                        exp.Window)
         expression = _with_base_names(side, resolved) if indexable else None
         return main, expression, tuple(refs[1:]) if indexable else (), indexable
 
     def atom(self, scope: _Scope, atom: exp.Expr) -> None:
+        """Classify one predicate (an AND/OR operand) into a Predicate or a JoinPair."""
         negated = False
         node = _strip(atom)
         while isinstance(node, exp.Not):
             negated = not negated
             node = _strip(node.this)
-        if node is None or isinstance(node, (exp.Exists, exp.Boolean)):
-            return
         if isinstance(node, exp.Escape):
             node = node.this
+        if node is None or isinstance(node, (exp.Exists, exp.Boolean)) or _is_query(node):
+            return
         if node.args.get("negate"):
             negated = not negated
 
-        if isinstance(node, exp.Column) or (not isinstance(node, exp.Predicate) and _local_columns(node)
-                                            and not isinstance(node, (exp.Between, exp.In))):
-            # WHERE active / WHERE NOT active / WHERE some_bool_function(col)
+        if isinstance(node, exp.Is):
+            self.is_atom(scope, node, negated)
+            return
+        if isinstance(node, (exp.Between, exp.In)):
+            self.list_atom(scope, node, negated)
+            return
+        if isinstance(node, exp.MatchAgainst):
+            left, right = (node.expressions[0] if node.expressions else None), node.this
+        elif isinstance(node, exp.Binary) and not isinstance(node, _ARITHMETIC):
+            left, right = node.this, node.expression
+        else:
+            # WHERE active / WHERE NOT active / WHERE some_function(col)
             found = self.target(scope, node)
             if found:
                 column, expression, extra, indexable = found
-                kind = "bool" if indexable else "other"
-                constant = ("false" if negated else "true") if indexable else None
-                self.add_predicate(_predicate(column, kind, expression, extra, constant=constant))
+                boolean = indexable and isinstance(node, exp.Column)
+                constant = ("false" if negated else "true") if boolean else None
+                self.emit(_predicate(column, "bool" if boolean else "other", expression, extra,
+                                     constant=constant))
             return
 
-        if isinstance(node, exp.Is):
-            found = self.target(scope, node.this)
-            if not found:
-                return
-            column, expression, extra, indexable = found
-            value = node.expression
-            if isinstance(value, exp.Null):
-                kind = "is_not_null" if negated else "is_null"
-                self.add_predicate(_predicate(column, kind if indexable else "other", expression, extra))
-            elif isinstance(value, exp.Boolean) and not negated and indexable:
-                constant = "true" if value.this else "false"
-                self.add_predicate(_predicate(column, "bool", expression, extra, constant=constant))
-            else:
-                self.add_predicate(_predicate(column, "other", expression, extra))
+        if _tuple_items(left) is not None or _tuple_items(right) is not None:
+            self.tuple_atom(scope, node, negated)
             return
-
-        if isinstance(node, exp.Between):
-            found = self.target(scope, node.this)
-            if found:
-                column, expression, extra, indexable = found
-                kind = "range" if indexable and not negated else "other"
-                self.add_predicate(_predicate(column, kind, expression, extra, bound="both" if kind == "range" else None))
-            return
-
-        if isinstance(node, exp.In):
-            this = _strip(node.this)
-            if isinstance(this, exp.Tuple):
-                return
-            found = self.target(scope, this)
-            if found:
-                column, expression, extra, indexable = found
-                values = node.expressions
-                constant = None
-                if values and all(_constant_sql(v) is not None for v in values):
-                    constant = "(" + ", ".join(_constant_sql(v) for v in values) + ")"
-                kind = "in" if indexable and not negated else "other"
-                self.add_predicate(_predicate(column, kind, expression, extra,
-                                              constant=constant if kind == "in" else None))
-            return
-
-        if isinstance(node, exp.MatchAgainst):
-            left, right = (node.expressions[0] if node.expressions else None), node.this
-        elif isinstance(node, exp.Binary):
-            left, right = node.this, node.expression
-        else:
-            return
-
         left_found = self.target(scope, left)
         right_found = self.target(scope, right)
+        if isinstance(node, exp.EQ) and not negated and (left_found is None) != (right_found is None):
+            value = right if left_found else left
+            if self.is_opaque_column(scope, value):  # p.id = u.id with u from unnest($1) / VALUES
+                column, expression, extra, indexable = left_found or right_found
+                self.emit(_predicate(column, "in" if indexable else "other", expression, extra))
+                return
         if left_found and right_found:
             self.column_vs_column(node, left_found, right_found, left, right)
             return
@@ -917,32 +940,109 @@ class _Extractor:
         flipped = not left_found
         column, expression, extra, indexable = left_found or right_found
         value = left if flipped else right
-        if _local_columns(_strip(value)) and self.resolve_all(scope, value):
-            return  # e.g. a.x = b.y + 1 across two tables: not a filter on one table
+        if _local_columns(_strip(value)):
+            return  # the other side reads columns too (other tables, or unresolved): not a plain filter
         kind, constant, bound = _classify(node, value, negated, flipped)
         if not indexable and kind != "other":
             kind, constant, bound = "other", None, None
-        self.add_predicate(_predicate(column, kind, expression, extra, constant=constant, bound=bound))
+        self.emit(_predicate(column, kind, expression, extra, constant=constant, bound=bound))
+
+    def tuple_atom(self, scope: _Scope, node: exp.Expr, negated: bool) -> None:
+        """(a, b) < ($1, $2) (keyset pagination), (a, b) = ($1, $2): one predicate per column."""
+        left, right = node.this, node.expression
+        flipped = _tuple_items(left) is None or not _local_columns(left)
+        columns, values = (right, left) if flipped else (left, right)
+        items = _tuple_items(columns)
+        if items is None or _local_columns(values):
+            return
+        for item in items:
+            found = self.target(scope, item)
+            if found:
+                column, expression, extra, indexable = found
+                kind, _, bound = _classify(node, None, negated, flipped)
+                if not indexable:
+                    kind, bound = "other", None
+                self.emit(_predicate(column, kind, expression, extra, bound=bound))
+
+    def is_opaque_column(self, scope: _Scope, node: exp.Expr | None) -> bool:
+        """Whether `node` is a column of unnest(...) / VALUES / a function in FROM."""
+        node = _strip(node)
+        if not isinstance(node, exp.Column):
+            return False
+        qualifier = _ident(node.args.get("table"))
+        if qualifier:
+            return isinstance(self.source_for(scope, qualifier), _Opaque)
+        opaque = [s for s in scope.sources.values() if isinstance(s, _Opaque) and node.name in s.columns]
+        return len(opaque) == 1
+
+    def is_atom(self, scope: _Scope, node: exp.Is, negated: bool) -> None:
+        found = self.target(scope, node.this)
+        if not found:
+            return
+        column, expression, extra, indexable = found
+        value = node.expression
+        if isinstance(value, exp.Null) and indexable:
+            self.emit(_predicate(column, "is_not_null" if negated else "is_null", expression, extra))
+        elif isinstance(value, exp.Boolean) and not negated and indexable:
+            constant = "true" if value.this else "false"
+            self.emit(_predicate(column, "bool", expression, extra, constant=constant))
+        else:
+            self.emit(_predicate(column, "other", expression, extra))
+
+    def list_atom(self, scope: _Scope, node: exp.Expr, negated: bool) -> None:
+        """BETWEEN (a range with both bounds) and IN (a list or a subquery)."""
+        this = _strip(node.this)
+        items = _tuple_items(this)
+        if items is not None:  # (a, b) IN (($1, $2), ...): each column is an IN filter
+            for item in items:
+                found = self.target(scope, item)
+                if found:
+                    column, expression, extra, indexable = found
+                    kind = "in" if indexable and not negated and isinstance(node, exp.In) else "other"
+                    self.emit(_predicate(column, kind, expression, extra))
+            return
+        found = self.target(scope, this)
+        if not found:
+            return
+        column, expression, extra, indexable = found
+        if not indexable or negated:
+            self.emit(_predicate(column, "other", expression, extra))
+        elif isinstance(node, exp.Between):
+            self.emit(_predicate(column, "range", expression, extra, bound="both"))
+        else:
+            values = node.expressions
+            constants = [_constant_sql(v) for v in values]
+            constant = "(" + ", ".join(constants) + ")" if values and None not in constants else None
+            self.emit(_predicate(column, "in", expression, extra, constant=constant))
 
     def column_vs_column(self, node: exp.Expr, left: tuple, right: tuple, left_node, right_node) -> None:
         left_col, right_col = left[0], right[0]
         bare = isinstance(_strip(left_node), exp.Column) and isinstance(_strip(right_node), exp.Column)
-        if (isinstance(node, (exp.EQ, exp.NullSafeEQ)) and bare and left_col.occurrence is not right_col.occurrence
-                and left_col.expression is None and right_col.expression is None):
+        different = left_col.occurrence is not right_col.occurrence
+        plain = left_col.expression is None and right_col.expression is None
+        if isinstance(node, (exp.EQ, exp.NullSafeEQ)) and bare and different and plain:
             self.add_join(left_col, right_col)
 
     # -- ORDER BY / LIMIT of the outermost query ------------------------------------------------
 
     def order_and_limit(self, query: exp.Expr, scope: _Scope | None, derived: _Derived | None,
                          out: ParsedStatement) -> None:
+        """ORDER BY keys and LIMIT of the outermost query (subqueries' ones are not reported)."""
         query = _strip(query)
-        order = query.args.get("order") if isinstance(query, (exp.Select, exp.SetOperation, exp.Subquery)) else None
+        if not isinstance(query, (exp.Select, exp.SetOperation, exp.Subquery)):
+            return
+        order = query.args.get("order")
+        if order is None and isinstance(query, exp.Subquery):  # (SELECT ... ORDER BY x) LIMIT 1
+            query = _strip(query.unnest())
+            order = query.args.get("order")
         if isinstance(order, exp.Order):
             for ordered in order.expressions:
                 key = self.sort_key(ordered, query, scope, derived)
                 if key is not None:
                     out.order_by.append(key)
-        limit = query.args.get("limit") if isinstance(query, (exp.Select, exp.SetOperation, exp.Subquery)) else None
+        limit = query.args.get("limit")
+        if limit is None and isinstance(query.parent, exp.Subquery):
+            limit = query.parent.args.get("limit")
         value = None
         if isinstance(limit, exp.Limit):
             value = limit.expression
@@ -957,9 +1057,9 @@ class _Extractor:
             elif any(_is_param(n) for n in _local_nodes(value)):
                 out.has_limit_param = True
 
-
     def sort_key(self, ordered: exp.Ordered, query: exp.Expr, scope: _Scope | None,
                   derived: _Derived | None) -> SortKey | None:
+        """A SortKey for a column or a one-column expression; None for aggregates and the like."""
         node = ordered.this
         descending = bool(ordered.args.get("desc"))
         nulls_first = ordered.args.get("nulls_first")
@@ -986,7 +1086,8 @@ class _Extractor:
 
 
 
-def _classify(node: exp.Expr, value: exp.Expr | None, negated: bool, flipped: bool) -> tuple[str, str | None, str | None]:
+def _classify(node: exp.Expr, value: exp.Expr | None, negated: bool,
+              flipped: bool) -> tuple[str, str | None, str | None]:
     """(kind, constant, bound) of a comparison whose other side is `value`."""
     stripped = _strip(value)
     constant = _constant_sql(value)
@@ -1005,13 +1106,13 @@ def _classify(node: exp.Expr, value: exp.Expr | None, negated: bool, flipped: bo
     if isinstance(node, (exp.NEQ, exp.NullSafeNEQ)):
         return ("eq" if negated else "neq"), constant, None
     if isinstance(node, (exp.GT, exp.GTE, exp.LT, exp.LTE)):
-        if isinstance(stripped, (exp.Any, exp.All)) or (isinstance(stripped, exp.Anonymous)
-                                                        and stripped.name.lower() in ("any", "all")):
+        if isinstance(stripped, _ANY_ALL) or (isinstance(stripped, exp.Anonymous)
+                                              and stripped.name.lower() in ("any", "all")):
             return "other", None, None
         bound = "lower" if isinstance(node, (exp.GT, exp.GTE)) else "upper"
         return "range", constant, (_FLIP_BOUND[bound] if flipped else bound)
     if isinstance(node, exp.Like) and not flipped:
-        if isinstance(stripped, (exp.Any, exp.All)):
+        if isinstance(stripped, _ANY_ALL):
             return "like", None, None
         kind, pattern = _like_kind(value)
         return kind, pattern, None
@@ -1049,15 +1150,30 @@ def _with_base_names(node: exp.Expr, resolved: list[_Resolved | None]) -> exp.Ex
     return copy if not isinstance(copy, exp.Column) else exp.Column(this=_ident_node(resolved[0].ref.column))
 
 
-def _atoms(condition: exp.Expr) -> Iterator[exp.Expr]:
-    """The predicates of a condition: AND/OR are split (OR branches can use indexes too)."""
-    stack = [condition]
+def _tuple_items(node: exp.Expr | None) -> list[exp.Expr] | None:
+    """The items of `(a, b)` or `ROW(a, b)`, None for anything else."""
+    node = _strip(node)
+    if isinstance(node, exp.Tuple) or (isinstance(node, exp.Anonymous) and node.name.lower() == "row"):
+        return list(node.expressions)
+    return None
+
+
+def _atoms(condition: exp.Expr) -> Iterator[tuple[exp.Expr, int]]:
+    """The predicates of a condition, each with the conjunction it belongs to.
+
+    OR branches are walked too (a BitmapOr can use indexes); the conjunction is 0 for predicates
+    ANDed at the top level, else the id of the OR branch they are ANDed in.
+    """
+    stack: list[tuple[exp.Expr | None, int]] = [(condition, 0)]
     while stack:
-        node = _strip(stack.pop())
-        if isinstance(node, (exp.And, exp.Or)):
-            stack.extend([node.expression, node.this])
+        node, conjunction = stack.pop()
+        node = _strip(node)
+        if isinstance(node, exp.And):
+            stack.extend([(node.expression, conjunction), (node.this, conjunction)])
+        elif isinstance(node, exp.Or):
+            stack.extend([(node.expression, id(node.expression)), (node.this, id(node.this))])
         elif node is not None:
-            yield node
+            yield node, conjunction
 
 
 def _merge_ranges(predicates: list[Predicate]) -> list[Predicate]:
@@ -1088,12 +1204,12 @@ def _alias_columns(alias: exp.Expr | None) -> tuple[str, ...]:
 def _apply_column_aliases(derived: _Derived, alias: exp.Expr | None) -> None:
     """`AS x(a, b)` / `WITH x(a, b) AS (...)`: rename the outputs by position."""
     names = _alias_columns(alias)
-    if not names or derived.scope is None:
+    if not names or derived.scope is None or derived.star or len(derived.positional) < len(names):
         return
-    values = list(derived.outputs.values())
-    if len(values) < len(names):
-        return
-    derived.outputs = dict(zip(names, values, strict=False))
+    outputs = dict(zip(names, derived.positional, strict=False))
+    for projection in derived.positional[len(names):]:
+        outputs.setdefault(projection.alias_or_name, projection)
+    derived.outputs = outputs
 
 
 def _derived_from_select(scope: _Scope) -> _Derived:
@@ -1104,6 +1220,7 @@ def _derived_from_select(scope: _Scope) -> _Derived:
                                                  and isinstance(projection.this, exp.Star)):
             derived.star = True
             continue
+        derived.positional.append(projection)
         name = projection.alias_or_name
         if name and name not in derived.outputs:
             derived.outputs[name] = projection
@@ -1133,8 +1250,8 @@ def _output_expression(scope: _Scope, node: exp.Expr) -> exp.Expr | None:
 def _expression_parts(select: exp.Select, scope: _Scope) -> list[exp.Expr]:
     """Parts of a SELECT where subqueries are expressions (not FROM items): WHERE, ON, select list..."""
     parts: list[exp.Expr] = list(scope.conditions)
-    for key, value in select.args.items():
-        if key in ("with_", "from_", "joins", "laterals", "where") or not value:
-            continue
-        parts.extend(node for node in (value if isinstance(value, list) else [value]) if isinstance(node, exp.Expr))
+    for key in (*_READ_ARGS, "group", "order"):
+        value = select.args.get(key)
+        parts.extend(node for node in (value if isinstance(value, list) else [value])
+                     if isinstance(node, exp.Expr))
     return parts
