@@ -67,7 +67,7 @@ def main_callback(
 
 
 def _duration(text: str | None, name: str) -> float | None:
-    from pgadvisor.workload import parse_duration
+    from pgadvisor.units import parse_duration
 
     if text is None:
         return None
@@ -227,6 +227,79 @@ def doctor(dsn: str = DsnOpt, store: str | None = StoreOpt, fmt: Format = Format
                 console.print(f"    fix: {c.fix}", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(EXIT_CANNOT_RUN)
+
+
+@app.command()
+def recommend(
+    statements: list[str] = typer.Argument(None, help="statements to advise on instead of the store's workload"),
+    dsn: str = DsnOpt,
+    store: str | None = StoreOpt,
+    server: str | None = typer.Option(None, "--server", help="server name in the store (see `pgadvisor snapshots`)"),
+    file: str | None = typer.Option(None, "--file", help="a .sql file of statements separated by ';'"),
+    since: str = typer.Option("7d", "--since", help="workload window back from now, e.g. 24h, 7d"),
+    budget: str | None = typer.Option(None, "--budget", help="storage budget for new indexes, e.g. 500MB, 2GB"),
+    max_indexes: int | None = typer.Option(None, "--max-indexes", min=0, help="at most this many new indexes"),
+    max_width: int = typer.Option(3, "--max-width", min=1, max=8, help="at most this many key columns per index"),
+    apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
+                                                      "(for a test database: this changes the database)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
+    fmt: RecFormat = typer.Option(RecFormat.table, "--format", "-f", help="output format"),
+) -> None:
+    """Ranked index recommendations for the whole workload, verified with hypothetical indexes (hypopg).
+
+    Statements come from the store's window for the server (weighted by calls), or from arguments /
+    --file. The database at --dsn is only read (hypothetical indexes live in the session) unless --apply.
+    """
+    from pgadvisor.advise.review import recommend as run_recommend
+    from pgadvisor.advise.review import store_statements
+    from pgadvisor.report.recommendations import markdown, terminal
+    from pgadvisor.report.render import print_json
+    from pgadvisor.units import parse_size
+
+    try:
+        budget_bytes = None
+        if budget is not None:
+            try:
+                budget_bytes = parse_size(budget)
+            except ValueError as exc:
+                raise UsageError(f"--budget: {exc}") from None
+        texts = list(statements or [])
+        if file:
+            texts += _read_statements_file(file)
+        kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply)
+        if texts:
+            doc = run_recommend(dsn, texts=texts, **kwargs)
+        else:
+            from pgadvisor.store import open_store
+
+            seconds = _duration(since, "--since")
+            with open_store(store, read_only=True) as st:
+                name, stmts, window, writes = store_statements(st, server, seconds)
+            doc = run_recommend(dsn, statements=stmts, window=window, table_writes=writes, **kwargs)
+            doc["server"] = name
+    except PgAdvisorError as exc:
+        _fail(exc)
+    if fmt == RecFormat.json:
+        print_json(doc)
+    elif fmt == RecFormat.markdown:
+        sys.stdout.write(markdown(doc, verbose))
+    else:
+        terminal(doc, verbose)
+
+
+def _read_statements_file(path: str) -> list[str]:
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {path}: {exc.strerror or exc}") from None
+    from pgadvisor.sql.parse import split_statements
+
+    out = split_statements(text)
+    if not out:
+        raise UsageError(f"--file: {path} holds no statements")
+    return out
 
 
 @app.command()

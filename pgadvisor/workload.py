@@ -75,20 +75,6 @@ class Workload:
     settings: dict[str, str] = field(default_factory=dict)
 
 
-def parse_duration(text: str) -> float:
-    """'30d', '12h', '90m', '45s', '2w' → seconds; raises ValueError with a readable message."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    t = (text or "").strip().lower()
-    if len(t) >= 2 and t[-1] in units:
-        try:
-            value = float(t[:-1])
-        except ValueError:
-            value = -1
-        if value > 0:
-            return value * units[t[-1]]
-    raise ValueError(f"invalid duration {text!r}: use a number and a unit, e.g. 30m, 12h, 7d, 2w")
-
-
 def load_workload(store, server: str, *, since: float | None = None, until: float | None = None,
                   top: int | None = None, dbid: int | None = None, order: str = "total_exec_time",
                   with_schema: bool = False) -> Workload:

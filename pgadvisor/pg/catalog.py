@@ -290,3 +290,11 @@ def hours_since(conn: psycopg.Connection, ts: Any) -> float | None:
     if ts is None:
         return None
     return float(q(conn, "SELECT extract(epoch FROM now() - %s::timestamptz) / 3600 AS h", (ts,))[0]["h"])
+
+
+def stats_age_days(conn: psycopg.Connection) -> float | None:
+    """How long this database's cumulative statistics (idx_scan, n_tup_*) have been counting."""
+    row = q(conn, """
+        SELECT extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time())) / 86400 AS days
+          FROM pg_stat_database d WHERE d.datname = current_database()""")
+    return float(row[0]["days"]) if row and row[0]["days"] is not None else None

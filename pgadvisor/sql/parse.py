@@ -1255,3 +1255,21 @@ def _expression_parts(select: exp.Select, scope: _Scope) -> list[exp.Expr]:
         parts.extend(node for node in (value if isinstance(value, list) else [value])
                      if isinstance(node, exp.Expr))
     return parts
+
+
+_SPLIT_RE = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|(\$[A-Za-z_]*\$).*?\2|;)""", re.S)
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a script on top-level semicolons (quotes, comments and dollar quotes respected)."""
+    out, start = [], 0
+    for m in _SPLIT_RE.finditer(text):
+        if m.group(0) == ";":
+            out.append(text[start:m.start()])
+            start = m.end()
+    out.append(text[start:])
+    return [s.strip() for s in out if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(s: str) -> bool:
+    return not re.sub(r"--[^\n]*|/\*.*?\*/", "", s, flags=re.S).strip()

@@ -1,0 +1,145 @@
+"""`pgadvisor recommend`: statements (from the store's window or given by hand) → ranked recommendations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
+from pgadvisor.errors import UsageError
+from pgadvisor.workload import StatementStats
+
+_WRITE_KEYS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd")
+
+
+def table_write_deltas(before: list[dict] | None, after: list[dict]) -> dict[str, dict[str, float]]:
+    """Per-table write counters between two relation snapshots (a counter that went down: take `after`)."""
+    old = {f"{r['schema']}.{r['name']}": r for r in before or []}
+    out = {}
+    for r in after:
+        key = f"{r['schema']}.{r['name']}"
+        prev = old.get(key)
+        row = {}
+        for k in _WRITE_KEYS:
+            a = r.get(k) or 0
+            b = (prev or {}).get(k) or 0
+            row[k] = float(a - b if prev is not None and a >= b else a)
+        out[key] = row
+    return out
+
+
+def store_statements(store, server: str | None, since_s: float) -> tuple[str, list[StatementStats], dict, dict]:
+    """The window's statements of one server, plus window/coverage and per-table writes from its snapshots."""
+    from pgadvisor.workload import load_workload
+
+    names = store.servers()
+    if server is None:
+        if not names:
+            raise UsageError("the store holds no snapshots: run `pgadvisor collect` first, or pass statements "
+                             "as arguments or with --file")
+        if len(names) > 1:
+            raise UsageError(f"the store holds several servers, choose one with --server: {', '.join(names)}")
+        server = names[0]
+    w = load_workload(store, server, since=time.time() - since_s)
+    if not w.statements:
+        raise UsageError(f"no statement activity for {server!r} in the last {since_s / 86400:g} days of the store "
+                         "(collect at least two snapshots, or widen --since)")
+    sid = store.server_id(server)
+    seqs = store.window_seqs(sid, time.time() - since_s, None)
+    writes: dict = {}
+    if seqs:
+        after = store.parts(sid, seqs[1], kinds=("relations",)).get("relations")
+        before = store.parts(sid, seqs[0] - 1, kinds=("relations",)).get("relations") if seqs[0] > 1 else None
+        if after:
+            writes = table_write_deltas(before, after)
+    return server, w.statements, {"window": w.window, "coverage": w.coverage}, writes
+
+
+def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
+              window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
+              max_indexes: int | None = None, max_width: int = 3, apply: bool = False,
+              progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+    """Run the index and drop advisors against the live database at `dsn`; returns the JSON document."""
+    from pgadvisor.advise.drops import recommend_drops
+    from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+    from pgadvisor.pg import catalog
+    from pgadvisor.pg.connect import connect
+
+    doc: dict[str, Any] = {"schema": 1}
+    with connect(dsn) as conn:
+        info = catalog.server_info(conn)
+        schema = catalog.read_schema(conn)
+        age_days = catalog.stats_age_days(conn)
+        conn.rollback()
+        window_days = 1.0
+        if window and window.get("window", {}).get("start") and window["window"].get("end"):
+            window_days = max((window["window"]["end"] - window["window"]["start"]) / 86400, 1e-6)
+        skipped_other_db = 0
+        if statements is not None:
+            mine = [s for s in statements if s.dbid in (0, info["dbid"])]
+            skipped_other_db = len(statements) - len(mine)
+            recs, rejected, stats = recommend_indexes(
+                conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
+                window_days=window_days, table_writes=table_writes or None, progress=progress)
+        else:
+            recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
+                                                  max_indexes=max_indexes, max_width=max_width, schema=schema,
+                                                  progress=progress)
+        stats["statements_other_databases"] = skipped_other_db
+    drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
+    all_recs: list[Recommendation] = rank(_dedupe(recs + drops))
+    doc.update(database=info["datname"], server_version=info["version"], stats=stats,
+               recommendations=[r.to_dict() for r in all_recs],
+               rejected=[r.to_dict() for r in _sorted_rejected(rejected + drop_rejected)])
+    if window:
+        doc.update(window)
+    if apply:
+        creates = [r for r in all_recs if r.rule == "create-index" and r.verified in ("hypopg", "heuristic")]
+        doc["applied"] = apply_indexes(dsn, creates)
+        full = {s.queryid: s.query for s in statements or []}
+        doc["remeasured"] = remeasure(dsn, creates, full)
+    return doc
+
+
+def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
+    """One recommendation per index: a foreign-key rule that the workload advisor also chose is merged into it."""
+    import re
+
+    def body(r: Recommendation) -> str:
+        return re.sub(r"^CREATE INDEX CONCURRENTLY \S+ ON ", "", r.sql) if r.sql.startswith("CREATE INDEX") else r.id
+
+    out: dict[str, Recommendation] = {}
+    for r in sorted(recs, key=lambda r: r.verified != "hypopg"):
+        key = body(r)
+        if key in out:
+            out[key].evidence.setdefault("also", []).append({"rule": r.rule, "why": r.evidence.get("why")})
+        else:
+            out[key] = r
+    return list(out.values())
+
+
+def _sorted_rejected(rejected: list[Rejected]) -> list[Rejected]:
+    return sorted(rejected, key=lambda r: (r.target, r.id))
+
+
+def remeasure(dsn: str, recs: list[Recommendation], texts: dict[str, str]) -> list[dict[str, Any]]:
+    """After --apply: the generic-plan cost of each served statement with the real indexes in place."""
+    from pgadvisor.collect import explain_generic
+    from pgadvisor.pg import catalog
+    from pgadvisor.pg.connect import connect
+
+    out = []
+    with connect(dsn) as conn:
+        version = catalog.server_info(conn)["version_num"]
+        conn.rollback()
+        for rec in recs:
+            for st in rec.evidence.get("statements", []):
+                text = texts.get(st.get("queryid")) or st.get("query")
+                if not text:
+                    continue
+                plan = explain_generic(conn, text, version)
+                out.append({"id": rec.id, "queryid": st.get("queryid"), "cost_before": st.get("cost_before"),
+                            "cost_estimated_after": st.get("cost_after"),
+                            "cost_real_after": plan[0]["Plan"]["Total Cost"] if plan else None})
+    return out

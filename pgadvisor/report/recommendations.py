@@ -1,0 +1,87 @@
+"""Rendering of `recommend` documents: terminal table, Markdown for reviews (JSON is the document itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pgadvisor.report.render import console, short
+from pgadvisor.units import human_bytes
+
+
+def _benefit(r: dict[str, Any]) -> str:
+    b = r.get("benefit") or {}
+    if b.get("ms_per_day") is not None and b.get("ms_per_day"):
+        return f"{b['ms_per_day'] / 1000:,.1f} s/day"
+    if b.get("reduction_pct") is not None:
+        return f"-{b['reduction_pct']:.0f}% cost"
+    return "-"
+
+
+def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
+    recs = doc["recommendations"]
+    stats = doc.get("stats") or {}
+    st = stats.get("statements") or {}
+    console.print(f"[bold]{doc.get('database', '')}[/] · {st.get('considered', 0)} of {st.get('total', 0)} statements "
+                  f"analysed · parse rate {100 * (stats.get('parse') or {}).get('parse_rate', 1):.0f}%"
+                  f" · {stats.get('whatif_calls', 0)} what-if calls · {stats.get('seconds', 0):.1f} s", highlight=False)
+    if not recs:
+        console.print("no recommendations: the indexes in place already serve this workload")
+    colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+    for i, r in enumerate(recs, 1):
+        c = r.get("cost") or {}
+        b = r.get("benefit") or {}
+        facts = [f"benefit {_benefit(r)}"]
+        if b.get("reduction_pct") is not None and b.get("ms_per_day"):
+            facts.append(f"cost -{b['reduction_pct']:.0f}%")
+        if c.get("size_bytes"):
+            facts.append(f"size {human_bytes(c['size_bytes'])}")
+        if c.get("write_overhead_pct"):
+            facts.append(f"writes +{c['write_overhead_pct']:.1f}%")
+        facts += [f"confidence {r['confidence']:.1f}", f"verified: {r['verified']}"]
+        console.print(f"\n[bold]{i}.[/] [{colour.get(r['severity'], 'white')}]{r['severity']}[/] {r['title']}",
+                      highlight=False, soft_wrap=True)
+        console.print("   " + " · ".join(facts), highlight=False, soft_wrap=True)
+        console.print(f"   {r['sql']}\n   [dim]rollback:[/] {r['rollback_sql']}", highlight=False, soft_wrap=True)
+        if verbose:
+            console.print(f"   [dim]why:[/] {r['evidence'].get('why', '')}", highlight=False, soft_wrap=True)
+    if verbose and doc.get("rejected"):
+        console.print("\n[bold]Rejected candidates[/]")
+        for r in doc["rejected"]:
+            console.print(f"  {r['id']}: {r['reason']}", highlight=False, soft_wrap=True)
+    skipped = st.get("skip_reasons") or {}
+    for reason, n in sorted(skipped.items()):
+        console.print(f"[yellow]![/] {n} statement(s) skipped: {reason}", highlight=False)
+    if stats.get("statements_other_databases"):
+        console.print(f"[yellow]![/] {stats['statements_other_databases']} statement(s) belong to other databases: "
+                      "connect to them to get their advice", highlight=False)
+    for a in doc.get("applied") or []:
+        state = f"created in {a['seconds']:.1f} s, {human_bytes(a.get('size_bytes'))}" if a["ok"] else a["error"]
+        console.print(f"applied {a['index']}: {state}", highlight=False)
+
+
+def markdown(doc: dict[str, Any], verbose: bool = False) -> str:
+    out = [f"# pgadvisor recommendations: {doc.get('database', '')}", ""]
+    recs = doc["recommendations"]
+    if not recs:
+        out.append("No recommendations: the indexes in place already serve this workload.")
+    else:
+        out += ["| # | severity | recommendation | benefit | size | write overhead | confidence | verified |",
+                "|---|---|---|---|---|---|---|---|"]
+        for i, r in enumerate(recs, 1):
+            c = r.get("cost") or {}
+            out.append(f"| {i} | {r['severity']} | {r['title']} | {_benefit(r)} | {human_bytes(c.get('size_bytes'))} "
+                       f"| {c.get('write_overhead_pct') or 0:.1f}% | {r['confidence']:.1f} | {r['verified']} |")
+        for i, r in enumerate(recs, 1):
+            out += ["", f"## {i}. {r['title']}", "", r["evidence"].get("why", ""), "", "```sql", r["sql"],
+                    "-- rollback:", r["rollback_sql"], "```"]
+            stmts = r["evidence"].get("statements") or []
+            if stmts:
+                out += ["", "| queryid | calls | mean ms | cost before | cost after | statement |",
+                        "|---|---|---|---|---|---|"]
+                for s in stmts[:10]:
+                    q = short(s.get("query") or "", 80).replace("|", "\\|")
+                    out.append(f"| {s['queryid']} | {s['calls']} | {s.get('mean_ms', '')} | {s.get('cost_before', '')} "
+                               f"| {s.get('cost_after', '')} | `{q}` |")
+    if verbose and doc.get("rejected"):
+        out += ["", "## Rejected candidates", ""] + [f"- `{r['id']}`: {r['reason']}" for r in doc["rejected"]]
+    return "\n".join(out) + "\n"
