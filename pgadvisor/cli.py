@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from enum import Enum
 
 import typer
@@ -266,17 +267,19 @@ def recommend(
         texts = list(statements or [])
         if file:
             texts += _read_statements_file(file)
-        kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply)
-        if texts:
-            doc = run_recommend(dsn, texts=texts, **kwargs)
-        else:
-            from pgadvisor.store import open_store
+        with _progress() as progress:
+            kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
+                          progress=progress)
+            if texts:
+                doc = run_recommend(dsn, texts=texts, **kwargs)
+            else:
+                from pgadvisor.store import open_store
 
-            seconds = _duration(since, "--since")
-            with open_store(store, read_only=True) as st:
-                name, stmts, window, writes = store_statements(st, server, seconds)
-            doc = run_recommend(dsn, statements=stmts, window=window, table_writes=writes, **kwargs)
-            doc["server"] = name
+                seconds = _duration(since, "--since")
+                with open_store(store, read_only=True) as st:
+                    name, stmts, window, writes = store_statements(st, server, seconds)
+                doc = run_recommend(dsn, statements=stmts, window=window, table_writes=writes, **kwargs)
+                doc["server"] = name
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == RecFormat.json:
@@ -285,6 +288,28 @@ def recommend(
         sys.stdout.write(markdown(doc, verbose))
     else:
         terminal(doc, verbose)
+
+
+@contextmanager
+def _progress():
+    """A transient progress bar on stderr when it is a terminal; yields a (phase, done, total) callback."""
+    from pgadvisor.report.render import err_console
+
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=max(total, 1))
+            bar.update(tasks[phase], completed=done, total=max(total, 1))
+
+        yield update
 
 
 def _read_statements_file(path: str) -> list[str]:

@@ -59,7 +59,7 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False,
-              progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document."""
     from pgadvisor.advise.drops import recommend_drops
     from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single

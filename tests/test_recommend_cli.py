@@ -1,0 +1,116 @@
+"""`pgadvisor recommend` end to end against a real PostgreSQL with hypopg."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from test_collect import exec_sql, run_cli
+
+
+@pytest.fixture
+def shop(make_db) -> str:
+    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
+    exec_sql(dsn,
+             'CREATE TABLE "Customer Orders" (id int PRIMARY KEY, "UserId" int, status text, "créé" timestamptz, '
+             "total numeric)",
+             'INSERT INTO "Customer Orders" SELECT g, g % 5000, CASE WHEN g % 100 = 0 THEN \'pending\' ELSE '
+             "'done' END, now() - (g || ' minutes')::interval, g FROM generate_series(1, 60000) g",
+             'ANALYZE "Customer Orders"')
+    return dsn
+
+
+def rec_json(*args: str) -> dict:
+    r = run_cli("recommend", *args, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_statement_given_by_hand_gets_a_verified_index(shop):
+    doc = rec_json('SELECT * FROM "Customer Orders" WHERE "UserId" = 42 ORDER BY "créé" DESC LIMIT 10', "--dsn", shop)
+    assert doc["schema"] == 1
+    creates = [r for r in doc["recommendations"] if r["rule"] == "create-index"]
+    assert creates, doc
+    top = creates[0]
+    assert top["verified"] == "hypopg" and top["sql"].startswith("CREATE INDEX CONCURRENTLY")
+    assert '"Customer Orders"' in top["sql"] and '"UserId"' in top["sql"]
+    assert top["rollback_sql"].startswith("DROP INDEX CONCURRENTLY")
+    assert top["benefit"]["cost_after"] < top["benefit"]["cost_before"]
+    with psycopg.connect(shop) as conn:  # hypothetical indexes never outlive the session; nothing real was made
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'Customer Orders'").fetchone()[0] == 1
+
+
+def test_apply_creates_the_index_and_remeasures(shop):
+    doc = rec_json('SELECT * FROM "Customer Orders" WHERE "UserId" = $1', "--dsn", shop, "--apply")
+    applied = doc["applied"]
+    assert applied and all(a["ok"] for a in applied)
+    with psycopg.connect(shop) as conn:
+        names = [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'Customer Orders'")]
+    assert any(a["index"].split(".")[-1].strip('"') in names for a in applied)
+    assert doc["remeasured"] and all(m["cost_real_after"] < m["cost_before"] for m in doc["remeasured"])
+
+
+def test_budget_junk_is_a_usage_error(shop):
+    r = run_cli("recommend", "SELECT 1", "--dsn", shop, "--budget", "lots")
+    assert r.returncode == 2 and r.stderr.startswith("error: --budget: invalid size 'lots'")
+
+
+def test_store_without_that_server(shop, tmp_path):
+    from synth import snapshot, statement_rows
+
+    from pgadvisor.store import open_store
+
+    with open_store(str(tmp_path / "s.sqlite")) as st:
+        st.save_snapshot(snapshot("elsewhere", 1.0, statement_rows(2)))
+    r = run_cli("recommend", "--dsn", shop, "--store", str(tmp_path / "s.sqlite"), "--server", "prod")
+    assert r.returncode == 2 and "no snapshots for server 'prod'" in r.stderr
+
+
+def test_dropped_table_and_unparseable_texts_are_reported_not_fatal(shop):
+    doc = rec_json("SELECT * FROM no_such_table WHERE a = 1", "SELEC garbage FRM", 'SELECT * FROM "Customer Orders" '
+                   "WHERE status = 'pending'", "--dsn", shop)
+    st = doc["stats"]
+    assert st["parse"]["failed"] == 1
+    reasons = " ".join(st["statements"]["skip_reasons"])
+    assert "no_such_table" in reasons or "does not exist" in reasons or "unknown table" in reasons
+    assert any(r["target"] == "public.Customer Orders" for r in doc["recommendations"])
+
+
+def test_without_hypopg_advice_is_heuristic(make_db, admin_dsn):
+    dsn = make_db(extensions=())
+    exec_sql(dsn, "CREATE TABLE t (id int PRIMARY KEY, k int)",
+             "INSERT INTO t SELECT g, g % 1000 FROM generate_series(1, 50000) g", "ANALYZE t")
+    exec_sql(admin_dsn, "DROP ROLE IF EXISTS weak", "CREATE ROLE weak LOGIN")
+    exec_sql(dsn, "GRANT SELECT ON t TO weak")
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["user"] = "weak"
+    doc = rec_json("SELECT * FROM t WHERE k = 7", "--dsn", psycopg.conninfo.make_conninfo(**params))
+    creates = [r for r in doc["recommendations"] if r["rule"] == "create-index"]
+    assert creates and all(r["verified"] == "heuristic" for r in creates)
+    assert all(r["confidence"] <= 0.5 for r in creates)
+
+
+def test_from_the_store_weighted_by_calls(shop, tmp_path):
+    store = str(tmp_path / "s.sqlite")
+    assert run_cli("collect", "--dsn", shop, "--store", store, "--name", "shop").returncode == 0
+    with psycopg.connect(shop, autocommit=True) as conn:
+        for i in range(40):
+            conn.execute('SELECT id, total FROM "Customer Orders" WHERE "UserId" = %s', (i,))
+    assert run_cli("collect", "--dsn", shop, "--store", store, "--name", "shop").returncode == 0
+    doc = rec_json("--dsn", shop, "--store", store)
+    assert doc["server"] == "shop"
+    served = [s for r in doc["recommendations"] for s in r["evidence"].get("statements", [])]
+    assert any(s["calls"] == 40 for s in served)
+    md = run_cli("recommend", "--dsn", shop, "--store", store, "--format", "markdown")
+    assert md.returncode == 0 and md.stdout.startswith("# pgadvisor recommendations") and "```sql" in md.stdout
+
+
+def test_statements_file(shop, tmp_path):
+    f = tmp_path / "q.sql"
+    f.write_text('-- two statements\nSELECT * FROM "Customer Orders" WHERE "UserId" = 1;\n'
+                 "SELECT * FROM \"Customer Orders\" WHERE status = 'x;y';\n")
+    doc = rec_json("--file", str(f), "--dsn", shop)
+    assert doc["stats"]["statements"]["total"] == 2
+    r = run_cli("recommend", "--file", str(tmp_path / "missing.sql"), "--dsn", shop)
+    assert r.returncode == 2 and "cannot read" in r.stderr
