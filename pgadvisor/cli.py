@@ -347,7 +347,10 @@ def demo(
 def main() -> None:
     """Console-script entry point: one line per error, exit codes of DESIGN §1."""
     try:
-        app(prog_name="pgadvisor")
+        from pgadvisor.config import default_map
+
+        commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+        app(prog_name="pgadvisor", default_map=default_map(commands))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)

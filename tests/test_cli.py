@@ -107,3 +107,22 @@ def test_snapshots_json(tmp_path):
 def test_bad_dsn_syntax_is_usage_error(tmp_path):
     r = run_cli("collect", "--dsn", "host=x port", "--store", str(tmp_path / "s.sqlite"))
     assert r.returncode == 2 and r.stderr.startswith("error: invalid --dsn")
+
+
+def test_config_file_precedence(tmp_path):
+    (tmp_path / "pgadvisor.toml").write_text(f'store = "{tmp_path}/from-config.sqlite"\n')
+
+    def run_here(*args, env=None):
+        return subprocess.run([sys.executable, "-m", "pgadvisor", *args], capture_output=True, text=True,
+                              cwd=tmp_path, env={**os.environ, **(env or {})}, timeout=60)
+
+    env = {k: v for k, v in os.environ.items() if k != "PGADVISOR_STORE"}
+    r = subprocess.run([sys.executable, "-m", "pgadvisor", "snapshots"], capture_output=True, text=True,
+                       cwd=tmp_path, env=env, timeout=60)
+    assert "from-config.sqlite" in r.stderr  # config file over defaults
+    assert "from-env.sqlite" in run_here("snapshots", env={"PGADVISOR_STORE": str(tmp_path / "from-env.sqlite")}).stderr
+    assert "from-flag.sqlite" in run_here("snapshots", "--store", str(tmp_path / "from-flag.sqlite"),
+                                          env={"PGADVISOR_STORE": "x"}).stderr
+    (tmp_path / "pgadvisor.toml").write_text("[nonsense]\na = 1\n")
+    r = run_here("snapshots")
+    assert r.returncode == 2 and "unknown command section(s): nonsense" in r.stderr
