@@ -86,6 +86,9 @@ def collect(
     name: str | None = typer.Option(None, "--name", help="server name in the store (default host:port/dbname)"),
     plans: int = typer.Option(20, "--plans", help="EXPLAIN the generic plans of this many top statements"),
     parallel: int = typer.Option(4, "--parallel", min=1, max=64, help="servers collected at once with --targets"),
+    log: str | None = typer.Option(None, "--log", help="the server's JSON log (file, directory or glob; "
+                                   "log_destination = 'jsonlog'): keeps statement samples with real parameter "
+                                   "values, read incrementally (per target: log = '...' in --targets)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing on success"),
     fmt: Format = FormatOpt,
 ) -> None:
@@ -104,7 +107,7 @@ def collect(
 
             parse_dsn(dsn)  # a malformed --dsn is a usage error, before anything else happens
             items = [{"name": name, "dsn": dsn}]
-        results = collect_many(items, store, plans_top=plans, parallel=parallel)
+        results = collect_many(items, store, plans_top=plans, parallel=parallel, log=log)
     except PgAdvisorError as exc:
         _fail(exc)
     failed = [r for r in results if r["status"] == "failed"]

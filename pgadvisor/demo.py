@@ -18,7 +18,8 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
 
     from pgadvisor.collect import collect
     from pgadvisor.demo_data import load_ecommerce, run_workload
-    from pgadvisor.pg.local import find_bindir, start_cluster
+    from pgadvisor.fleet import with_log_samples
+    from pgadvisor.pg.local import JSONLOG_SETTINGS, find_bindir, start_cluster
     from pgadvisor.report.render import console, err_console, print_json, workload_doc, workload_table
     from pgadvisor.store import open_store
     from pgadvisor.workload import load_workload
@@ -33,7 +34,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     try:
         with progress:
             t_start = progress.add_task("starting PostgreSQL", total=1)
-            cluster = start_cluster()
+            cluster = start_cluster(settings=JSONLOG_SETTINGS)
             dsn = cluster.dsn("shop")
             with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
                 conn.execute("CREATE DATABASE shop")
@@ -48,8 +49,9 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             progress.update(t_load, completed=1.0)
 
             t_snap = progress.add_task("snapshot 1", total=1)
+            log = str(cluster.logdir)
             with open_store(store_path) as st:
-                st.save_snapshot(collect(dsn, "demo", plans_top=0))
+                st.save_snapshot(with_log_samples(collect(dsn, "demo", plans_top=0), log, st.log_offsets("demo")))
             progress.update(t_snap, completed=1)
 
             t_run = progress.add_task(f"API workload ({seconds:g} s)", total=seconds)
@@ -61,7 +63,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
 
             t_snap2 = progress.add_task("snapshot 2", total=1)
             with open_store(store_path) as st:
-                st.save_snapshot(collect(dsn, "demo"))
+                st.save_snapshot(with_log_samples(collect(dsn, "demo"), log, st.log_offsets("demo")))
                 w = load_workload(st, "demo", since=0, top=top)
             progress.update(t_snap2, completed=1)
 

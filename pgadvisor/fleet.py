@@ -40,11 +40,11 @@ def load_targets(path: str) -> list[dict[str, Any]]:
             out.append({"name": label, "error": f"duplicate target name {name!r} (entry #{i})"})
         else:
             seen.add(name)
-            out.append({"name": name, "dsn": dsn})
+            out.append({"name": name, "dsn": dsn, **({"log": e["log"]} if isinstance(e.get("log"), str) else {})})
     return out
 
 
-def collect_one(target: dict[str, Any], store, plans_top: int) -> dict[str, Any]:
+def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None = None) -> dict[str, Any]:
     from pgadvisor.collect import collect
     from pgadvisor.pg.connect import describe
 
@@ -53,7 +53,11 @@ def collect_one(target: dict[str, Any], store, plans_top: int) -> dict[str, Any]
         return {"server": server, "status": "failed", "error": target["error"], "exit_code": EXIT_USAGE}
     try:
         snap = collect(target["dsn"], server, plans_top=plans_top)
+        log = target.get("log", log)
+        if log:
+            snap = with_log_samples(snap, log, store.log_offsets(server))
         result = store.save_snapshot(snap)
+        result["samples"] = len(snap.samples)
         result.setdefault("server", server)
         result["collect_ms"] = round(snap.duration_ms, 1)
         return result
@@ -67,13 +71,25 @@ def collect_one(target: dict[str, Any], store, plans_top: int) -> dict[str, Any]
                 "error": scrub(f"{exc.__class__.__name__}: {' '.join(str(exc).split())}", target.get("dsn"))}
 
 
+def with_log_samples(snap, log: str, offsets: dict[str, int]):
+    """The snapshot plus the statement samples logged since the last collect (see pg/logs.py)."""
+    from dataclasses import replace
+
+    from pgadvisor.pg.logs import exists, read_samples
+
+    if not exists(log):
+        raise UsageError(f"--log: no such file or directory: {log}")
+    samples, new_offsets = read_samples(log, offsets)
+    return replace(snap, samples=samples, log_offsets=new_offsets)
+
+
 def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int = 20,
-                 parallel: int = 4) -> list[dict[str, Any]]:
+                 parallel: int = 4, log: str | None = None) -> list[dict[str, Any]]:
     """Snapshot every target (at most `parallel` at once) into the store; results in target order."""
     from pgadvisor.store import open_store
 
     with open_store(store_location) as store:
         if len(targets) == 1:
-            return [collect_one(targets[0], store, plans_top)]
+            return [collect_one(targets[0], store, plans_top, log)]
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
             return list(pool.map(lambda t: collect_one(t, store, plans_top), targets))

@@ -18,3 +18,5 @@ class Snapshot:
     plans: list[dict[str, Any]] = field(default_factory=list)  # queryid.., plan_hash, total_cost, plan
     notes: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    samples: list[Any] = field(default_factory=list)  # pg.logs.Sample: statements with real parameter values
+    log_offsets: dict[str, int] | None = None  # where the log reading stopped (None: no log was read)

@@ -40,6 +40,8 @@ class StatementStats:
     rows: int
     counters: dict[str, float] = field(default_factory=dict)  # every COUNTERS delta
     datname: str | None = None
+    # the pg_stat_statements text when `query` is a logged sample with real parameter values
+    template: str | None = None
 
     @property
     def mean_exec_ms(self) -> float:

@@ -46,6 +46,7 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
         raise UsageError(f"no statement activity for {server!r} in the last {since_s / 86400:g} days of the store "
                          "(collect at least two snapshots, or widen --since)")
     sid = store.server_id(server)
+    statements = with_samples(w.statements, store.samples(sid, [s.queryid for s in w.statements]))
     seqs = store.window_seqs(sid, time.time() - since_s, None)
     writes: dict = {}
     if seqs:
@@ -53,7 +54,19 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
         before = store.parts(sid, seqs[0] - 1, kinds=("relations",)).get("relations") if seqs[0] > 1 else None
         if after:
             writes = table_write_deltas(before, after)
-    return server, w.statements, {"window": w.window, "coverage": w.coverage}, writes
+    sampled = sum(1 for s in statements if s.template)
+    return server, statements, {"window": w.window, "coverage": w.coverage, "sampled_statements": sampled}, writes
+
+
+def with_samples(statements: list[StatementStats], samples: dict[str, list[str]]) -> list[StatementStats]:
+    """Statements whose logged sample (real parameter values) replaces the $n text for planning."""
+    from dataclasses import replace
+
+    out = []
+    for s in statements:
+        texts = samples.get(s.queryid)
+        out.append(replace(s, query=texts[0], template=s.query) if texts else s)
+    return out
 
 
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,

@@ -27,6 +27,16 @@ INSTALL_HINT = (
 )
 
 
+# Log every statement with its parameters as JSON, so `collect --log` can keep samples with real values.
+JSONLOG_SETTINGS = {
+    "logging_collector": "on",
+    "log_destination": "'jsonlog'",
+    "log_directory": "'log'",
+    "log_min_duration_statement": "0",
+    "log_parameter_max_length": "-1",
+}
+
+
 def find_bindir() -> Path:
     """Return the directory holding initdb/pg_ctl/postgres, newest version first."""
     candidates: list[str] = []
@@ -74,6 +84,11 @@ class LocalCluster:
     @property
     def datadir(self) -> Path:
         return self.root / "data"
+
+    @property
+    def logdir(self) -> Path:
+        """Where JSONLOG_SETTINGS puts the server's JSON log."""
+        return self.datadir / "log"
 
     @property
     def sockdir(self) -> Path:

@@ -312,6 +312,7 @@ class Store:
         snap_id = self.query("SELECT id FROM snapshots WHERE server_id = ? AND seq = ?", (sid, seq))[0][0]
         self._save_parts(snap_id, snap)
         self._save_plans(sid, seq, snap, known)
+        self._save_samples(sid, snap)
         return {
             "status": "stored",
             "server": snap.server,
@@ -324,6 +325,52 @@ class Store:
             "reset": reset_reason,
             "notes": list(snap.notes),
         }
+
+    SAMPLES_PER_STATEMENT = 5
+
+    def _save_samples(self, sid: int, snap: Snapshot) -> None:
+        if snap.log_offsets is not None:
+            self.executemany("INSERT INTO log_offsets (server_id, file_key, file_offset) VALUES (?, ?, ?) "
+                             "ON CONFLICT (server_id, file_key) DO UPDATE SET file_offset = excluded.file_offset",
+                             [(sid, k, v) for k, v in sorted(snap.log_offsets.items())])
+        latest: dict[str, dict[str, Any]] = {}
+        for s in snap.samples:  # the newest distinct texts per statement
+            bucket = latest.setdefault(s.queryid, {})
+            bucket.pop(s.text, None)
+            bucket[s.text] = s
+        for queryid, bucket in latest.items():
+            keep = list(bucket.values())[-self.SAMPLES_PER_STATEMENT:]
+            rows = []
+            for i, s in enumerate(keep):
+                h = text_hash(s.text)
+                self.execute("INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", (h, s.text))
+                rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms))
+            self.executemany("INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms) "
+                             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
+                             "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms", rows)
+            self.execute("DELETE FROM samples WHERE server_id = ? AND queryid = ? AND text_hash NOT IN "
+                         "(SELECT text_hash FROM samples WHERE server_id = ? AND queryid = ? "
+                         "ORDER BY seen_at DESC LIMIT ?)", (sid, queryid, sid, queryid, self.SAMPLES_PER_STATEMENT))
+
+    def log_offsets(self, server: str) -> dict[str, int]:
+        sid = self.server_id(server)
+        if sid is None:
+            return {}
+        return {k: int(v) for k, v in self.query("SELECT file_key, file_offset FROM log_offsets WHERE server_id = ?",
+                                                  (sid,))}
+
+    def samples(self, sid: int, queryids: list[str]) -> dict[str, list[str]]:
+        """Up to SAMPLES_PER_STATEMENT literal samples per queryid, newest first."""
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(queryids), 500):
+            chunk = queryids[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for qid, text in self.query(
+                    f"SELECT s.queryid, t.query FROM samples s JOIN texts t ON t.hash = s.text_hash "
+                    f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
+                    (sid, *chunk)):
+                out.setdefault(qid, []).append(text)
+        return out
 
     @staticmethod
     def _reset_reason(prev: tuple | None, snap: Snapshot) -> str | None:

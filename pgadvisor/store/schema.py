@@ -95,6 +95,24 @@ CREATE TABLE plans (
     ),
 ]
 
+MIGRATIONS.append((2, "statement samples from the server log", """
+CREATE TABLE samples (
+    server_id {int} NOT NULL,
+    queryid TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    dbname TEXT,
+    seen_at {real} NOT NULL,
+    duration_ms {real},
+    PRIMARY KEY (server_id, queryid, text_hash)
+);
+CREATE TABLE log_offsets (
+    server_id {int} NOT NULL,
+    file_key TEXT NOT NULL,
+    file_offset {int} NOT NULL,
+    PRIMARY KEY (server_id, file_key)
+);
+"""))
+
 LATEST = MIGRATIONS[-1][0]
 
 
