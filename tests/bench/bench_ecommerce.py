@@ -1,0 +1,133 @@
+"""Real execution on the e-commerce fixture: does running pgadvisor's recommendations make the workload faster?
+
+    python tests/bench/bench_ecommerce.py [--scale 1.0] [--seconds 30] [--repeats 5]
+
+Starts a throwaway cluster, loads the fixture (primary keys only), runs the API mix so that
+pg_stat_statements holds it, takes two snapshots around the run, asks `recommend` (the library
+behind the CLI) for indexes, then measures the workload (median of warm runs, fixed parameters)
+three ways in the same run: primary keys only, the obvious single-column indexes, pgadvisor's
+indexes. Prints per-statement medians and the totals; checks that no statement got >10% slower
+and that no recommended index already existed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+import psycopg
+
+from pgadvisor.advise.review import recommend, store_statements
+from pgadvisor.collect import collect
+from pgadvisor.demo_data import load_ecommerce, measure_workload, run_workload
+from pgadvisor.fleet import with_log_samples
+from pgadvisor.pg.local import JSONLOG_SETTINGS, start_cluster
+from pgadvisor.store import open_store
+
+OBVIOUS = [
+    "CREATE INDEX obvious_1 ON products (category)",
+    "CREATE INDEX obvious_2 ON orders (user_id)",
+    "CREATE INDEX obvious_3 ON order_items (order_id)",
+    "CREATE INDEX obvious_4 ON users (email)",
+    "CREATE INDEX obvious_5 ON orders (status)",
+    "CREATE INDEX obvious_6 ON cart_items (user_id)",
+]
+
+
+def indexes(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")}
+
+
+def run_sql(dsn: str, stmts: list[str]) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for s in stmts:
+            conn.execute(s)
+        conn.execute("ANALYZE")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seconds", type=float, default=30.0, help="API mix run between the snapshots")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--calls", type=int, default=10, help="parameter sets per statement when measuring")
+    ap.add_argument("--json", help="write the raw results here")
+    ap.add_argument("--no-samples", dest="samples", action="store_false",
+                    help="advise from pg_stat_statements texts only (no JSON log samples with real values)")
+    args = ap.parse_args()
+
+    cluster = start_cluster(settings=JSONLOG_SETTINGS if args.samples else None)
+    try:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE shop")
+        dsn = cluster.dsn("shop")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for ext in ("pg_stat_statements", "hypopg"):
+                conn.execute(f"CREATE EXTENSION {ext}")
+        t0 = time.monotonic()
+        load = load_ecommerce(dsn, args.scale)
+        print(f"loaded scale {args.scale} in {time.monotonic() - t0:.1f} s: {load['rows']}")
+        max_ids = load["rows"]
+        store = tempfile.mktemp(suffix=".sqlite")
+        def snap(st, plans_top=20):
+            s = collect(dsn, "shop", plans_top=plans_top)
+            return with_log_samples(s, str(cluster.logdir), st.log_offsets("shop")) if args.samples else s
+
+        with open_store(store) as st:
+            st.save_snapshot(snap(st, 0))
+            run = run_workload(dsn, seconds=args.seconds, clients=2, seed=1)
+            st.save_snapshot(snap(st))
+            print(f"API mix: {run['total_calls']} calls in {run['seconds']:.1f} s, {run['total_errors']} errors")
+            _, stmts, window, writes = store_statements(st, "shop", 86400)
+        before_defs = indexes(dsn)
+
+        base = measure_workload(dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)
+
+        t0 = time.monotonic()
+        doc = recommend(dsn, statements=stmts, window=window, table_writes=writes)
+        advise_s = time.monotonic() - t0
+        creates = [r for r in doc["recommendations"] if r["rule"] == "create-index"]
+        print(f"samples: {window.get('sampled_statements', 0)} of {len(stmts)} statements have one")
+        print(f"recommend: {advise_s:.1f} s, {doc['stats'].get('whatif_calls')} what-if calls, "
+              f"{len(creates)} create-index recommendations")
+        existing_again = [r["sql"] for r in creates if any(r["sql"].split(" USING ")[-1] in d for d in before_defs)]
+
+        run_sql(dsn, OBVIOUS)
+        obvious = measure_workload(dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)
+        run_sql(dsn, [f"DROP INDEX {s.split()[2]}" for s in OBVIOUS])
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for r in creates:
+                conn.execute(r["sql"])
+            conn.execute("ANALYZE")
+        ours = measure_workload(dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)
+
+        names = sorted(k for k in base if not k.startswith("_"))
+        print(f"\n{'statement':<26}{'PK only ms':>12}{'obvious ms':>12}{'pgadvisor ms':>14}{'speed-up':>10}")
+        slower = []
+        for n in names:
+            sp = base[n] / ours[n] if ours[n] else float("inf")
+            print(f"{n:<26}{base[n]:>12.3f}{obvious[n]:>12.3f}{ours[n]:>14.3f}{sp:>9.1f}x")
+            if ours[n] > 1.10 * base[n] and ours[n] - base[n] > 0.05:
+                slower.append((n, base[n], ours[n]))
+        print(f"{'TOTAL (weighted)':<26}{base['_total']:>12.1f}{obvious['_total']:>12.1f}{ours['_total']:>14.1f}"
+              f"{base['_total'] / ours['_total']:>9.1f}x")
+        print(f"\nobvious single-column: {base['_total'] / obvious['_total']:.1f}x; "
+              f"pgadvisor: {base['_total'] / ours['_total']:.1f}x")
+        print(f"statements >10% (and >0.05 ms) slower: {slower or 'none'}")
+        print(f"recommendations of an index that already existed: {len(existing_again)}")
+        for r in creates:
+            print("  ", r["sql"])
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"base": base, "obvious": obvious, "ours": ours, "recommendations": creates,
+                           "advise_seconds": advise_s, "stats": doc["stats"]}, fh, indent=2, default=str)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
