@@ -1,10 +1,10 @@
 """Store API over SQLite or PostgreSQL: write snapshots, read windows of deltas, prune.
 
 Cumulative pg_stat_statements counters are kept per statement in `stat_last`; each new snapshot
-stores only the statements whose counters moved, as deltas against the previous snapshot of the
-same server (a counter that went down, a server restart, a stats reset or a changed system
-identifier starts a new baseline instead of a negative delta). Deltas are additive, so
-downsampling old snapshots sums them and loses no totals.
+stores only the statements whose counters moved, as running totals of the deltas against the
+previous snapshot of the same server (a counter that went down, a server restart, a stats reset or
+a changed system identifier starts a new baseline instead of a negative delta). A window's activity
+is the difference of two running totals, and downsampling old snapshots only deletes rows.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 import time
 import zlib
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,50 +232,57 @@ class Store:
                 )
             }
 
-        # deltas against the cumulative values we last saw
+        # deltas against the cumulative values we last saw, added to each statement's running total
         cols = ", ".join(COUNTERS)
+        tcols = ", ".join(f"t_{c}" for c in COUNTERS)
+        n = len(COUNTERS)
         last = {
-            r[0]: r for r in self.query(f"SELECT statement_id, seq, {cols} FROM stat_last WHERE server_id = ?", (sid,))
+            r[0]: r[1:]
+            for r in self.query(f"SELECT statement_id, {cols}, {tcols} FROM stat_last WHERE server_id = ?", (sid,))
         }
-        deltas, last_upd, last_ins, touched = [], [], [], []
-        changed = 0
+        was_present = set(self._present(sid, prev_seq)) if prev_seq is not None else set()
+        totals, last_upd, last_ins = [], [], []
+        present: list[int] = []
         for s, key in zip(snap.statements, keys):
             st_id = known[key]
+            present.append(st_id)
             cur = [s[c] or 0 for c in COUNTERS]
             row = last.get(st_id)
-            if row is None:
-                last_ins.append((st_id, sid, seq, *cur))
-                if prev_seq is not None:
-                    deltas.append((sid, seq, st_id, *cur))  # new since the previous snapshot
-                continue
-            old = row[2:]
-            if list(old) == cur and row[1] == prev_seq:
-                touched.append(st_id)
-                continue
-            continuous = row[1] == prev_seq and reset_reason is None and cur[0] >= old[0] and cur[1] >= old[1]
+            old, tot = (row[:n], row[n:]) if row is not None else ([0] * n, [0] * n)
+            if row is not None and list(old) == cur and st_id in was_present:
+                continue  # unchanged: nothing is written
+            continuous = (
+                row is not None
+                and st_id in was_present
+                and reset_reason is None
+                and cur[0] >= old[0]
+                and cur[1] >= old[1]
+            )
+            # not continuous: new, back after an eviction, or reset, so all it counts is new since then
             delta = [c - o for c, o in zip(cur, old)] if continuous else cur
-            if prev_seq is not None and any(delta):
-                deltas.append((sid, seq, st_id, *delta))
-                changed += 1
-            last_upd.append((seq, *cur, st_id))
-        evicted = 0
-        if prev_seq is not None:
-            present = {known[k] for k in keys}
-            evicted = sum(1 for st_id, row in last.items() if row[1] == prev_seq and st_id not in present)
+            if prev_seq is None or not any(delta):
+                delta = [0] * n  # the first snapshot is only a baseline
+            new_tot = [t + d for t, d in zip(tot, delta)]
+            if any(delta):
+                totals.append((sid, st_id, seq, *new_tot))
+            if row is None:
+                last_ins.append((st_id, sid, *cur, *new_tot))
+            else:
+                last_upd.append((*cur, *new_tot, st_id))
+        changed = len(totals)
+        evicted = len(was_present - set(present))
         self.executemany(
-            f"INSERT INTO stat_last (statement_id, server_id, seq, {cols}) "
-            f"VALUES ({', '.join(['?'] * (3 + len(COUNTERS)))})",
+            f"INSERT INTO stat_last (statement_id, server_id, {cols}, {tcols}) "
+            f"VALUES ({', '.join(['?'] * (2 + 2 * n))})",
             last_ins,
         )
-        sets = ", ".join(f"{c} = ?" for c in COUNTERS)
-        self.executemany(f"UPDATE stat_last SET seq = ?, {sets} WHERE statement_id = ?", last_upd)
-        # unchanged statements: only their "seen at" moves (an in-place update, no growth)
-        self.executemany("UPDATE stat_last SET seq = ? WHERE statement_id = ?", [(seq, t) for t in touched])
+        sets = ", ".join([f"{c} = ?" for c in COUNTERS] + [f"t_{c} = ?" for c in COUNTERS])
+        self.executemany(f"UPDATE stat_last SET {sets} WHERE statement_id = ?", last_upd)
         self.executemany(
-            f"INSERT INTO stat_deltas (server_id, seq, statement_id, {cols}) "
-            f"VALUES ({', '.join(['?'] * (3 + len(COUNTERS)))})",
-            deltas,
+            f"INSERT INTO stat_totals (server_id, statement_id, seq, {tcols}) VALUES ({', '.join(['?'] * (3 + n))})",
+            totals,
         )
+        snap = replace(snap, parts={**snap.parts, "present": sorted(present)})
 
         dealloc = snap.pgss.get("dealloc")
         dealloc_delta = 0
@@ -328,47 +336,67 @@ class Store:
 
     SAMPLES_PER_STATEMENT = 5
 
+    def _present(self, sid: int, seq: int) -> list[int]:
+        """Statement ids present in pg_stat_statements at snapshot `seq` (a deduplicated part)."""
+        rows = self.query(
+            "SELECT b.data FROM snapshots s JOIN snapshot_parts p ON p.snapshot_id = s.id "
+            "JOIN blobs b ON b.hash = p.hash WHERE s.server_id = ? AND s.seq = ? AND p.kind = 'present'",
+            (sid, seq),
+        )
+        return unpack(rows[0][0]) if rows else []
+
     def _save_samples(self, sid: int, snap: Snapshot) -> None:
         if snap.log_offsets is not None:
-            self.executemany("INSERT INTO log_offsets (server_id, file_key, file_offset) VALUES (?, ?, ?) "
-                             "ON CONFLICT (server_id, file_key) DO UPDATE SET file_offset = excluded.file_offset",
-                             [(sid, k, v) for k, v in sorted(snap.log_offsets.items())])
+            self.executemany(
+                "INSERT INTO log_offsets (server_id, file_key, file_offset) VALUES (?, ?, ?) "
+                "ON CONFLICT (server_id, file_key) DO UPDATE SET file_offset = excluded.file_offset",
+                [(sid, k, v) for k, v in sorted(snap.log_offsets.items())],
+            )
         latest: dict[str, dict[str, Any]] = {}
         for s in snap.samples:  # the newest distinct texts per statement
             bucket = latest.setdefault(s.queryid, {})
             bucket.pop(s.text, None)
             bucket[s.text] = s
         for queryid, bucket in latest.items():
-            keep = list(bucket.values())[-self.SAMPLES_PER_STATEMENT:]
+            keep = list(bucket.values())[-self.SAMPLES_PER_STATEMENT :]
             rows = []
             for i, s in enumerate(keep):
                 h = text_hash(s.text)
                 self.execute("INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", (h, s.text))
                 rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms))
-            self.executemany("INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms) "
-                             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
-                             "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms", rows)
-            self.execute("DELETE FROM samples WHERE server_id = ? AND queryid = ? AND text_hash NOT IN "
-                         "(SELECT text_hash FROM samples WHERE server_id = ? AND queryid = ? "
-                         "ORDER BY seen_at DESC LIMIT ?)", (sid, queryid, sid, queryid, self.SAMPLES_PER_STATEMENT))
+            self.executemany(
+                "INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
+                "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms",
+                rows,
+            )
+            self.execute(
+                "DELETE FROM samples WHERE server_id = ? AND queryid = ? AND text_hash NOT IN "
+                "(SELECT text_hash FROM samples WHERE server_id = ? AND queryid = ? "
+                "ORDER BY seen_at DESC LIMIT ?)",
+                (sid, queryid, sid, queryid, self.SAMPLES_PER_STATEMENT),
+            )
 
     def log_offsets(self, server: str) -> dict[str, int]:
         sid = self.server_id(server)
         if sid is None:
             return {}
-        return {k: int(v) for k, v in self.query("SELECT file_key, file_offset FROM log_offsets WHERE server_id = ?",
-                                                  (sid,))}
+        return {
+            k: int(v)
+            for k, v in self.query("SELECT file_key, file_offset FROM log_offsets WHERE server_id = ?", (sid,))
+        }
 
     def samples(self, sid: int, queryids: list[str]) -> dict[str, list[str]]:
         """Up to SAMPLES_PER_STATEMENT literal samples per queryid, newest first."""
         out: dict[str, list[str]] = {}
         for i in range(0, len(queryids), 500):
-            chunk = queryids[i:i + 500]
+            chunk = queryids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
             for qid, text in self.query(
-                    f"SELECT s.queryid, t.query FROM samples s JOIN texts t ON t.hash = s.text_hash "
-                    f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
-                    (sid, *chunk)):
+                f"SELECT s.queryid, t.query FROM samples s JOIN texts t ON t.hash = s.text_hash "
+                f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
+                (sid, *chunk),
+            ):
                 out.setdefault(qid, []).append(text)
         return out
 
@@ -441,14 +469,23 @@ class Store:
     ) -> list[dict[str, Any]]:
         if order not in COUNTERS:
             raise ValueError(order)
-        sums = ", ".join(f"sum(d.{c}) AS {c}" for c in COUNTERS)
+        # activity in (lo-1, hi] = running total at the last row <= hi minus the one at the last row < lo
+        diffs = ", ".join(f"h.t_{c} - coalesce(l.t_{c}, 0) AS {c}" for c in COUNTERS)
         where = " AND s.dbid = ?" if dbid is not None else ""
-        params: list[Any] = [sid, lo, hi] + ([dbid] if dbid is not None else [])
+        params: list[Any] = [hi, lo, sid] + ([dbid] if dbid is not None else [])
+        # MATERIALIZED keeps the planner from driving the join from all stat_totals rows of the server
         sql = (
-            f"SELECT s.queryid, s.userid, s.dbid, s.toplevel, s.text_hash, {sums} "
-            "FROM stat_deltas d JOIN statements s ON s.id = d.statement_id "
-            f"WHERE d.server_id = ? AND d.seq BETWEEN ? AND ? AND s.own = 0{where} "
-            f"GROUP BY s.id, s.queryid, s.userid, s.dbid, s.toplevel, s.text_hash ORDER BY {order} DESC, s.queryid"
+            "WITH b AS MATERIALIZED (SELECT s.id, s.server_id, s.queryid, s.userid, s.dbid, s.toplevel, s.text_hash, "
+            "(SELECT x.seq FROM stat_totals x WHERE x.server_id = s.server_id AND x.statement_id = s.id "
+            "AND x.seq <= ? ORDER BY x.seq DESC LIMIT 1) AS hi_seq, "
+            "(SELECT x.seq FROM stat_totals x WHERE x.server_id = s.server_id AND x.statement_id = s.id "
+            "AND x.seq < ? ORDER BY x.seq DESC LIMIT 1) AS lo_seq "
+            f"FROM statements s WHERE s.server_id = ? AND s.own = 0{where}) "
+            f"SELECT queryid, userid, dbid, toplevel, text_hash, {', '.join(COUNTERS)} FROM ("
+            f"SELECT b.queryid, b.userid, b.dbid, b.toplevel, b.text_hash, {diffs} FROM b "
+            "JOIN stat_totals h ON h.server_id = b.server_id AND h.statement_id = b.id AND h.seq = b.hi_seq "
+            "LEFT JOIN stat_totals l ON l.server_id = b.server_id AND l.statement_id = b.id AND l.seq = b.lo_seq) w "
+            f"WHERE calls > 0 OR total_exec_time > 0 ORDER BY {order} DESC, queryid"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -549,10 +586,8 @@ class Store:
         return out
 
     def prune(self, older_than_s: float, now: float | None = None) -> dict[str, Any]:
-        """Downsample snapshots older than the cutoff to one per day per server; their deltas are summed."""
+        """Downsample snapshots older than the cutoff to one per day per server; no total is lost."""
         cutoff = (now or time.time()) - older_than_s
-        cols = ", ".join(COUNTERS)
-        sums = ", ".join(f"sum({c})" for c in COUNTERS)
         merged = removed = 0
         with self.write():
             for (sid,) in self.query("SELECT id FROM servers"):
@@ -570,18 +605,15 @@ class Store:
                     # the first snapshot of the day keeps its own interval (it ends the previous day)
                     absorbed = rows[1:]
                     lo = absorbed[0][0]
-                    self.execute("CREATE TEMP TABLE IF NOT EXISTS prune_tmp AS SELECT * FROM stat_deltas WHERE 0 = 1")
-                    self.execute("DELETE FROM prune_tmp")
+                    # running totals: each statement's last row of the day moves to the kept snapshot
                     self.execute(
-                        f"INSERT INTO prune_tmp (server_id, seq, statement_id, {cols}) "
-                        f"SELECT server_id, ?, statement_id, {sums} FROM stat_deltas "
-                        "WHERE server_id = ? AND seq BETWEEN ? AND ? GROUP BY server_id, statement_id",
-                        (keep, sid, lo, keep),
+                        "UPDATE stat_totals SET seq = ? WHERE server_id = ? AND seq BETWEEN ? AND ? "
+                        "AND (statement_id, seq) IN (SELECT statement_id, max(seq) FROM stat_totals "
+                        "WHERE server_id = ? AND seq BETWEEN ? AND ? GROUP BY statement_id)",
+                        (keep, sid, lo, keep, sid, lo, keep),
                     )
-                    self.execute("DELETE FROM stat_deltas WHERE server_id = ? AND seq BETWEEN ? AND ?", (sid, lo, keep))
                     self.execute(
-                        f"INSERT INTO stat_deltas (server_id, seq, statement_id, {cols}) "
-                        f"SELECT server_id, seq, statement_id, {cols} FROM prune_tmp"
+                        "DELETE FROM stat_totals WHERE server_id = ? AND seq BETWEEN ? AND ?", (sid, lo, keep - 1)
                     )
                     reasons = sorted({r[5] for r in absorbed if r[5]})
                     self.execute(

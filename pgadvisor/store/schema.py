@@ -1,5 +1,9 @@
 """Store schema as numbered, forward-only migrations (same SQL for SQLite and PostgreSQL).
 
+stat_last holds, per statement, the cumulative pg_stat_statements counters last seen and the
+running totals of reset-aware deltas (t_*); stat_totals keeps a running-total row for every
+snapshot in which a statement moved, so a window's activity is two index seeks per statement.
+
 Placeholders: {pk} auto-increment primary key, {int} 64-bit integer, {real} double, {blob} bytes.
 """
 
@@ -7,9 +11,12 @@ from __future__ import annotations
 
 from pgadvisor.workload import COUNTERS
 
-_DELTA_COLS = ",\n    ".join(
-    f"{c} {{real}} NOT NULL DEFAULT 0" if "time" in c else f"{c} {{int}} NOT NULL DEFAULT 0" for c in COUNTERS
-)
+
+def _cols(prefix: str = "") -> str:
+    return ",\n    ".join(
+        f"{prefix}{c} {{real}} NOT NULL DEFAULT 0" if "time" in c else f"{prefix}{c} {{int}} NOT NULL DEFAULT 0"
+        for c in COUNTERS
+    )
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -63,17 +70,16 @@ CREATE TABLE statements (
 CREATE TABLE stat_last (
     statement_id {{int}} PRIMARY KEY,
     server_id {{int}} NOT NULL,
-    seq {{int}} NOT NULL,
-    {_DELTA_COLS}
+    {_cols()},
+    {_cols("t_")}
 );
-CREATE TABLE stat_deltas (
+CREATE TABLE stat_totals (
     server_id {{int}} NOT NULL,
-    seq {{int}} NOT NULL,
     statement_id {{int}} NOT NULL,
-    {_DELTA_COLS},
-    PRIMARY KEY (server_id, seq, statement_id)
+    seq {{int}} NOT NULL,
+    {_cols("t_")},
+    PRIMARY KEY (server_id, statement_id, seq)
 ){{without_rowid}};
-CREATE INDEX stat_deltas_statement ON stat_deltas (statement_id, seq);
 CREATE TABLE blobs (
     hash TEXT PRIMARY KEY,
     data {{blob}} NOT NULL

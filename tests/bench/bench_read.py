@@ -114,10 +114,23 @@ def generate_direct(path: Path, n_snap: int, n_stmt: int, changed: float, seed: 
         st.execute(
             f"""WITH RECURSIVE sq(seq) AS (SELECT 2 UNION ALL SELECT seq + 1 FROM sq WHERE seq < {int(n_snap)}),
                      kk(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM kk WHERE k < {per - 1})
-                INSERT INTO stat_deltas (server_id, seq, statement_id, calls, total_exec_time, rows, shared_blks_hit)
-                SELECT {sid}, seq, ((seq * 7919 + k * {step}) % {n_stmt}) + 1, 1 + abs(random()) % 50,
+                SELECT 1""")
+        st.execute("CREATE TEMP TABLE d AS SELECT 0 AS seq, 0 AS statement_id, 0 AS calls, 0.0 AS t, 0 AS r, 0 AS h "
+                   "WHERE 0")
+        st.execute(
+            f"""INSERT INTO d WITH RECURSIVE sq(seq) AS (SELECT 2 UNION ALL SELECT seq + 1 FROM sq
+                                                      WHERE seq < {int(n_snap)}),
+                     kk(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM kk WHERE k < {per - 1})
+                SELECT seq, ((seq * 7919 + k * {step}) % {n_stmt}) + 1, 1 + abs(random()) % 50,
                        (abs(random()) % 150000) / 1000.0, 1 + abs(random()) % 50, abs(random()) % 200
-                  FROM sq, kk ORDER BY seq""")
+                  FROM sq, kk""")
+        # the store keeps running totals of the deltas (see store/schema.py)
+        st.execute(
+            f"""INSERT INTO stat_totals (server_id, statement_id, seq, t_calls, t_total_exec_time, t_rows,
+                                         t_shared_blks_hit)
+                SELECT {sid}, statement_id, seq,
+                       sum(calls) OVER w, sum(t) OVER w, sum(r) OVER w, sum(h) OVER w
+                  FROM d WINDOW w AS (PARTITION BY statement_id ORDER BY seq)""")
     return {"total_s": time.perf_counter() - t0}
 
 
@@ -126,7 +139,7 @@ def store_size(path: Path) -> dict:
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         per = con.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
-        n_deltas = con.execute("SELECT count(*) FROM stat_deltas").fetchone()[0]
+        n_deltas = con.execute("SELECT count(*) FROM stat_totals").fetchone()[0]
         n_snaps = con.execute("SELECT count(*) FROM snapshots").fetchone()[0]
     finally:
         con.close()
@@ -215,9 +228,8 @@ def main() -> None:
             sid = st.server_id(SERVER)
             lo, hi = st.window_seqs(sid, time.time() - 30 * 86400, None)
             plan = st.query(
-                "EXPLAIN QUERY PLAN SELECT s.queryid, sum(d.calls) FROM stat_deltas d JOIN statements s "
-                "ON s.id = d.statement_id WHERE d.server_id = ? AND d.seq BETWEEN ? AND ? AND s.own = 0 "
-                "GROUP BY s.id ORDER BY 2 DESC LIMIT 20", (sid, lo, hi))
+                "EXPLAIN QUERY PLAN SELECT (SELECT max(x.seq) FROM stat_totals x WHERE x.server_id = s.server_id "
+                "AND x.statement_id = s.id AND x.seq <= ?) FROM statements s WHERE s.server_id = ?", (hi, sid))
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(6)
         print("\ncProfile of load_workload (tottime):")
