@@ -62,7 +62,7 @@ def plan_hash(plan: Any) -> str:
 def explain_generic(conn: psycopg.Connection, text: str, version_num: int) -> list | None:
     """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if it cannot be planned."""
     try:
-        with conn.transaction():
+        with catalog.savepoint(conn):
             if version_num >= 160000:
                 return conn.execute(f"{MARKER} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}").fetchone()[0]
             if "$" not in text:
@@ -120,9 +120,7 @@ def collect(
     t0 = time.perf_counter()
     notes: list[str] = []
     with connect(dsn) as conn:
-        # one REPEATABLE READ transaction: all views are read at the same moment
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        with conn.transaction():
+        with catalog.snapshot_transaction(conn):
             info = catalog.server_info(conn)
             state = _require_pgss(conn)
             extversion = state["extversion"]

@@ -27,7 +27,7 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
 
     checks: list[Check] = []
     try:
-        with connect(dsn) as conn, conn.transaction():
+        with connect(dsn) as conn, catalog.snapshot_transaction(conn):
             info = catalog.server_info(conn)
             state = catalog.pgss_state(conn)
             ok_version = info["version_num"] >= 130000

@@ -7,6 +7,8 @@ marker so that our own activity is recognisable in pg_stat_statements and filter
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -62,6 +64,39 @@ def q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, 
         return cur.fetchall() if cur.description else []
 
 
+@contextmanager
+def savepoint(conn: psycopg.Connection) -> Iterator[None]:
+    """A marked savepoint, or a marked transaction when none is open (psycopg's own SAVEPOINT/BEGIN
+    would show up unmarked in pg_stat_statements); an error inside rolls back only this block."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        begin, undo, done = "BEGIN", "ROLLBACK", "COMMIT"
+    else:
+        sp = "SAVEPOINT pgadvisor_sp"
+        begin, undo, done = sp, f"ROLLBACK TO {sp}", f"RELEASE {sp}"
+    conn.execute(f"{MARKER} {begin}")
+    try:
+        yield
+    except BaseException:
+        if not conn.closed:
+            conn.execute(f"{MARKER} {undo}")
+        raise
+    conn.execute(f"{MARKER} {done}")
+
+
+@contextmanager
+def snapshot_transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """One marked, read-only REPEATABLE READ transaction: every view is read at the same moment."""
+    conn.autocommit = True
+    conn.execute(f"{MARKER} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        yield
+    except BaseException:
+        if not conn.closed:
+            conn.execute(f"{MARKER} ROLLBACK")
+        raise
+    conn.execute(f"{MARKER} COMMIT")
+
+
 def server_info(conn: psycopg.Connection) -> dict[str, Any]:
     row = q(
         conn,
@@ -75,7 +110,7 @@ def server_info(conn: psycopg.Connection) -> dict[str, Any]:
                now() AS taken_at""",
     )[0]
     try:
-        with conn.transaction():
+        with savepoint(conn):
             row["system_identifier"] = str(
                 q(conn, "SELECT system_identifier FROM pg_control_system()")[0]["system_identifier"]
             )

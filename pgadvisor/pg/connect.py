@@ -75,7 +75,8 @@ def connect(
         opts.append("-c default_transaction_read_only=on")
     params["options"] = " ".join(o for o in opts if o)
     try:
-        conn = psycopg.connect(**params)
+        # autocommit: no unmarked BEGIN from psycopg; callers open marked transactions (catalog.py)
+        conn = psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
         raise ConnectError(f"cannot connect to {describe(dsn)}: {scrub(_one_line(exc), dsn)}") from None
     try:

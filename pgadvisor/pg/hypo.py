@@ -1,0 +1,694 @@
+"""What-if engine: the planner's cost of a statement under a set of hypothetical indexes.
+
+With hypopg the hypothetical indexes live in this backend's memory only; they are created in the
+caller's (read-only) session, never as real objects, and `hypopg_reset()` runs when the engine is
+closed, also after an error. hypopg indexes are not transactional, so a rolled back savepoint does
+not remove them; the engine tracks what exists and keeps at most `max_hypothetical` at once.
+
+Parameterized texts from pg_stat_statements get a generic plan: `EXPLAIN (GENERIC_PLAN)` on
+PostgreSQL 16+, on older servers a prepared statement under `plan_cache_mode = force_generic_plan`
+explained with NULL arguments. Each EXPLAIN runs in its own (sub)transaction so one failure does not
+abort the rest.
+
+Without hypopg the engine falls back to a statistics-based estimate (`mode == "heuristic"`): the real
+plan gives the cost without new indexes; a sequential scan of a table is replaced by an index scan
+whose cost follows from pg_stats selectivities when that is cheaper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+
+from pgadvisor.advise import sizes
+from pgadvisor.pg.catalog import MARKER
+
+# PostgreSQL keywords that cannot be a bare column/table name in every position (pg_get_keywords()
+# categories R, T and C); quoting one of these is never wrong, leaving it bare sometimes is.
+_KEYWORDS = frozenset("""
+all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
+collation column concurrently constraint create cross current_catalog current_date current_role
+current_schema current_time current_timestamp current_user default deferrable desc distinct do else end
+except false fetch for foreign freeze from full grant group having ilike in initially inner intersect into
+is isnull join lateral leading left like limit localtime localtimestamp natural not notnull null offset on
+only or order outer overlaps placing primary references returning right select session_user similar some
+symmetric table tablesample then to trailing true union unique user using variadic verbose when where window
+with between bigint bit boolean char character coalesce dec decimal exists extract float greatest grouping
+inout int integer interval least national nchar none normalize nullif numeric out overlay position precision
+real row setof smallint substring time timestamp treat trim values varchar xmlattributes xmlconcat xmlelement
+xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
+""".split())
+_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+_HYPO_NAME = re.compile(r"<(\d+)>")
+_PARAM = re.compile(r"\$(\d+)")
+_PREPARED = "pgadvisor_whatif"
+
+EQ_KINDS = frozenset({"eq", "in", "is_null", "bool"})
+RANGE_KINDS = frozenset({"range", "prefix_like"})
+
+
+def quote_ident(name: str) -> str:
+    """An identifier as PostgreSQL needs it: bare when that is unambiguous, else double-quoted."""
+    if _SIMPLE_IDENT.fullmatch(name) and name not in _KEYWORDS:
+        return name
+    return sql.Identifier(name).as_string(None)
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    """One key of an index: a column or an expression (SQL text), with direction and operator class."""
+
+    column: str | None = None
+    expression: str | None = None
+    descending: bool = False
+    nulls_first: bool | None = None
+    opclass: str | None = None
+    # base columns an expression reads (for relevance and sizes); (column,) for a plain column
+    expr_columns: tuple[str, ...] = ()
+
+    @property
+    def base_columns(self) -> tuple[str, ...]:
+        return (self.column,) if self.column else self.expr_columns
+
+    def _suffix(self) -> str:
+        s = f" {self.opclass}" if self.opclass else ""
+        if self.descending:
+            s += " DESC"
+        if self.nulls_first is not None and self.nulls_first != self.descending:
+            s += " NULLS FIRST" if self.nulls_first else " NULLS LAST"
+        return s
+
+    def sql(self) -> str:
+        head = quote_ident(self.column) if self.column else f"({self.expression})"
+        return head + self._suffix()
+
+    def label(self) -> str:
+        return (self.column or self.expression or "?") + self._suffix()
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    """A (hypothetical or proposed) index; hashable, so it keys caches and configurations."""
+
+    schema: str
+    table: str
+    keys: tuple[KeyPart, ...]
+    method: str = "btree"
+    include: tuple[str, ...] = ()
+    predicate: str | None = None  # SQL of the WHERE clause of a partial index
+    predicate_columns: tuple[str, ...] = ()
+
+    @property
+    def table_key(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def width(self) -> int:
+        return len(self.keys)
+
+    @property
+    def leading_columns(self) -> tuple[str, ...]:
+        return self.keys[0].base_columns if self.keys else ()
+
+    @property
+    def columns(self) -> frozenset[str]:
+        cols = {c for k in self.keys for c in k.base_columns}
+        return frozenset(cols | set(self.include) | set(self.predicate_columns))
+
+    def body_sql(self) -> str:
+        """`ON schema.table USING method (keys) INCLUDE (...) WHERE ...`."""
+        s = f"ON {qualified(self.schema, self.table)} USING {self.method} ({', '.join(k.sql() for k in self.keys)})"
+        if self.include:
+            s += f" INCLUDE ({', '.join(quote_ident(c) for c in self.include)})"
+        if self.predicate:
+            s += f" WHERE {self.predicate}"
+        return s
+
+    def create_sql(self, name: str | None = None, concurrently: bool = False) -> str:
+        head = "CREATE INDEX CONCURRENTLY" if concurrently else "CREATE INDEX"
+        if name:
+            head += f" {quote_ident(name)}"
+        return f"{head} {self.body_sql()}"
+
+    def label(self, qualify: bool = True, sep: str = ", ") -> str:
+        """`orders(user_id, created_at DESC)`; with the method when it is not btree."""
+        name = self.table_key if qualify else self.table
+        using = "" if self.method == "btree" else f" USING {self.method}"
+        s = f"{name}{using}({sep.join(k.label() for k in self.keys)})"
+        if self.include:
+            s += f" INCLUDE({sep.join(self.include)})"
+        if self.predicate:
+            s += f" WHERE {self.predicate}"
+        return s
+
+    def extended(self, key: KeyPart) -> IndexDef:
+        return IndexDef(self.schema, self.table, self.keys + (key,), self.method, tuple(
+            c for c in self.include if c != key.column), self.predicate, self.predicate_columns)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A statement's filter on one table's column or expression (used by the heuristic estimate)."""
+
+    table_key: str
+    column: str | None
+    expression: str | None
+    kind: str
+    both_bounds: bool = False
+
+
+@dataclass(frozen=True)
+class WhatIfStatement:
+    """What the engine needs of a statement: its text and which table columns it references."""
+
+    key: str  # fingerprint: cache key
+    text: str
+    tables: frozenset[str]  # "schema.table"
+    columns: frozenset[tuple[str, str]] = frozenset()  # (table key, column) referenced anywhere
+    filter_columns: frozenset[tuple[str, str]] = frozenset()  # (table key, column) filtered on
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    cost: float | None  # total cost of the plan; None when EXPLAIN failed
+    used: frozenset[IndexDef] = frozenset()  # hypothetical indexes the plan used
+    error: str | None = None
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
+
+
+def _strip(text: str) -> str:
+    return text.strip().rstrip(";").strip()
+
+
+def _walk(node: Any, key: str) -> Iterable[Any]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            else:
+                yield from _walk(v, key)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v, key)
+
+
+def norm_expr(expr: str) -> str:
+    """Loose canonical form of an expression, to compare the parser's SQL with pg_get_indexdef's."""
+    s = re.sub(r"::[a-z ]+(\[\])?", "", expr.lower())
+    s = re.sub(r"[\s\"]", "", s)
+    while s.startswith("(") and s.endswith(")") and _balanced(s[1:-1]):
+        s = s[1:-1]
+    return s
+
+
+def _balanced(s: str) -> bool:
+    depth = 0
+    for ch in s:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+class WhatIf:
+    """Plan costs under hypothetical index configurations, cached; use as a context manager.
+
+    `calls` counts EXPLAINs actually run (what-if calls), `cache_hits` the answers from the cache.
+    """
+
+    def __init__(self, conn: psycopg.Connection, *, schema: dict | None = None, max_hypothetical: int = 256,
+                 create_extension: bool = False, heuristic: bool = False):
+        self.conn = conn
+        self.schema = schema or {}
+        self.max_hypothetical = max(1, max_hypothetical)
+        self.calls = 0
+        self.cache_hits = 0
+        self.created = 0
+        self.resets = 0
+        self.mode = "heuristic"
+        self.reason: str | None = None
+        self.invalid: dict[IndexDef, str] = {}  # definitions hypopg refused, with the error
+        self._cache: dict[tuple[str, frozenset[IndexDef]], PlanResult] = {}
+        self._sizes: dict[IndexDef, int | None] = {}
+        self._current: dict[IndexDef, int] = {}
+        self._by_oid: dict[int, IndexDef] = {}
+        self._scans: dict[str, list[tuple[str, float, float]]] = {}  # heuristic: seq scans of base plans
+        self._hypopg: str | None = None  # schema of the hypopg functions
+        self._typed: dict[str, str] = {}  # texts that needed casts on their parameters
+        self._closed = False
+        self._saved_autocommit = conn.autocommit
+        self._saved_prepare = conn.prepare_threshold
+        self._saved_plan_cache: str | None = None
+        conn.prepare_threshold = None  # our EXPLAIN texts are one-off: no server-side prepared statements
+        if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+            # one short transaction per EXPLAIN: no snapshot held for the whole run
+            conn.autocommit = True
+        try:
+            self.version = int(self._scalar("SELECT current_setting('server_version_num')::int"))
+            self._setup_hypopg(create_extension, heuristic)
+            if self.version < 160000:
+                self._saved_plan_cache = self._scalar("SELECT current_setting('plan_cache_mode')")
+                self._exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false)")
+        except BaseException:
+            self.close()
+            raise
+        self._rels = {f"{r['schema']}.{r['name']}": r for r in self.schema.get("relations", [])}
+        self._cols = {(f"{c['schema']}.{c['table']}", c["column"]): c for c in self.schema.get("columns", [])}
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _exec(self, query: str, params: Any = None) -> list[tuple]:
+        if self.conn.autocommit:  # each statement is its own transaction already
+            with self.conn.cursor() as cur:
+                cur.execute(f"{MARKER} {query}", params)
+                return cur.fetchall() if cur.description else []
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(f"{MARKER} {query}", params)
+            return cur.fetchall() if cur.description else []
+
+    def _scalar(self, query: str, params: Any = None) -> Any:
+        rows = self._exec(query, params)
+        return rows[0][0] if rows else None
+
+    def _fn(self, name: str) -> str:
+        return f"{quote_ident(self._hypopg)}.{name}" if self._hypopg else name
+
+    def _setup_hypopg(self, create_extension: bool, heuristic: bool) -> None:
+        if heuristic:
+            self.reason = "heuristic mode requested"
+            return
+        row = self._exec("""SELECT (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                                     WHERE e.extname = 'hypopg'),
+                                   (SELECT default_version FROM pg_available_extensions WHERE name = 'hypopg')""")[0]
+        schema, available = row
+        if schema is None and available and create_extension:
+            try:
+                with self.conn.transaction():
+                    # the one write pgadvisor may do, and only when asked to: the session is read-only otherwise
+                    self.conn.execute(f"{MARKER} SET TRANSACTION READ WRITE")
+                    self.conn.execute(f"{MARKER} CREATE EXTENSION IF NOT EXISTS hypopg")
+                schema = self._scalar("""SELECT n.nspname FROM pg_extension e
+                                           JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'""")
+            except psycopg.Error as exc:
+                self.reason = f"cannot create extension hypopg: {_one_line(exc)}"
+                return
+        if schema is None:
+            self.reason = ("hypopg is installed on the server but not created in this database (CREATE EXTENSION "
+                           "hypopg)" if available else "hypopg is not installed on the server")
+            return
+        self._hypopg = schema
+        try:
+            self._exec(f"SELECT {self._fn('hypopg_reset')}()")
+        except psycopg.Error as exc:
+            self._hypopg = None
+            self.reason = f"cannot use hypopg: {_one_line(exc)}"
+            return
+        self.mode = "hypopg"
+
+    def close(self) -> None:
+        """Remove every hypothetical index and restore the session; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        status = self.conn.info.transaction_status
+        if not self.conn.closed and status != TransactionStatus.INERROR:
+            for stmt in ([f"SELECT {self._fn('hypopg_reset')}()"] if self._hypopg else []) + (
+                    ["SELECT set_config('plan_cache_mode', %s, false)"] if self._saved_plan_cache else []):
+                try:
+                    self._exec(stmt, (self._saved_plan_cache,) if "%s" in stmt else None)
+                except psycopg.Error:
+                    pass
+            self._current.clear()
+        if not self.conn.closed and self.conn.info.transaction_status == TransactionStatus.IDLE:
+            self.conn.autocommit = self._saved_autocommit
+        self.conn.prepare_threshold = self._saved_prepare
+
+    def __enter__(self) -> WhatIf:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- hypothetical indexes -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Drop every hypothetical index of this session (hypopg_reset)."""
+        if self._hypopg:
+            self._exec(f"SELECT {self._fn('hypopg_reset')}()")
+            self.resets += 1
+        self._current.clear()
+
+    def hypothetical(self) -> list[dict[str, Any]]:
+        """hypopg's own list of this session's hypothetical indexes."""
+        if not self._hypopg:
+            return []
+        rows = self._exec(f"SELECT indexrelid, indexname FROM {self._fn('hypopg')}()")
+        return [{"indexrelid": r[0], "indexname": r[1]} for r in rows]
+
+    def _create(self, d: IndexDef) -> int | None:
+        if d in self._current:
+            return self._current[d]
+        if d in self.invalid:
+            return None
+        if len(self._current) >= self.max_hypothetical:
+            self.reset()
+        try:
+            oid = self._scalar(f"SELECT indexrelid FROM {self._fn('hypopg_create_index')}(%s)", (d.create_sql(),))
+        except psycopg.Error as exc:
+            self.invalid[d] = _one_line(exc)
+            return None
+        self.created += 1
+        self._current[d] = int(oid)
+        self._by_oid[int(oid)] = d
+        return int(oid)
+
+    def _create_many(self, defs: list[IndexDef]) -> None:
+        defs = [d for d in defs if d not in self._current and d not in self.invalid]
+        if len(defs) <= 1:
+            for d in defs:
+                self._create(d)
+            return
+        try:
+            rows = self._exec(f"SELECT u.i, (h.c).indexrelid FROM unnest(%s::text[]) WITH ORDINALITY AS u(d, i), "
+                              f"LATERAL (SELECT {self._fn('hypopg_create_index')}(u.d) AS c) AS h ORDER BY u.i",
+                              ([d.create_sql() for d in defs],))
+        except psycopg.Error:
+            # some of the batch may exist now without our knowing their oids: start clean, one at a time
+            self.reset()
+            for d in defs:
+                self._create(d)
+            return
+        for i, oid in rows:
+            d = defs[int(i) - 1]
+            self._current[d] = int(oid)
+            self._by_oid[int(oid)] = d
+            self.created += 1
+
+    def _materialize(self, wanted: frozenset[IndexDef], stmt: WhatIfStatement, strict: bool = False) -> None:
+        """Make the hypothetical indexes that matter to `stmt` exactly `wanted`.
+
+        Others may stay: an index on another table, or one not relevant to the statement, does not
+        change its plan (`strict` drops every other index on the statement's tables, for when one did).
+        """
+        if len(wanted) > self.max_hypothetical:
+            raise ValueError(f"{len(wanted)} hypothetical indexes at once exceed max_hypothetical")
+        extra = [oid for d, oid in self._current.items() if d.table_key in stmt.tables and d not in wanted
+                 and (strict or self.relevant(d, stmt))]
+        missing = sorted(wanted - self._current.keys(), key=lambda x: x.label())
+        if len(self._current) - len(extra) + len(missing) > self.max_hypothetical:
+            self.reset()
+            missing = sorted(wanted, key=lambda x: x.label())
+        elif extra:
+            self._exec(f"SELECT {self._fn('hypopg_drop_index')}(x) FROM unnest(%s::oid[]) AS x", (extra,))
+            gone = set(extra)
+            self._current = {d: o for d, o in self._current.items() if o not in gone}
+        self._create_many(missing)
+
+    def size(self, d: IndexDef) -> int | None:
+        """Estimated size in bytes (hypopg_relation_size, or from statistics in heuristic mode)."""
+        if d in self._sizes:
+            return self._sizes[d]
+        size: int | None = None
+        if self._hypopg and d.method in ("btree", "brin", "hash"):
+            oid = self._create(d)
+            if oid is not None:
+                size = int(self._scalar(f"SELECT {self._fn('hypopg_relation_size')}(%s)", (oid,)))
+        if size is None and d not in self.invalid:
+            size = self.estimate_size(d)
+        self._sizes[d] = size
+        return size
+
+    def estimate_size(self, d: IndexDef) -> int:
+        """Size from table statistics only (no hypopg)."""
+        rel = self._rels.get(d.table_key) or {}
+        reltuples = max(0.0, float(rel.get("reltuples") or 0))
+        widths = []
+        for k in d.keys:
+            cols = k.base_columns or ("?",)
+            widths.append(max(sizes.column_width(self._cols.get((d.table_key, c))) for c in cols))
+        widths += [sizes.column_width(self._cols.get((d.table_key, c))) for c in d.include]
+        if d.method == "brin":
+            return sizes.brin_size(float(rel.get("relpages") or 0))
+        if d.method == "gin":
+            return sizes.gin_size(reltuples, widths[0] if widths else 16, trigram="trgm" in (d.keys[0].opclass or ""))
+        fraction = 1.0
+        for c in d.predicate_columns:
+            fraction *= self._eq_selectivity(d.table_key, c)
+        return sizes.btree_size(reltuples, widths, fraction)
+
+    # -- costs ----------------------------------------------------------------------------------------
+    @staticmethod
+    def relevant(d: IndexDef, stmt: WhatIfStatement) -> bool:
+        """Whether the planner could use `d` for `stmt`: same table, leading key read, predicate implied."""
+        if d.table_key not in stmt.tables:
+            return False
+        if not stmt.columns:
+            return True
+        if d.predicate_columns and stmt.filter_columns and not all(
+                (d.table_key, c) in stmt.filter_columns for c in d.predicate_columns):
+            return False
+        return any((d.table_key, c) in stmt.columns for c in d.leading_columns) or not d.leading_columns
+
+    def cost(self, stmt: WhatIfStatement, config: Iterable[IndexDef] = ()) -> PlanResult:
+        """Plan cost of `stmt` with the hypothetical indexes of `config` (only the relevant ones matter)."""
+        rel = frozenset(d for d in config if self.relevant(d, stmt) and d not in self.invalid)
+        key = (stmt.key, rel)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.cache_hits += 1
+            return hit
+        if self.mode == "hypopg":
+            self._materialize(rel, stmt)
+            valid = frozenset(d for d in rel if d in self._current)
+            result = self._cache.get((stmt.key, valid)) or self._plan_cost(stmt.text)
+            if not result.used <= valid:  # the plan used an index we took for irrelevant: plan again without
+                self._materialize(rel, stmt, strict=True)
+                result = self._plan_cost(stmt.text)
+            self._cache[(stmt.key, valid)] = result
+        elif rel:
+            result = self._heuristic_cost(stmt, rel)
+        else:
+            result = self._plan_cost(stmt.text, keep_scans=stmt.key)
+        self._cache[key] = result
+        return result
+
+    def _plan_cost(self, text: str, keep_scans: str | None = None) -> PlanResult:
+        try:
+            plan = self.explain(text)
+        except psycopg.Error as exc:
+            return PlanResult(None, error=_one_line(exc))
+        top = plan[0]["Plan"]
+        used = set()
+        for name in _walk(plan, "Index Name"):
+            m = _HYPO_NAME.search(str(name))
+            if m and int(m.group(1)) in self._by_oid:
+                used.add(self._by_oid[int(m.group(1))])
+        if keep_scans is not None:
+            self._scans[keep_scans] = list(_seq_scans(top, 1.0))
+        return PlanResult(float(top["Total Cost"]), frozenset(used))
+
+    def explain(self, text: str) -> list[dict[str, Any]]:
+        """`EXPLAIN (FORMAT JSON)` of a statement, a generic plan when it has `$n` parameters.
+
+        A parameter whose type PostgreSQL cannot infer (`$1 - $2`, `THEN $3`) makes the statement
+        fail to prepare; it is retried once with such parameters cast (numeric, else text).
+        """
+        body = self._typed.get(text) or _strip(text)
+        self.calls += 1
+        for _ in range(6):
+            try:
+                plan = self._explain(body)
+            except psycopg.Error as exc:
+                fixed = _cast_params(body, str(exc))
+                if fixed is None or fixed == body:
+                    raise
+                body = fixed
+                continue
+            if body != _strip(text):
+                self._typed[text] = body
+            return plan
+        return self._explain(body)
+
+    def _explain(self, body: str) -> list[dict[str, Any]]:
+        if not _PARAM.search(body):
+            return _json(self._scalar(f"EXPLAIN (FORMAT JSON) {body}"))
+        if self.version >= 160000:
+            return _json(self._scalar(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {body}"))
+        if self.conn.autocommit:
+            plan = self._explain_prepared_fast(body)
+            if plan is not None:
+                return plan
+        prepared = False
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(f"{MARKER} PREPARE {_PREPARED} AS {body}")
+                prepared = True
+                cur.execute(f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
+                            f"WHERE name = '{_PREPARED}'")
+                n = cur.fetchone()[0] or 0
+                args = f"({', '.join(['NULL'] * n)})" if n else ""
+                cur.execute(f"{MARKER} EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}{args}")
+                return _json(cur.fetchone()[0])
+        finally:
+            if prepared and self.conn.info.transaction_status != TransactionStatus.INERROR:
+                # PREPARE is not transactional: it outlives the rolled back savepoint
+                try:
+                    self._exec(f"DEALLOCATE {_PREPARED}")
+                except psycopg.Error:
+                    pass
+
+    def _explain_prepared_fast(self, body: str) -> list[dict[str, Any]] | None:
+        """PREPARE, EXPLAIN EXECUTE and DEALLOCATE in one round trip (simple protocol, autocommit only);
+        None when the parameter count read from the text was wrong."""
+        n = max(int(x) for x in _PARAM.findall(body))
+        args = ", ".join(["NULL"] * n)
+        # newlines: a trailing `-- comment` in the text must not swallow what follows
+        query = (f"{MARKER} PREPARE {_PREPARED} AS {body}\n;\n{MARKER} EXPLAIN (FORMAT JSON) EXECUTE "
+                 f"{_PREPARED}({args});\nDEALLOCATE {_PREPARED}")
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(query)
+                plan = None
+                while True:
+                    if cur.description is not None:
+                        plan = cur.fetchone()[0]
+                    if not cur.nextset():
+                        break
+                return _json(plan)
+        except psycopg.Error as exc:
+            exists = self._scalar(f"SELECT count(*) FROM pg_prepared_statements WHERE name = '{_PREPARED}'")
+            if exists:
+                self._exec(f"DEALLOCATE {_PREPARED}")
+                if "wrong number of parameters" in str(exc):
+                    return None
+            raise
+
+    # -- heuristic mode -------------------------------------------------------------------------------
+    def _eq_selectivity(self, table_key: str, column: str, kind: str = "eq") -> float:
+        col = self._cols.get((table_key, column)) or {}
+        null_frac = float(col.get("null_frac") or 0.0)
+        if kind == "is_null":
+            return max(null_frac, 0.005)
+        rel = self._rels.get(table_key) or {}
+        nd = float(col.get("n_distinct") or 0.0)
+        if nd < 0:
+            nd = -nd * max(1.0, float(rel.get("reltuples") or 1.0))
+        if nd <= 0:
+            nd = 200.0  # the planner's DEFAULT_NUM_DISTINCT
+        return max(1e-9, (1.0 - null_frac) / nd)
+
+    def _index_scan_cost(self, d: IndexDef, stmt: WhatIfStatement) -> float | None:
+        if d.method != "btree":
+            return None
+        filters = [f for f in stmt.filters if f.table_key == d.table_key]
+        sel, matched = 1.0, 0
+        for k in d.keys:
+            hit = None
+            for f in filters:
+                if (k.column and f.column == k.column and not f.expression) or (
+                        k.expression and f.expression and norm_expr(f.expression) == norm_expr(k.expression)):
+                    hit = f
+                    break
+            if hit is None:
+                break
+            if hit.kind in EQ_KINDS:
+                sel *= self._eq_selectivity(d.table_key, hit.column or "", hit.kind) if hit.column else 0.005
+                matched += 1
+                continue
+            if hit.kind in RANGE_KINDS:
+                sel *= 0.005 if hit.both_bounds else (0.05 if hit.kind == "prefix_like" else 0.3333)
+                matched += 1
+            break
+        if matched == 0:
+            return None
+        for c in d.predicate_columns:
+            if not any(f.column == c for f in filters):
+                return None
+        rel = self._rels.get(d.table_key) or {}
+        tuples = max(1.0, float(rel.get("reltuples") or 1.0))
+        pages = max(1.0, float(rel.get("relpages") or 1.0))
+        rows = max(1.0, tuples * sel)
+        heap_pages = min(pages, rows)
+        descent = math.ceil(math.log2(tuples + 1)) * 0.0025 + 4.0
+        return descent + rows * (0.005 + 0.01 + 0.0025 * len(filters)) + heap_pages * 4.0
+
+    def _heuristic_cost(self, stmt: WhatIfStatement, config: frozenset[IndexDef]) -> PlanResult:
+        base = self.cost(stmt, ())
+        if base.cost is None:
+            return base
+        saved, used = 0.0, set()
+        for relname, node_cost, loops in self._scans.get(stmt.key, []):
+            best, best_d = node_cost, None
+            for d in config:
+                if d.table != relname:
+                    continue
+                c = self._index_scan_cost(d, stmt)
+                if c is not None and c < best:
+                    best, best_d = c, d
+            if best_d is not None:
+                saved += (node_cost - best) * loops
+                used.add(best_d)
+        return PlanResult(max(base.cost - saved, base.cost * 0.001), frozenset(used))
+
+
+def _seq_scans(node: dict, loops: float) -> Iterable[tuple[str, float, float]]:
+    """(relation, cost per loop, loops) of every sequential scan in a plan tree."""
+    if node.get("Node Type") in ("Seq Scan", "Parallel Seq Scan") and node.get("Relation Name"):
+        yield node["Relation Name"], float(node.get("Total Cost") or 0.0), loops
+    children = node.get("Plans") or []
+    outer_rows = 1.0
+    for child in children:
+        if child.get("Parent Relationship") == "Outer":
+            outer_rows = max(1.0, float(child.get("Plan Rows") or 1.0))
+    for child in children:
+        inner_nl = node.get("Node Type") == "Nested Loop" and child.get("Parent Relationship") == "Inner"
+        yield from _seq_scans(child, loops * (outer_rows if inner_nl else 1.0))
+
+
+_ARITH_PAIR = re.compile(r"(\$\d+)(?!::)(\s*[-+*/]\s*)(\$\d+)(?!::)")
+_CASE_RESULT = re.compile(r"\b(then|else)(\s+)(\$\d+)(?!\s*::)", re.I)
+_UNTYPED = re.compile(r"could not determine data type of parameter \$(\d+)")
+
+
+def _cast_params(body: str, error: str) -> str | None:
+    """`body` with casts on the parameters PostgreSQL could not type, or None when the error is another."""
+    m = _UNTYPED.search(error)
+    if m:
+        return re.sub(rf"\${m.group(1)}(?!\d)(?!::)", f"${m.group(1)}::text", body)
+    if not any(s in error for s in ("operator is not unique", "does not exist", "could not determine")):
+        return None
+    out = body
+    for _ in range(8):
+        new = _ARITH_PAIR.sub(r"\1::numeric\2\3::numeric", out)
+        if new == out:
+            break
+        out = new
+    return _CASE_RESULT.sub(r"\1\2\3::numeric", out)
+
+
+def _json(value: Any) -> list[dict[str, Any]]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [t.strip() for t in str(exc).strip().splitlines() if t.strip()]
+    return " ".join(lines) or exc.__class__.__name__
+
+
+__all__ = ["EQ_KINDS", "RANGE_KINDS", "Filter", "IndexDef", "KeyPart", "PlanResult", "WhatIf", "WhatIfStatement",
+           "fingerprint", "norm_expr", "qualified", "quote_ident"]
