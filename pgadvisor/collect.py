@@ -107,15 +107,24 @@ def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
     return state
 
 
+SCHEMA_KINDS = ("relations", "indexes", "columns", "foreign_keys", "settings")
+
+
 def collect(
     dsn: str,
     server: str | None = None,
     *,
     plans_top: int = 20,
     with_schema: bool = True,
+    known_schema: str | None = None,
     progress: Progress | None = None,
 ) -> Snapshot:
-    """Read one snapshot from the server at `dsn` (read-only transaction, timeouts, marked statements)."""
+    """Read one snapshot from the server at `dsn` (read-only transaction, timeouts, marked statements).
+
+    `known_schema` is the schema fingerprint of a recent snapshot of this server in the store: when
+    the server's fingerprint still matches, definitions, table counters and settings are not read
+    again (the store keeps the previous ones), which makes a snapshot of a big schema cheap.
+    """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     notes: list[str] = []
@@ -145,10 +154,14 @@ def collect(
             if hidden:
                 notes.append(f"{hidden} statements of other roles are hidden: grant pg_read_all_stats to see them")
             parts: dict[str, Any] = {}
+            fingerprint, reused = None, False
             if with_schema:
                 say("schema")
-                parts.update(catalog.read_schema(conn))
-                parts["settings"] = catalog.settings(conn)
+                fingerprint = catalog.schema_fingerprint(conn)
+                reused = known_schema is not None and fingerprint == known_schema
+                if not reused:
+                    parts.update(catalog.read_schema(conn))
+                    parts["settings"] = catalog.settings(conn)
                 parts["database"] = catalog.database_counters(conn)
                 parts["activity"] = catalog.activity_summary(conn)
             say("plans")
@@ -171,6 +184,8 @@ def collect(
         plans=plans,
         notes=notes,
         duration_ms=(time.perf_counter() - t0) * 1000,
+        schema_fingerprint=fingerprint,
+        schema_reused=reused,
     )
 
 
@@ -213,6 +228,8 @@ def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: in
 
 def _jsonable(value: Any) -> Any:
     """Datetimes → epoch seconds, Decimals → float, so parts serialize deterministically."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,11 @@ def load_targets(path: str) -> list[dict[str, Any]]:
     return out
 
 
-def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None = None) -> dict[str, Any]:
+SCHEMA_EVERY_S = 3600.0
+
+
+def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None = None,
+                schema_every_s: float = SCHEMA_EVERY_S) -> dict[str, Any]:
     from pgadvisor.collect import collect
     from pgadvisor.pg.connect import describe
 
@@ -52,7 +57,9 @@ def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None =
     if target.get("error"):
         return {"server": server, "status": "failed", "error": target["error"], "exit_code": EXIT_USAGE}
     try:
-        snap = collect(target["dsn"], server, plans_top=plans_top)
+        fingerprint, read_at = store.schema_state(server)
+        fresh = read_at is not None and time.time() - read_at < schema_every_s
+        snap = collect(target["dsn"], server, plans_top=plans_top, known_schema=fingerprint if fresh else None)
         log = target.get("log", log)
         if log:
             snap = with_log_samples(snap, log, store.log_offsets(server))
@@ -84,12 +91,13 @@ def with_log_samples(snap, log: str, offsets: dict[str, int]):
 
 
 def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int = 20,
-                 parallel: int = 4, log: str | None = None) -> list[dict[str, Any]]:
+                 parallel: int = 4, log: str | None = None,
+                 schema_every_s: float = SCHEMA_EVERY_S) -> list[dict[str, Any]]:
     """Snapshot every target (at most `parallel` at once) into the store; results in target order."""
     from pgadvisor.store import open_store
 
     with open_store(store_location) as store:
         if len(targets) == 1:
-            return [collect_one(targets[0], store, plans_top, log)]
+            return [collect_one(targets[0], store, plans_top, log, schema_every_s)]
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
-            return list(pool.map(lambda t: collect_one(t, store, plans_top), targets))
+            return list(pool.map(lambda t: collect_one(t, store, plans_top, None, schema_every_s), targets))

@@ -20,3 +20,5 @@ class Snapshot:
     duration_ms: float = 0.0
     samples: list[Any] = field(default_factory=list)  # pg.logs.Sample: statements with real parameter values
     log_offsets: dict[str, int] | None = None  # where the log reading stopped (None: no log was read)
+    schema_fingerprint: str | None = None  # catalog.schema_fingerprint at this snapshot
+    schema_reused: bool = False  # definitions unchanged and recently read: the previous parts stand

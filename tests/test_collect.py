@@ -372,3 +372,21 @@ def test_postgres_repository_store(db, make_db):
 def test_connect_error_type():
     with pytest.raises(ConnectError):
         collect("host=127.0.0.1 port=1 dbname=x connect_timeout=1")
+
+
+def test_unchanged_schema_is_not_read_or_stored_again(db, tmp_path):
+    make_table(db)
+    store = str(tmp_path / "s.sqlite")
+    for _ in range(2):
+        assert run_cli("collect", "--dsn", db, "--store", store, "--name", "s").returncode == 0
+    exec_sql(db, "CREATE INDEX items_cat ON items (cat)")  # DDL: definitions are read again at once
+    assert run_cli("collect", "--dsn", db, "--store", store, "--name", "s").returncode == 0
+    assert run_cli("collect", "--dsn", db, "--store", store, "--name", "s", "--schema-every", "0s").returncode == 0
+    with open_store(store) as st:
+        rows = st.query("SELECT seq, schema_read_at, taken_at FROM snapshots ORDER BY seq")
+        assert rows[1][1] == rows[0][2]  # snapshot 2 re-used snapshot 1's definitions
+        assert rows[2][1] == rows[2][2] and rows[3][1] == rows[3][2]
+        sid = st.server_id("s")
+        for seq in (2, 3):
+            names = {i["name"] for i in st.parts(sid, seq)["indexes"]}
+            assert ("items_cat" in names) == (seq == 3)

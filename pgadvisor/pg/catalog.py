@@ -299,6 +299,22 @@ def database_names(conn: psycopg.Connection) -> dict[int, str]:
     return {r["oid"]: r["datname"] for r in q(conn, "SELECT oid::bigint AS oid, datname FROM pg_database")}
 
 
+def schema_fingerprint(conn: psycopg.Connection) -> str:
+    """A cheap hash of what read_schema/settings return apart from counters: relations, indexes,
+    constraints, ANALYZE times and settings. Equal fingerprints mean the definitions did not change."""
+    return q(conn, """
+        SELECT md5(string_agg(x, ',' ORDER BY x)) AS fp FROM (
+          SELECT concat_ws(':', 'r', c.oid, c.relfilenode, c.relnatts, c.relkind::text, c.relnamespace,
+                           c.relname) AS x
+            FROM pg_class c WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I')
+          UNION ALL SELECT concat_ws(':', 'i', indexrelid, indisvalid, indisready) FROM pg_index
+          UNION ALL SELECT concat_ws(':', 'f', oid, conrelid) FROM pg_constraint WHERE contype IN ('f', 'p', 'u', 'x')
+          UNION ALL SELECT 'a' || coalesce(max(last_analyze)::text, '') || coalesce(max(last_autoanalyze)::text, '')
+            FROM pg_stat_all_tables
+          UNION ALL SELECT 's' || md5(string_agg(name || '=' || setting, ',' ORDER BY name)) FROM pg_settings
+        ) t""")[0]["fp"]
+
+
 def read_schema(conn: psycopg.Connection) -> dict[str, Any]:
     """Schema and statistics of the connected database, as stored in a snapshot."""
     return {

@@ -318,6 +318,7 @@ class Store:
             ),
         )
         snap_id = self.query("SELECT id FROM snapshots WHERE server_id = ? AND seq = ?", (sid, seq))[0][0]
+        self._save_schema_state(sid, seq, snap_id, snap)
         self._save_parts(snap_id, snap)
         self._save_plans(sid, seq, snap, known)
         self._save_samples(sid, snap)
@@ -335,6 +336,31 @@ class Store:
         }
 
     SAMPLES_PER_STATEMENT = 5
+
+    def _save_schema_state(self, sid: int, seq: int, snap_id: int, snap: Snapshot) -> None:
+        read_at = snap.taken_at
+        if snap.schema_reused:
+            from pgadvisor.collect import SCHEMA_KINDS
+
+            prev = self.query("SELECT id, schema_read_at FROM snapshots WHERE server_id = ? AND seq < ? "
+                              "ORDER BY seq DESC LIMIT 1", (sid, seq))
+            if prev:
+                read_at = prev[0][1]
+                marks = ", ".join("?" * len(SCHEMA_KINDS))
+                self.execute(f"INSERT INTO snapshot_parts (snapshot_id, kind, hash) SELECT ?, kind, hash "
+                             f"FROM snapshot_parts WHERE snapshot_id = ? AND kind IN ({marks})",
+                             (snap_id, prev[0][0], *SCHEMA_KINDS))
+        self.execute("UPDATE snapshots SET schema_fingerprint = ?, schema_read_at = ? WHERE id = ?",
+                     (snap.schema_fingerprint, read_at, snap_id))
+
+    def schema_state(self, server: str) -> tuple[str | None, float | None]:
+        """Schema fingerprint of the server's latest snapshot and when its definitions were last read."""
+        sid = self.server_id(server)
+        if sid is None:
+            return None, None
+        rows = self.query("SELECT schema_fingerprint, schema_read_at FROM snapshots WHERE server_id = ? "
+                          "ORDER BY seq DESC LIMIT 1", (sid,))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def _present(self, sid: int, seq: int) -> list[int]:
         """Statement ids present in pg_stat_statements at snapshot `seq` (a deduplicated part)."""

@@ -119,6 +119,11 @@ CREATE TABLE log_offsets (
 );
 """))
 
+MIGRATIONS.append((3, "schema fingerprint per snapshot", """
+ALTER TABLE snapshots ADD COLUMN schema_fingerprint TEXT;
+ALTER TABLE snapshots ADD COLUMN schema_read_at {real};
+"""))
+
 LATEST = MIGRATIONS[-1][0]
 
 
