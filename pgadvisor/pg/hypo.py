@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -99,7 +100,7 @@ class KeyPart:
         return (self.column or self.expression or "?") + self._suffix()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IndexDef:
     """A (hypothetical or proposed) index; hashable, so it keys caches and configurations."""
 
@@ -111,7 +112,25 @@ class IndexDef:
     predicate: str | None = None  # SQL of the WHERE clause of a partial index
     predicate_columns: tuple[str, ...] = ()
 
-    @property
+    # the search hashes and compares these millions of times: hash and derived values are cached
+    # (cached_property writes the instance __dict__, which a frozen dataclass allows)
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.schema, self.table, self.keys, self.method, self.include, self.predicate))
+            self.__dict__["_hash"] = h
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, IndexDef) or hash(self) != hash(other):
+            return False
+        return (self.schema, self.table, self.keys, self.method, self.include, self.predicate,
+                self.predicate_columns) == (other.schema, other.table, other.keys, other.method, other.include,
+                                            other.predicate, other.predicate_columns)
+
+    @cached_property
     def table_key(self) -> str:
         return f"{self.schema}.{self.table}"
 
@@ -119,11 +138,11 @@ class IndexDef:
     def width(self) -> int:
         return len(self.keys)
 
-    @property
+    @cached_property
     def leading_columns(self) -> tuple[str, ...]:
         return self.keys[0].base_columns if self.keys else ()
 
-    @property
+    @cached_property
     def columns(self) -> frozenset[str]:
         cols = {c for k in self.keys for c in k.base_columns}
         return frozenset(cols | set(self.include) | set(self.predicate_columns))

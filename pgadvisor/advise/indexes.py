@@ -1,0 +1,965 @@
+"""Workload-wide index advisor: which new indexes pay off for the whole workload, verified with hypopg.
+
+The pipeline, top to bottom (`recommend_indexes`):
+
+1. statements → skip what cannot be advised (our own, other databases, unparseable, utility, missing
+   tables) with the reason; parse the rest (`pgadvisor.sql.parse`);
+2. baseline plan cost of every statement (generic plans for `$n` texts), weighted by its calls;
+3. candidates (`candidates.py`); hypopg sizes; a screening pass drops those no plan uses;
+4. selection: a greedy search that, at each step, takes the move with the best net benefit per byte:
+   add a candidate (single, multi-column, covering, partial, expression, BRIN) or extend a chosen
+   index by one column (Extend's move, Schlosser et al. 2019). Every move is costed against the whole
+   current configuration, so an index another one made useless brings nothing. Net benefit = Σ calls ×
+   cost saved − write overhead (index maintenance, HOT updates lost). The same search restricted to
+   Extend's own moves also runs (cheap: the cost cache is shared) and the cheaper configuration wins,
+   so the result is never worse than Extend on the estimated cost; a final pass removes every index
+   whose removal does not raise the cost;
+5. recommendations with evidence, and every rejected candidate with the reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from pgadvisor.advise.candidates import (
+    Candidate,
+    CandidateGenerator,
+    SchemaView,
+    candidate_id,
+    create_sql,
+    drop_sql,
+    index_name,
+    served_by,
+)
+from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
+from pgadvisor.pg import catalog
+from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg.hypo import Filter, IndexDef, KeyPart, WhatIf, WhatIfStatement, fingerprint, qualified
+from pgadvisor.sql.model import ParsedStatement
+from pgadvisor.workload import StatementStats
+
+Progress = Callable[[str, int, int], None]
+READ_KINDS = ("select", "update", "delete", "merge", "insert")
+# planner cost units to maintain one index entry for one written row: a leaf page dirtied and its WAL,
+# about half a sequential page, plus the descent's comparisons (scaled by log2 of the table size)
+MAINT_BASE = 0.5
+MIN_GAIN_ABS = 0.5
+MIN_GAIN_REL = 0.02
+# a move must save this share of the cost of the statements it touches (besides `min_improvement`
+# of the whole workload's cost)
+MIN_LOCAL_GAIN = 0.05
+MAINT_PER_LEVEL = 0.0025
+
+
+@dataclass
+class _Stmt:
+    key: str
+    stats: StatementStats
+    ps: ParsedStatement
+    wis: WhatIfStatement
+    weight: float
+    base: float = 0.0
+    parameterized: bool = False
+
+
+@dataclass
+class _Move:
+    ratio: float
+    gain: float  # net benefit (read − write) in cost units over the window
+    add: IndexDef
+    remove: IndexDef | None
+    costs: dict[str, float]
+    dsize: int
+
+
+@dataclass
+class _Result:
+    config: list[IndexDef]
+    objective: float
+    read_cost: float
+    write_cost: float
+    steps: int
+    stopped: str = ""
+    history: list[str] = field(default_factory=list)
+    pruned: dict[IndexDef, list[IndexDef]] = field(default_factory=dict)
+    values: dict[IndexDef, tuple[float, float]] = field(default_factory=dict)  # last (read gain, write cost)
+
+
+# ---------------------------------------------------------------------------------------------------
+# write overhead
+# ---------------------------------------------------------------------------------------------------
+
+
+class WriteModel:
+    """Index maintenance cost, in planner cost units over the window, of new indexes on written tables.
+
+    Inserts add one entry per new index; an update that changes an indexed column cannot be HOT, so
+    every index of the table (not only the new one) gets an entry; a non-HOT update adds an entry to
+    the new index too. Rates come from the workload's DML statements (rows per call × calls) and,
+    when given, per-table counters over the window (`table_writes`: n_tup_ins/upd/del/hot_upd).
+    """
+
+    def __init__(self, view: SchemaView, enabled: bool = True):
+        self.view = view
+        self.enabled = enabled
+        self.inserts: Counter[str] = Counter()
+        self.deletes: Counter[str] = Counter()
+        self.updates: dict[str, list[tuple[frozenset[str] | None, float]]] = {}
+        self.dml_cost: Counter[str] = Counter()  # Σ calls × plan cost of the table's DML
+        self.hot_ratio: dict[str, float] = {}
+
+    def add_statement(self, table_key: str, kind: str, rows: float, set_columns: frozenset[str] | None,
+                      weighted_cost: float) -> None:
+        self.dml_cost[table_key] += weighted_cost
+        if kind == "insert":
+            self.inserts[table_key] += rows
+        elif kind == "delete":
+            self.deletes[table_key] += rows
+        elif kind in ("update", "merge"):
+            self.updates.setdefault(table_key, []).append((set_columns, rows))
+
+    def add_counters(self, table_key: str, counters: dict[str, Any]) -> None:
+        ins = float(counters.get("n_tup_ins") or 0)
+        upd = float(counters.get("n_tup_upd") or 0)
+        hot = float(counters.get("n_tup_hot_upd") or 0)
+        self.inserts[table_key] = max(self.inserts[table_key], ins)
+        self.deletes[table_key] = max(self.deletes[table_key], float(counters.get("n_tup_del") or 0))
+        known = sum(r for _, r in self.updates.get(table_key, []))
+        if upd > known:
+            self.updates.setdefault(table_key, []).append((None, upd - known))
+        if upd:
+            self.hot_ratio[table_key] = hot / upd
+
+    def _maint(self, table_key: str) -> float:
+        tuples = float((self.view.relations.get(table_key) or {}).get("reltuples") or 0)
+        return MAINT_BASE + MAINT_PER_LEVEL * math.log2(max(2.0, tuples))
+
+    def _existing_cols(self, table_key: str) -> list[frozenset[str]]:
+        out = []
+        for ix in self.view.indexes.get(table_key, []):
+            cols = {k[2:] for k, _ in ix.keys if k.startswith("c:")} | set(ix.include)
+            out.append(frozenset(cols) if all(k.startswith("c:") for k, _ in ix.keys) else frozenset({"*"}))
+        return out
+
+    def written(self, table_key: str) -> bool:
+        return bool(self.inserts[table_key] or self.deletes[table_key] or self.updates.get(table_key))
+
+    def cost(self, table_key: str, new: Iterable[IndexDef]) -> float:
+        """Maintenance cost of the new indexes `new` (those on `table_key` count) over the window."""
+        if not self.enabled or not self.written(table_key):
+            return 0.0
+        new = [d for d in new if d.table_key == table_key]
+        if not new:
+            return 0.0
+        maint = self._maint(table_key)
+        n_existing = len(self.view.indexes.get(table_key, []))
+        total = (self.inserts[table_key] + 0.2 * self.deletes[table_key]) * maint * len(new)
+        existing = self._existing_cols(table_key)
+        hot = self.hot_ratio.get(table_key, 0.9)
+        for set_cols, rows in self.updates.get(table_key, []):
+            if set_cols is None:  # counters only: the non-HOT part gets entries in the new indexes
+                total += rows * (1 - self.hot_ratio.get(table_key, 1.0)) * maint * len(new)
+                continue
+            was_hot = not any("*" in cols or cols & set_cols for cols in existing)
+            breaks = any(set_cols & d.columns or any(k.expression for k in d.keys) and set_cols & d.columns
+                         for d in new)
+            if was_hot and breaks:
+                total += rows * (hot * (n_existing + len(new)) + (1 - hot) * len(new)) * maint
+            elif not was_hot:
+                total += rows * len(new) * maint
+        return total
+
+    def pct(self, table_key: str, d: IndexDef, others: Iterable[IndexDef] = ()) -> float:
+        """Extra write cost of `d` (given the other new indexes) relative to the table's write cost now."""
+        others = [o for o in others if o.table_key == table_key and o != d]
+        extra = self.cost(table_key, [*others, d]) - self.cost(table_key, others)
+        rows = self.inserts[table_key] + self.deletes[table_key] + sum(r for _, r in self.updates.get(table_key, []))
+        if extra <= 0 or rows <= 0:
+            return 0.0
+        n_existing = len(self.view.indexes.get(table_key, []))
+        base = self.dml_cost[table_key] + rows * (1.0 + n_existing * self._maint(table_key))
+        return 100.0 * extra / base if base > 0 else 0.0
+
+
+def _set_columns(text: str) -> frozenset[str] | None:
+    """Columns an UPDATE (or ON CONFLICT DO UPDATE) assigns; None when unknown."""
+    try:
+        from sqlglot import exp
+
+        from pgadvisor.sql.parse import parse_sql
+
+        tree = parse_sql(text)
+    except Exception:  # noqa: BLE001 - a text we cannot read simply has unknown SET columns
+        return None
+    cols: set[str] = set()
+    for node in tree.find_all(exp.Update, exp.OnConflict):
+        for assignment in node.args.get("expressions") or []:
+            target = assignment.this if isinstance(assignment, exp.EQ) else None
+            for col in (target.find_all(exp.Column) if target is not None else []):
+                cols.add(col.name)
+    return frozenset(cols) if cols else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# the advisor
+# ---------------------------------------------------------------------------------------------------
+
+
+class IndexAdvisor:
+    """One advisor run; `recommend_indexes` is the function to call."""
+
+    def __init__(self, conn: psycopg.Connection, *, schema: dict | None, budget_bytes: int | None,
+                 max_indexes: int | None, max_width: int, window_days: float, write_aware: bool,
+                 algorithm: str, min_improvement: float, create_extension: bool, heuristic: bool,
+                 max_hypothetical: int, table_writes: dict[str, dict] | None, time_limit_s: float | None,
+                 progress: Progress | None):
+        if budget_bytes is not None and budget_bytes < 0:
+            raise ValueError("budget_bytes must be >= 0")
+        if max_indexes is not None and max_indexes < 0:
+            raise ValueError("max_indexes must be >= 0")
+        if algorithm not in ("auto", "greedy", "extend"):
+            raise ValueError("algorithm must be auto, greedy or extend")
+        self.conn = conn
+        self.budget = budget_bytes
+        self.cap = max_indexes
+        self.max_width = max(1, int(max_width))
+        self.window_days = window_days if window_days and window_days > 0 else 1.0
+        self.algorithm = algorithm
+        self.min_improvement = max(0.0, min_improvement)
+        self.create_extension = create_extension
+        self.heuristic = heuristic
+        self.max_hypothetical = max_hypothetical
+        self.table_writes = table_writes or {}
+        self.deadline = time.monotonic() + time_limit_s if time_limit_s else None
+        self.progress = progress or (lambda stage, done, total: None)
+        self.t0 = time.monotonic()
+        was_idle = conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit
+        if schema is None:
+            schema = catalog.read_schema(conn)
+        rows = catalog.q(conn, "SELECT current_schemas(false) AS path, "
+                               "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid")
+        if was_idle and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()  # nothing written: end the catalog reads' transaction, hold no snapshot
+        self.dbid = rows[0]["dbid"]
+        self.view = SchemaView(schema, rows[0]["path"] or ["public"])
+        self.rejected: dict[str, Rejected] = {}
+        self.skipped: list[dict[str, Any]] = []
+        self.stmts: list[_Stmt] = []
+        self.by_table: dict[str, list[_Stmt]] = {}
+        self.writes = WriteModel(self.view, write_aware)
+        self.rel_cache: dict[IndexDef, list[_Stmt]] = {}
+        self.engine: WhatIf | None = None
+        self.solo: dict[IndexDef, float] = {}
+        self._ext_cache: dict[tuple[IndexDef, int], list[IndexDef]] = {}
+
+    # -- 1. statements --------------------------------------------------------------------------------
+    def _skip(self, st: StatementStats, reason: str) -> None:
+        self.skipped.append({"queryid": st.queryid, "reason": reason, "calls": st.calls,
+                             "query": " ".join(st.query.split())[:200]})
+
+    def prepare(self, statements: list[StatementStats]) -> dict[str, Any]:
+        from pgadvisor.sql.parse import parse_statement
+
+        merged: dict[str, StatementStats] = {}
+        for st in statements:
+            if MARKER in (st.query or ""):
+                self._skip(st, "pgadvisor's own statement")
+                continue
+            if st.dbid and self.dbid and int(st.dbid) != int(self.dbid):
+                self._skip(st, f"ran in another database (dbid {st.dbid})")
+                continue
+            if st.calls <= 0:
+                self._skip(st, "no calls in the window")
+                continue
+            fp = fingerprint(st.query)
+            if fp in merged:  # same text under another user or queryid: one statement to the advisor
+                m = merged[fp]
+                merged[fp] = StatementStats(m.queryid, m.query, m.userid, m.dbid, m.toplevel, m.calls + st.calls,
+                                            m.total_exec_ms + st.total_exec_ms, m.rows + st.rows, m.counters,
+                                            m.datname)
+            else:
+                merged[fp] = st
+        parser_schema = self.view.parser_schema()
+        report = {"total": 0, "parsed": 0, "failed": 0, "failures": Counter()}
+        for fp, st in merged.items():
+            report["total"] += 1
+            ps = parse_statement(st.query, parser_schema)
+            if not ps.ok:
+                report["failed"] += 1
+                report["failures"][(ps.error or "").split(":", 1)[0]] += 1
+                self._skip(st, f"unparseable: {ps.error}")
+                continue
+            report["parsed"] += 1
+            if ps.kind not in READ_KINDS:
+                self._skip(st, f"{ps.kind} statement: nothing to index")
+                continue
+            if not ps.tables:
+                self._skip(st, "reads no table")
+                continue
+            keys = []
+            for schema, name in ps.tables:
+                key = self.view.resolve(schema, name)
+                if key is None:
+                    shown = f"{schema}.{name}" if schema else name
+                    keys = None
+                    self._skip(st, f"table {shown} does not exist in this database (dropped, temporary, or in "
+                                   "another database)")
+                    break
+                keys.append(key)
+            if keys is None:
+                continue
+            self.stmts.append(_Stmt(fp, st, ps, self._whatif_statement(fp, ps), float(st.calls),
+                                    parameterized="$" in st.query))
+        report["parse_rate"] = report["parsed"] / report["total"] if report["total"] else 1.0
+        report["failures"] = dict(report["failures"])
+        return report
+
+    def _whatif_statement(self, key: str, ps: ParsedStatement) -> WhatIfStatement:
+        res = self.view.resolve
+        tables = frozenset(k for k in (res(s, n) for s, n in ps.tables) if k)
+        cols: set[tuple[str, str]] = set()
+        fcols: set[tuple[str, str]] = set()
+        filters = []
+        for (s, n), used in ps.columns_used.items():
+            k = res(s, n)
+            if k:
+                cols |= {(k, c) for c in used if c != "*"}
+        for p in ps.predicates:
+            k = res(p.column.schema, p.column.table)
+            if not k:
+                continue
+            extra = [r.column for r in p.extra_columns]
+            cols |= {(k, p.column.column), *((k, c) for c in extra)}
+            fcols.add((k, p.column.column))
+            filters.append(Filter(k, p.column.column, p.expression, p.kind, p.bound == "both"))
+        for j in ps.joins:
+            for ref in (j.left, j.right):
+                k = res(ref.schema, ref.table)
+                if k:
+                    cols.add((k, ref.column))
+        for s in ps.order_by:
+            k = res(s.column.schema, s.column.table)
+            if k:
+                cols.add((k, s.column.column))
+        for g in ps.group_by:
+            k = res(g.schema, g.table)
+            if k:
+                cols.add((k, g.column))
+        from pgadvisor.sql.parse import prepare_sql
+
+        # pg_stat_statements writes `date '2024-01-01'` as `date $1`, which PostgreSQL cannot parse back
+        text = prepare_sql(ps.text) if "$" in ps.text else ps.text
+        return WhatIfStatement(key, text, tables, frozenset(cols), frozenset(fcols), tuple(filters))
+
+    # -- 2. baseline ----------------------------------------------------------------------------------
+    def baseline(self) -> None:
+        kept = []
+        for i, q in enumerate(self.stmts):
+            self.progress("baseline", i, len(self.stmts))
+            r = self.engine.cost(q.wis, ())
+            if r.cost is None:
+                self._skip(q.stats, f"EXPLAIN failed: {r.error}")
+                continue
+            q.base = r.cost
+            kept.append(q)
+            ps = q.ps
+            if ps.predicates or ps.joins or ps.order_by or ps.group_by:  # else no index can help it
+                for t in q.wis.tables:
+                    self.by_table.setdefault(t, []).append(q)
+            if q.ps.kind in ("insert", "update", "delete", "merge"):
+                rows = float(q.stats.rows) if q.stats.rows else float(q.stats.calls)
+                set_cols = _set_columns(q.ps.text) if q.ps.kind in ("update", "merge", "insert") else None
+                target = self.view.resolve(*q.ps.tables[0])
+                if q.ps.kind == "insert" and set_cols:  # INSERT … ON CONFLICT DO UPDATE: count both
+                    self.writes.add_statement(target, "update", rows, set_cols, 0.0)
+                self.writes.add_statement(target, q.ps.kind, rows, set_cols, q.weight * q.base)
+        self.stmts = kept
+        self.by_key = {q.key: q for q in kept}
+        for table_key, counters in self.table_writes.items():
+            self.writes.add_counters(table_key, counters)
+
+    # -- 3./4. cost helpers ---------------------------------------------------------------------------
+    def relevant(self, d: IndexDef) -> list[_Stmt]:
+        hit = self.rel_cache.get(d)
+        if hit is None:
+            hit = self.rel_cache[d] = [q for q in self.by_table.get(d.table_key, []) if
+                                       WhatIf.relevant(d, q.wis)]
+        return hit
+
+    def eff(self, q: _Stmt, result: Any) -> float:
+        """A statement's cost under a configuration, counting only a real gain over its baseline.
+
+        A hypothetical B-tree is costed slightly cheaper than an equal real one (hypopg estimates a
+        lower tree height), so a gain smaller than MIN_GAIN_ABS cost units and MIN_GAIN_REL of the
+        statement's cost is noise, not a reason for an index.
+        """
+        c = result.cost
+        if c is None or q.base - c <= max(MIN_GAIN_ABS, MIN_GAIN_REL * q.base):
+            return q.base
+        return c
+
+    @staticmethod
+    def by_table_of(config: Iterable[IndexDef]) -> dict[str, list[IndexDef]]:
+        out: dict[str, list[IndexDef]] = {}
+        for d in config:
+            out.setdefault(d.table_key, []).append(d)
+        return out
+
+    def plan(self, q: _Stmt, config: Iterable[IndexDef] | dict[str, list[IndexDef]]) -> Any:
+        """The engine's result for q under a configuration (only the indexes on q's tables are passed)."""
+        grouped = config if isinstance(config, dict) else self.by_table_of(config)
+        return self.engine.cost(q.wis, [d for t in q.wis.tables for d in grouped.get(t, ())])
+
+    def costs_under(self, config: Iterable[IndexDef], stmts: Iterable[_Stmt]) -> dict[str, float]:
+        grouped = self.by_table_of(config)
+        return {q.key: self.eff(q, self.plan(q, grouped)) for q in stmts}
+
+    def write_cost(self, config: Iterable[IndexDef], tables: Iterable[str] | None = None) -> float:
+        grouped = self.by_table_of(config)
+        tables = set(tables) if tables is not None else set(grouped)
+        return sum(self.writes.cost(t, grouped.get(t, [])) for t in tables)
+
+    def size(self, d: IndexDef) -> int | None:
+        return self.engine.size(d)
+
+    def _touched(self, add: IndexDef, remove: IndexDef | None) -> list[_Stmt]:
+        """Statements whose cost a move can change."""
+        if remove is None:
+            return self.relevant(add)
+        # one more key column: only statements that read that column can gain; for the others the
+        # wider index does what the narrower one did (their cost is taken as unchanged)
+        col = (add.table_key, add.keys[-1].column)
+        return [q for q in self.relevant(add) if col in q.wis.columns]
+
+    def _evaluate(self, config: list[IndexDef], cur: dict[str, float], add: IndexDef,
+                  remove: IndexDef | None) -> tuple[float, float, dict[str, float]]:
+        affected = {q.key: q for q in self._touched(add, remove)}
+        tables = {add.table_key} | {t for q in affected.values() for t in q.wis.tables}
+        near = [d for d in config if d.table_key in tables and d != remove]  # the rest cannot matter
+        costs = self.costs_under(near + [add], affected.values())
+        read_gain = sum(affected[k].weight * (cur[k] - c) for k, c in costs.items())
+        same = [d for d in near if d.table_key == add.table_key]
+        if remove is not None:
+            same_before = same + [remove]
+        else:
+            same_before = same
+        write_delta = self.writes.cost(add.table_key, same + [add]) - self.writes.cost(add.table_key, same_before)
+        return read_gain, write_delta, costs
+
+    # -- 4. search ------------------------------------------------------------------------------------
+    def search(self, pool: list[IndexDef], attributes: dict[str, set[str]], label: str, min_improvement: float,
+               by: str = "ratio", start: list[IndexDef] | None = None, local: float = MIN_LOCAL_GAIN) -> _Result:
+        """Greedy over add-candidate and extend-by-one-column moves, by net benefit per byte (`by="ratio"`)
+        or by net benefit (`by="gain"`), from `start`; then prune.
+
+        Lazy (CELF): a move's last value bounds its value now, since benefits shrink as the configuration
+        grows; moves wait in a priority queue and only the top one is re-evaluated, until the top one is
+        fresh (none of the statements it touches changed since) and is taken.
+        """
+        config: list[IndexDef] = list(start or [])
+        in_config = set(config)
+        cur = {q.key: q.base for q in self.stmts}
+        if config:
+            cur.update(self.costs_under(config, {q.key: q for d in config for q in self.relevant(d)}.values()))
+        base_total = sum(q.weight * q.base for q in self.stmts)
+        read_total = sum(q.weight * cur[q.key] for q in self.stmts)
+        used_bytes = sum(self.size(d) or 0 for d in config)
+        steps = 0
+        history: list[str] = []
+        stopped = "no move improves the estimated cost"
+        changed: dict[str, int] = {}  # statement → step at which its cost last changed
+        changed_tables: dict[str, int] = {}  # table → step at which its new indexes last changed (write cost)
+        evaluated: dict[tuple[IndexDef, IndexDef | None], tuple[int, float, float, dict[str, float]]] = {}
+        values: dict[IndexDef, tuple[float, float]] = {}
+        heap: list[tuple[float, int, IndexDef, IndexDef | None]] = []
+        order = itertools.count()
+
+        def dsize_of(add: IndexDef, remove: IndexDef | None) -> int | None:
+            s_add = self.size(add)
+            if s_add is None:
+                return None
+            return s_add - ((self.size(remove) or 0) if remove is not None else 0)
+
+        def push(add: IndexDef, remove: IndexDef | None, value: float | None = None) -> None:
+            if value is None:  # never evaluated: its benefit alone, else all the cost it can touch
+                dsize = dsize_of(add, remove)
+                if dsize is None:
+                    return
+                gain = self.solo.get(add) if remove is None else None
+                if gain is None:
+                    gain = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
+                value = gain / max(dsize, 8192) if by == "ratio" else gain
+            heapq.heappush(heap, (-value, next(order), add, remove))
+
+        for c in pool:
+            if c not in in_config:
+                push(c, None)
+        for d in config:
+            for e in self.extensions(d, attributes):
+                if e not in in_config:
+                    push(e, d)
+        while heap:
+            if self.deadline and time.monotonic() > self.deadline:
+                stopped = "time limit reached"
+                break
+            _, _, add, remove = heapq.heappop(heap)
+            self.progress(f"{label} step {steps + 1}", len(evaluated), len(evaluated) + len(heap))
+            if add in in_config or (remove is not None and remove not in in_config):
+                continue
+            if remove is None and self.cap is not None and len(config) >= self.cap:
+                stopped = f"max-indexes cap ({self.cap}) reached"
+                continue
+            dsize = dsize_of(add, remove)
+            if dsize is None or (self.budget is not None and used_bytes + dsize > self.budget):
+                continue  # used bytes only grow: it will not fit later either
+            ev = evaluated.get((add, remove))
+            fresh = ev is not None and changed_tables.get(add.table_key, -1) < ev[0] and all(
+                changed.get(k, -1) < ev[0] for k in ev[3])
+            if fresh:
+                _, read_gain, write_delta, costs = ev
+            else:
+                read_gain, write_delta, costs = self._evaluate(config, cur, add, remove)
+                evaluated[(add, remove)] = (steps, read_gain, write_delta, costs)
+            gain = read_gain - write_delta
+            if remove is None:
+                values[add] = (read_gain, write_delta)
+            # worth it for the workload, and for the statements it touches (many small statements each
+            # below a workload-wide threshold still add up)
+            touched = sum(self.by_key[k].weight * cur[k] for k in costs)
+            if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9) or gain <= local * touched:
+                continue  # benefits only shrink: dropped for good
+            if not fresh:
+                push(add, remove, gain / max(dsize, 8192) if by == "ratio" else gain)
+                continue
+            # fresh and on top of the queue: take it
+            if remove is not None:
+                config = [add if d == remove else d for d in config]
+                in_config.discard(remove)
+                history.append(f"extend {remove.label()} → {add.label()}")
+            else:
+                config.append(add)
+                history.append(f"add {add.label()}")
+            in_config.add(add)
+            used_bytes += dsize
+            steps += 1
+            for k, c in costs.items():
+                read_total += self.by_key[k].weight * (c - cur[k])
+                cur[k] = c
+                changed[k] = steps
+            changed_tables[add.table_key] = steps
+            for e in self.extensions(add, attributes):
+                if e not in in_config:
+                    push(e, add)
+        config, read_total, write_total, pruned = self.prune(config, cur, min_improvement / 2)
+        res = _Result(config, read_total + write_total, read_total, write_total, steps, stopped, history, pruned,
+                      values)
+        res.history.insert(0, f"{label}: baseline {base_total:.1f}")
+        return res
+
+    def extensions(self, d: IndexDef, attributes: dict[str, set[str]]) -> list[IndexDef]:
+        """Extend's move: `d` with one more key column (an attribute of its table)."""
+        key = (d, id(attributes))
+        hit = self._ext_cache.get(key)
+        if hit is not None:
+            return hit
+        out: list[IndexDef] = []
+        if d.method == "btree" and d.width < self.max_width:
+            have = {c for k in d.keys for c in k.base_columns}
+            for a in sorted(attributes.get(d.table_key, ())):
+                if a in have:
+                    continue
+                ext = d.extended(KeyPart(column=a, expr_columns=(a,)))
+                if served_by(ext, self.view.indexes.get(ext.table_key, [])) is None:
+                    out.append(ext)
+        self._ext_cache[key] = out
+        return out
+
+    def improve(self, res: _Result, pool: list[IndexDef], attributes: dict[str, set[str]],
+                solo: dict[IndexDef, float], rounds: int = 3, width: int = 25) -> _Result:
+        """Local search on a budget- or cap-bound result: drop one chosen index, let the greedy refill
+        from the `width` candidates with the most benefit alone; keep the change when the cost falls."""
+        best = res
+        for _ in range(rounds):
+            improved = False
+            top = sorted((c for c in pool if c not in best.config), key=lambda c: -solo.get(c, 0.0))[:width]
+            for d in list(best.config):
+                if self.deadline and time.monotonic() > self.deadline:
+                    return best
+                start = [x for x in best.config if x != d]
+                trial = self.search([c for c in top if c != d] + [x for x in pool if x in start], attributes,
+                                    "swap", self.min_improvement, start=start)
+                if trial.objective < best.objective * (1 - 1e-6):
+                    trial.history = best.history + [f"swap out {d.label()}"] + trial.history[1:]
+                    best, improved = trial, True
+                    break
+            if not improved:
+                break
+        return best
+
+    def prune(self, config: list[IndexDef], cur: dict[str, float], threshold: float = 0.0,
+              ) -> tuple[list[IndexDef], float, float, dict[IndexDef, list[IndexDef]]]:
+        """Remove, least useful first, every index whose removal raises the cost (reads + writes) by no
+        more than `threshold` × the workload's cost: one the others made (nearly) useless."""
+        pruned: dict[IndexDef, list[IndexDef]] = {}
+        config = list(config)
+        losses: dict[IndexDef, tuple[float, list[_Stmt], dict[str, float]]] = {}
+        while config:
+            grouped = self.by_table_of(config)
+            for d in config:
+                if d in losses:
+                    continue
+                rest = [x for x in grouped[d.table_key] if x != d]
+                # a statement whose plan does not use d keeps its plan without it
+                affected = [q for q in self.relevant(d) if d in self.plan(q, grouped).used]
+                costs = self.costs_under([x for x in config if x != d], affected)
+                read_loss = sum(q.weight * (costs[q.key] - cur[q.key]) for q in affected)
+                write_saved = self.writes.cost(d.table_key, rest + [d]) - self.writes.cost(d.table_key, rest)
+                losses[d] = (read_loss - write_saved, affected, costs)
+            d = min(config, key=lambda x: (losses[x][0], x.label()))
+            loss, affected, costs = losses[d]
+            total = sum(q.weight * cur[q.key] for q in self.stmts)
+            if loss > max(threshold * total, 1e-9 * max(1.0, total)):
+                break
+            config = [x for x in config if x != d]
+            cur.update(costs)
+            pruned[d] = [x for x in config if any(x in self.plan(q, config).used for q in affected)]
+            # the losses of indexes on the tables those statements read may have changed
+            tables = {d.table_key} | {t for q in affected for t in q.wis.tables}
+            alive = set(config)
+            losses = {x: v for x, v in losses.items() if x in alive and x.table_key not in tables}
+        read_total = sum(q.weight * cur[q.key] for q in self.stmts)
+        return config, read_total, self.write_cost(config), pruned
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
+        parse_report = self.prepare(statements)
+        stats: dict[str, Any] = {"parse": parse_report}
+        with WhatIf(self.conn, schema=self.view.schema, max_hypothetical=self.max_hypothetical,
+                    create_extension=self.create_extension, heuristic=self.heuristic) as engine:
+            self.engine = engine
+            self.baseline()
+            gen = CandidateGenerator(self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg")
+            cands, pre_rejected = gen.generate([(q.key, q.ps) for q in self.stmts])
+            for r in pre_rejected:
+                self.rejected[r.id] = r
+            whatif = [c for c in cands if c.verify == "whatif"]
+            rules = [c for c in cands if c.verify == "rule"]
+            pool = self.screen(whatif)
+            singles = self.extend_singles(gen.attributes)
+            indexes = [c.index for c in pool]
+            results: dict[str, _Result] = {}
+            if self.algorithm in ("auto", "greedy"):
+                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement)
+                if self.budget is not None or self.cap is not None:
+                    # benefit per byte is myopic under a budget (a tiny index first can crowd out the best one)
+                    results["greedy-gain"] = self.search(indexes, gen.attributes, "greedy-gain",
+                                                         self.min_improvement, by="gain")
+            if self.algorithm in ("auto", "extend"):
+                results["extend"] = self.search(singles, gen.attributes, "extend", 0.003, local=0.0)
+            winner = min(results, key=lambda k: (results[k].objective, k))
+            best = results[winner]
+            if self.algorithm != "extend" and (self.budget is not None or self.cap is not None):
+                improved = self.improve(best, indexes + [d for d in best.config if d not in indexes],
+                                        gen.attributes, self.solo)
+                if improved is not best:
+                    winner, best = f"{winner}+swap", improved
+                    results[winner] = best
+            recs = self.recommendations(best.config, {c.index: c for c in cands})
+            recs += self.rule_recommendations(rules, best.config)
+            self.reject_rest(pool, best)
+            base_total = sum(q.weight * q.base for q in self.stmts)
+            stats.update({
+                "mode": engine.mode, "mode_reason": engine.reason, "whatif_calls": engine.calls,
+                "cache_hits": engine.cache_hits, "hypothetical_created": engine.created,
+                "hypopg_resets": engine.resets,
+                "candidates": {"generated": len(cands) + len(pre_rejected), "whatif": len(whatif),
+                               "rule": len(rules), "screened_in": len(pool),
+                               "served_by_existing": sum("existing index" in r.reason for r in pre_rejected)},
+                "selection": {
+                    "algorithm": winner, "baseline_cost": round(base_total, 2),
+                    "final_read_cost": round(best.read_cost, 2), "write_cost": round(best.write_cost, 2),
+                    "relative_cost": round(best.read_cost / base_total, 4) if base_total else 1.0,
+                    "size_bytes": sum(self.size(d) or 0 for d in best.config), "steps": best.steps,
+                    "stopped": best.stopped, "history": best.history,
+                    "runs": {k: {"objective": round(v.objective, 2), "read_cost": round(v.read_cost, 2),
+                                 "indexes": [d.label() for d in v.config]} for k, v in results.items()},
+                },
+            })
+        stats["seconds"] = round(time.monotonic() - self.t0, 3)
+        reasons = Counter(s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else
+                          s["reason"] for s in self.skipped)
+        stats["statements"] = {"total": len(statements), "considered": len(self.stmts), "skipped": len(self.skipped),
+                               "skip_reasons": dict(reasons), "skipped_detail": self.skipped[:500]}
+        rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
+        return rank(recs), rejected, stats
+
+    def screen(self, cands: list[Candidate]) -> list[Candidate]:
+        """Keep candidates some plan uses when each is alone; reject the rest with the reason."""
+        keep = []
+        for i, c in enumerate(cands):
+            self.progress("screening", i, len(cands))
+            if self.size(c.index) is None:
+                err = self.engine.invalid.get(c.index, "no size estimate")
+                self.rejected[c.id] = Rejected(c.id, c.index.table_key, f"PostgreSQL cannot build it: {err}")
+                continue
+            own = [q for q in self.stmts if q.key in c.statements]
+            others = [q for q in self.relevant(c.index) if q.key not in c.statements]
+
+            def gains(stmts: list[_Stmt], d: IndexDef = c.index) -> float:
+                return sum(q.weight * (q.base - self.eff(q, self.engine.cost(q.wis, [d]))) for q in stmts)
+
+            # made for `own`: the other statements on the table are tried only when it is useless to them
+            solo = gains(own) or gains(others)
+            if solo > 0:
+                keep.append(c)
+                self.solo[c.index] = solo
+            else:
+                self.rejected[c.id] = Rejected(c.id, c.index.table_key, "no plan gains from it",
+                                               {"statements": sorted(c.statements)[:20]})
+        return keep
+
+    def extend_singles(self, attributes: dict[str, set[str]]) -> list[IndexDef]:
+        """Extend's candidate set: a single-column index on every indexable attribute."""
+        out = []
+        for table_key, cols in sorted(attributes.items()):
+            schema, _, table = table_key.partition(".")
+            for c in sorted(cols):
+                d = IndexDef(schema, table, (KeyPart(column=c, expr_columns=(c,)),))
+                if served_by(d, self.view.indexes.get(table_key, [])) is None:
+                    out.append(d)
+        return out
+
+    # -- 5. output ------------------------------------------------------------------------------------
+    def recommendations(self, config: list[IndexDef], cands: dict[IndexDef, Candidate]) -> list[Recommendation]:
+        recs = []
+        taken = set(self.view.index_names)
+        verified = "hypopg" if self.engine.mode == "hypopg" else "heuristic"
+        grouped = self.by_table_of(config)
+        for d in sorted(config, key=lambda x: x.label()):
+            affected = self.relevant(d)
+            with_all = {q.key: self.plan(q, grouped) for q in affected}
+            rest = [x for x in config if x != d]
+            without = self.costs_under(rest, affected)
+            served = [q for q in affected if d in with_all[q.key].used
+                      and self.eff(q, with_all[q.key]) < without[q.key]]
+            w_before = sum(q.weight * without[q.key] for q in served)
+            w_after = sum(q.weight * (self.eff(q, with_all[q.key])) for q in served)
+            calls = sum(q.weight for q in served) or 1.0
+            ms_per_day = 0.0
+            for q in served:
+                before = without[q.key]
+                after = self.eff(q, with_all[q.key])
+                if before > 0:
+                    ms_per_day += q.stats.mean_exec_ms * q.stats.calls / self.window_days * max(0.0, 1 - after / before)
+            reduction = 100.0 * (1 - w_after / w_before) if w_before > 0 else 0.0
+            name = index_name(d, taken)
+            taken.add((d.schema, name))
+            size = self.size(d) or 0
+            wpct = self.writes.pct(d.table_key, d, rest)
+            cand = cands.get(d)
+            kind = cand.kind if cand else "extended"
+            param = any(q.parameterized for q in served)
+            confidence = (0.8 if param else 0.9) if verified == "hypopg" else 0.4
+            why = (f"{kind} index; the planner uses it for {len(served)} statement(s) and their estimated cost falls by "
+                   f"{reduction:.1f}% ({w_before:.0f} → {w_after:.0f} cost units × calls)")
+            if wpct:
+                why += f"; write overhead on {d.table}: +{wpct:.1f}%"
+            if param:
+                why += "; costs are from generic plans of parameterized statements"
+            if verified == "heuristic":
+                why += f"; estimated from statistics without hypopg ({self.engine.reason})"
+            recs.append(Recommendation(
+                id=candidate_id(d), rule="create-index", severity=_severity(ms_per_day, reduction),
+                title=f"Index {d.label(qualify=False)} for {len(served)} statement{'s' if len(served) != 1 else ''}",
+                target=d.table_key, sql=create_sql(d, name), rollback_sql=drop_sql(d, name),
+                benefit={"ms_per_day": round(ms_per_day, 1), "cost_before": round(w_before / calls, 2),
+                         "cost_after": round(w_after / calls, 2), "reduction_pct": round(reduction, 1),
+                         "cost_saved": round(w_before - w_after, 2)},
+                cost={"size_bytes": int(size), "write_overhead_pct": round(wpct, 2)},
+                confidence=confidence, verified=verified,
+                evidence={
+                    "statements": [
+                        {"queryid": q.stats.queryid, "calls": q.stats.calls, "mean_ms": round(q.stats.mean_exec_ms, 3),
+                         "cost_before": round(q.base, 2), "cost_after": round(self.eff(q, with_all[q.key]), 2),
+                         "query": " ".join(q.ps.text.split())[:300]}
+                        for q in sorted(served, key=lambda q: -q.weight * q.base)],
+                    "why": why, "kind": kind,
+                    "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method},
+                }))
+        return recs
+
+    def rule_recommendations(self, rules: list[Candidate], config: list[IndexDef]) -> list[Recommendation]:
+        recs = []
+        taken = set(self.view.index_names)
+        used_bytes = sum(self.size(d) or 0 for d in config)
+        count = len(config)
+        by_key = {q.key: q for q in self.stmts}
+        for c in sorted(rules, key=lambda c: c.id):
+            d = c.index
+            size = self.engine.estimate_size(d)
+            if self.cap is not None and count >= self.cap:
+                self.rejected[c.id] = Rejected(c.id, d.table_key, f"max-indexes cap ({self.cap}) reached")
+                continue
+            if self.budget is not None and used_bytes + size > self.budget:
+                self.rejected[c.id] = Rejected(c.id, d.table_key, "over budget",
+                                               {"size_bytes": size, "left_bytes": self.budget - used_bytes})
+                continue
+            count += 1
+            used_bytes += size
+            served = [by_key[k] for k in sorted(c.statements) if k in by_key]
+            name = index_name(d, taken)
+            taken.add((d.schema, name))
+            before = sum(q.weight * q.base for q in served)
+            why = c.why + ("; " + f"requires {c.requires}" if c.requires else "") + \
+                "; proposed by rule: hypopg cannot simulate this index type, so the benefit is not measured"
+            recs.append(Recommendation(
+                id=c.id, rule="create-index", severity="low" if before < 1e5 else "medium",
+                title=f"{d.method.upper()} index {d.label(qualify=False)} for {len(served)} statement"
+                      f"{'s' if len(served) != 1 else ''} (rule)",
+                target=d.table_key, sql=create_sql(d, name), rollback_sql=drop_sql(d, name),
+                benefit={"ms_per_day": None, "cost_before": round(before / max(1.0, sum(q.weight for q in served)), 2),
+                         "cost_after": None, "reduction_pct": None, "cost_saved": None},
+                cost={"size_bytes": int(size), "write_overhead_pct": round(self.writes.pct(d.table_key, d, config), 2)},
+                confidence=0.3, verified="rule",
+                evidence={"statements": [{"queryid": q.stats.queryid, "calls": q.stats.calls,
+                                          "mean_ms": round(q.stats.mean_exec_ms, 3), "cost_before": round(q.base, 2),
+                                          "cost_after": None} for q in served],
+                          "why": why, "kind": c.kind, "requires": c.requires,
+                          "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method}}))
+        return recs
+
+    def reject_rest(self, pool: list[Candidate], best: _Result) -> None:
+        """The reason each screened-in candidate is not in the result (from the search's last evaluation)."""
+        chosen = set(best.config)
+        used_bytes = sum(self.size(d) or 0 for d in best.config)
+        scale = max(1.0, best.read_cost)
+        grouped = self.by_table_of(best.config)
+        for c in pool:
+            d = c.index
+            if d in chosen or c.id in self.rejected:
+                continue
+            size = self.size(d) or 0
+            if d in best.pruned:
+                by = ", ".join(x.label() for x in best.pruned[d]) or "the other chosen indexes"
+                self.rejected[c.id] = Rejected(c.id, d.table_key, f"made redundant by {by}")
+                continue
+            wider = [x for x in best.config if x.table_key == d.table_key and len(x.keys) > len(d.keys)
+                     and x.keys[:len(d.keys)] == d.keys and x.predicate == d.predicate]
+            read_gain, write_delta = best.values.get(d, (self.solo.get(d, 0.0), 0.0))
+            detail = {"size_bytes": size, "read_benefit": round(read_gain, 2), "write_cost": round(write_delta, 2)}
+            if wider:
+                reason = f"made redundant by {wider[0].label()} (its keys start with these)"
+            elif read_gain <= 1e-9 * scale:
+                users = {x for q in self.relevant(d) for x in self.plan(q, grouped).used}
+                by = sorted(users, key=lambda x: x.label())
+                reason = f"made redundant by {', '.join(x.label() for x in by)}" if by else "no plan gains from it"
+            elif read_gain - write_delta <= 0:
+                reason = "write overhead outweighs its read benefit"
+            elif self.cap is not None and len(best.config) >= self.cap:
+                reason = f"max-indexes cap ({self.cap}) reached"
+            elif self.budget is not None and used_bytes + size > self.budget:
+                reason = "over budget"
+                detail["left_bytes"] = self.budget - used_bytes
+            else:
+                reason = "benefit below the minimum improvement, or less benefit per byte than the chosen indexes"
+            self.rejected[c.id] = Rejected(c.id, d.table_key, reason, detail)
+
+
+def _severity(ms_per_day: float, reduction_pct: float) -> str:
+    if ms_per_day >= 600_000 or (ms_per_day >= 60_000 and reduction_pct >= 90):
+        return "high"
+    if ms_per_day >= 60_000:
+        return "medium"
+    if ms_per_day > 0:
+        return "low"
+    # no timings (statements given by hand): by the estimated reduction
+    return "high" if reduction_pct >= 90 else "medium" if reduction_pct >= 50 else "low"
+
+
+# ---------------------------------------------------------------------------------------------------
+# public functions
+# ---------------------------------------------------------------------------------------------------
+
+
+def recommend_indexes(conn: psycopg.Connection, statements: list[StatementStats], *, budget_bytes: int | None = None,
+                      max_indexes: int | None = None, max_width: int = 3, schema: dict | None = None,
+                      progress: Progress | None = None, window_days: float = 1.0, write_aware: bool = True,
+                      algorithm: str = "auto", min_improvement: float = 0.0005, create_extension: bool = False,
+                      heuristic: bool = False, max_hypothetical: int = 256,
+                      table_writes: dict[str, dict] | None = None,
+                      time_limit_s: float | None = None) -> tuple[list[Recommendation], list[Rejected], dict]:
+    """New indexes for a workload: ranked recommendations, rejected candidates with reasons, and run stats.
+
+    `statements` are the window's statements (calls are the weights); `window_days` converts the window's
+    benefit into ms per day; `table_writes` optionally gives per-table write counters over the window
+    ({"public.orders": {"n_tup_ins": …, "n_tup_upd": …, "n_tup_del": …, "n_tup_hot_upd": …}}).
+    `algorithm`: "auto" (the better of the full greedy and Extend's moves), "greedy" or "extend".
+    The connection may be read-only; hypothetical indexes are reset before returning.
+    """
+    advisor = IndexAdvisor(conn, schema=schema, budget_bytes=budget_bytes, max_indexes=max_indexes,
+                           max_width=max_width, window_days=window_days, write_aware=write_aware, algorithm=algorithm,
+                           min_improvement=min_improvement, create_extension=create_extension, heuristic=heuristic,
+                           max_hypothetical=max_hypothetical, table_writes=table_writes, time_limit_s=time_limit_s,
+                           progress=progress)
+    return advisor.run(statements)
+
+
+def whatif_single(conn: psycopg.Connection, texts: list[str], **kwargs: Any,
+                  ) -> tuple[list[Recommendation], list[Rejected], dict]:
+    """Indexes for statements given by hand (`recommend "SELECT …"`): one call each, no timings."""
+    stmts = [StatementStats(queryid=f"text-{fingerprint(t)}", query=t, userid=0, dbid=0, toplevel=True, calls=1,
+                            total_exec_ms=0.0, rows=0) for t in texts if t and t.strip()]
+    return recommend_indexes(conn, stmts, **kwargs)
+
+
+def apply_indexes(dsn: str, recs: list[Recommendation], *, statement_timeout_ms: int = 3_600_000,
+                  lock_timeout_ms: int = 60_000) -> list[dict[str, Any]]:
+    """Create the recommended indexes for real (CONCURRENTLY, autocommit); per index: seconds and real size.
+
+    Meant for a test database and only on an explicit `--apply`. An index that fails to build is
+    dropped again (a failed CREATE INDEX CONCURRENTLY leaves an invalid index behind).
+    """
+    from pgadvisor.pg.connect import connect
+
+    out = []
+    with connect(dsn, read_only=False, statement_timeout_ms=statement_timeout_ms,
+                 lock_timeout_ms=lock_timeout_ms) as conn:
+        conn.autocommit = True
+        for rec in recs:
+            ix = (rec.evidence or {}).get("index") or {}
+            if not rec.sql.upper().startswith("CREATE INDEX") or not ix.get("name"):
+                continue
+            name = qualified(ix["schema"], ix["name"])
+            row: dict[str, Any] = {"id": rec.id, "index": name, "sql": rec.sql}
+            exists = conn.execute(f"{MARKER} SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+            if exists:
+                row.update(ok=False, error="an index of that name already exists", seconds=0.0)
+                out.append(row)
+                continue
+            t0 = time.monotonic()
+            try:
+                conn.execute(f"{MARKER} {rec.sql}")
+                row["ok"] = True
+            except psycopg.Error as exc:
+                row.update(ok=False, error=" ".join(str(exc).split()))
+                try:
+                    conn.execute(f"{MARKER} DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                except psycopg.Error:
+                    pass
+            row["seconds"] = round(time.monotonic() - t0, 3)
+            if row["ok"]:
+                row["size_bytes"] = conn.execute(f"{MARKER} SELECT pg_relation_size(to_regclass(%s))",
+                                                 (name,)).fetchone()[0]
+                row["estimated_size_bytes"] = (rec.cost or {}).get("size_bytes")
+            out.append(row)
+    return out

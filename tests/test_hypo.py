@@ -1,0 +1,151 @@
+"""The what-if engine against a real PostgreSQL with hypopg (and without it)."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from pgadvisor.pg.catalog import read_schema
+from pgadvisor.pg.connect import connect
+from pgadvisor.pg.hypo import Filter, IndexDef, KeyPart, WhatIf, WhatIfStatement, fingerprint, quote_ident
+
+SETUP = """
+CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, status text NOT NULL,
+                     created_at timestamptz NOT NULL, total numeric);
+INSERT INTO orders (user_id, status, created_at, total)
+SELECT g % 5000, CASE WHEN g % 50 = 0 THEN 'pending' ELSE 'done' END,
+       '2024-01-01'::timestamptz + make_interval(mins => g), g % 100
+  FROM generate_series(1, 60000) g;
+ANALYZE orders;
+"""
+
+
+def _dsn(admin_dsn: str, dbname: str, user: str | None = None) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
+    params["dbname"] = dbname
+    if user:
+        params["user"] = user
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@pytest.fixture(scope="module")
+def hypo_db(admin_dsn):
+    """One database with hypopg and an orders table, shared by this module's tests."""
+    name = f"t_hypo_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = _dsn(admin_dsn, name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            conn.execute("CREATE EXTENSION hypopg")
+        except psycopg.Error as exc:
+            pytest.fail(f"hypopg is needed for these tests: {exc}")
+        conn.execute(SETUP)
+    yield dsn
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def stmt(text: str, *cols: str, filters: tuple[Filter, ...] = ()) -> WhatIfStatement:
+    return WhatIfStatement(fingerprint(text), text, frozenset({"public.orders"}),
+                           frozenset(("public.orders", c) for c in cols),
+                           frozenset(("public.orders", f.column) for f in filters), filters)
+
+
+def idx(*cols: str, **kw) -> IndexDef:
+    return IndexDef("public", "orders", tuple(KeyPart(column=c, expr_columns=(c,)) for c in cols), **kw)
+
+
+def _hypo_count(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0]
+
+
+def test_cost_drops_with_useful_index_and_reset_after(hypo_db):
+    q = stmt("SELECT * FROM orders WHERE user_id = $1", "user_id")
+    useful, useless = idx("user_id"), idx("total")
+    with connect(hypo_db) as conn:  # read-only session: hypopg works there
+        with WhatIf(conn) as w:
+            assert w.mode == "hypopg"
+            base = w.cost(q)
+            with_ix = w.cost(q, [useful, useless])
+            assert with_ix.cost < base.cost / 10
+            assert with_ix.used == frozenset({useful})  # `total` is not relevant: never even created for q
+            assert w.size(useful) > 100_000
+            assert _hypo_count(conn) >= 1
+            calls = w.calls
+            assert w.cost(q, [useless, useful]).cost == with_ix.cost  # cached: same relevant set
+            assert w.calls == calls and w.cache_hits >= 1
+        assert _hypo_count(conn) == 0
+        assert conn.execute("SHOW transaction_read_only").fetchone()[0] == "on"
+
+
+def test_reset_also_after_an_exception(hypo_db):
+    with connect(hypo_db) as conn:
+        with pytest.raises(RuntimeError), WhatIf(conn) as w:
+            w.cost(stmt("SELECT * FROM orders WHERE status = $1", "status"), [idx("status")])
+            assert _hypo_count(conn) == 1
+            raise RuntimeError("boom")
+        assert _hypo_count(conn) == 0
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+        assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
+
+
+def test_generic_plans_failures_and_batching(hypo_db):
+    with connect(hypo_db) as conn, WhatIf(conn, max_hypothetical=2) as w:
+        ranged = stmt("SELECT id FROM orders WHERE user_id = $1 AND created_at > $2 ORDER BY created_at LIMIT $3",
+                      "user_id", "created_at", "id")
+        bad = stmt("SELECT * FROM orders WHERE nosuch = $1", "nosuch")
+        literal = stmt("SELECT * FROM orders WHERE status = 'pending' AND total > 5", "status", "total")
+        assert w.cost(bad).cost is None and "nosuch" in w.cost(bad).error
+        for d in (idx("user_id"), idx("created_at"), idx("status")):  # sizes need them: 3 > max 2, a reset
+            assert w.size(d) > 0
+        assert w.resets >= 1 and len(w.hypothetical()) <= 2
+        r = w.cost(ranged, [idx("user_id", "created_at"), idx("created_at")])
+        assert r.cost is not None and idx("user_id", "created_at") in r.used
+        assert w.cost(literal).cost > 0  # no parameters: explained directly
+        assert w.calls == 3
+        # the prepared statement of the generic plan is gone, also after the failure
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+
+
+def test_partial_and_include_and_invalid_definitions(hypo_db):
+    q = stmt("SELECT id, total FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 20",
+             "status", "created_at", "id", "total")
+    partial = idx("created_at", predicate="status = 'pending'", predicate_columns=("status",))
+    with connect(hypo_db) as conn, WhatIf(conn) as w:
+        assert partial in w.cost(q, [partial]).used
+        assert w.size(partial) < w.size(idx("created_at")) / 10
+        assert w.size(idx("user_id", include=("total",))) > w.size(idx("user_id"))
+        broken = IndexDef("public", "orders", (KeyPart(expression="random()", expr_columns=("id",)),))
+        assert w.size(broken) is None and broken in w.invalid  # hypopg refuses a volatile expression
+
+
+def test_quote_ident():
+    assert quote_ident("orders") == "orders"
+    assert quote_ident("Orders") == '"Orders"'
+    assert quote_ident("user") == '"user"'
+    assert quote_ident('we"ird col') == '"we""ird col"'
+    assert quote_ident("zählung") == '"zählung"'
+    assert IndexDef("My Schema", "T", (KeyPart(column="a b"), KeyPart(expression="lower(x)", descending=True)),
+                    include=("Inc",)).create_sql("ix") == \
+        'CREATE INDEX ix ON "My Schema"."T" USING btree ("a b", (lower(x)) DESC) INCLUDE ("Inc")'
+
+
+def test_heuristic_without_hypopg(admin_dsn, make_db):
+    dsn = make_db(extensions=())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SETUP)
+    with connect(dsn) as conn:
+        schema = read_schema(conn)
+        conn.rollback()
+        f = (Filter("public.orders", "user_id", None, "eq"),)
+        q = stmt("SELECT * FROM orders WHERE user_id = $1", "user_id", filters=f)
+        with WhatIf(conn, schema=schema) as w:
+            assert w.mode == "heuristic" and "not created" in w.reason
+            base = w.cost(q).cost
+            r = w.cost(q, [idx("user_id")])
+            assert r.cost < base / 5 and r.used == frozenset({idx("user_id")})
+            assert w.cost(q, [idx("total")]).cost == base
+            assert 500_000 < w.size(idx("user_id")) < 5_000_000
