@@ -454,7 +454,8 @@ class CandidateGenerator:
                           f"{p.kind.upper()} with a leading wildcard on {col} cannot use a B-tree; a trigram GIN "
                           "index can", requires="extension pg_trgm")
             elif p.kind == "jsonb_contains" and _plain(p) and ctype.startswith("jsonb"):
-                d = IndexDef(schema, table, (KeyPart(column=col, opclass="jsonb_path_ops", expr_columns=(col,)),), "gin")
+                key = KeyPart(column=col, opclass="jsonb_path_ops", expr_columns=(col,))
+                d = IndexDef(schema, table, (key,), "gin")
                 self._add(stmt_key, d, "gin", "rule", f"jsonb containment (@>) on {col} is served by a GIN index")
             elif p.kind == "fulltext":
                 if p.expression and _expr_ok(p.expression):

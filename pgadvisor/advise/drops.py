@@ -102,7 +102,8 @@ def recommend_drops(schema: dict[str, Any], *, stats_window_days: float | None,
                 continue
             flagged.add((ix["schema"], ix["name"]))
             recs.append(_drop_rec(ix, "invalid", "medium",
-                                  "the index is invalid (a failed or interrupted CREATE INDEX CONCURRENTLY, or REINDEX): "
+                                  "the index is invalid (a failed or interrupted CREATE INDEX CONCURRENTLY, "
+                                  "or REINDEX): "
                                   "it is maintained on every write but never used; drop it, or rebuild it with the "
                                   "rollback statement if it is wanted", 0.95))
 
@@ -116,7 +117,7 @@ def recommend_drops(schema: dict[str, Any], *, stats_window_days: float | None,
             if twins:
                 group = sorted([(ix, e), *twins], key=_keep_order)
                 keeper = group[0]
-                for d, o in group[1:]:
+                for d, _o in group[1:]:
                     if (d["schema"], d["name"]) in flagged:
                         continue
                     reason = _protected(d)
@@ -226,7 +227,8 @@ def _fk_indexes(view: SchemaView, by_table: dict[str, list[tuple[dict, ExistingI
         recs.append(Recommendation(
             id=rid, rule="fk-index", severity="medium" if pages * parent_writes > 1e7 else "low",
             title=f"Index foreign key {fk['table']}({', '.join(cols)}) → {fk['ref_table']}",
-            target=child_key, sql=create_sql(d, name), rollback_sql=f"DROP INDEX CONCURRENTLY {qualified(d.schema, name)};",
+            target=child_key, sql=create_sql(d, name),
+            rollback_sql=f"DROP INDEX CONCURRENTLY {qualified(d.schema, name)};",
             benefit={"ms_per_day": None, "parent_deletes_updates": int(parent_writes), "child_pages": int(pages)},
             cost={"size_bytes": None, "write_overhead_pct": None}, confidence=0.7, verified="rule",
             evidence={"why": f"{parent_key} had {parent_writes:.0f} deletes/updates; each delete (or key update) "

@@ -73,16 +73,6 @@ class _Stmt:
 
 
 @dataclass
-class _Move:
-    ratio: float
-    gain: float  # net benefit (read − write) in cost units over the window
-    add: IndexDef
-    remove: IndexDef | None
-    costs: dict[str, float]
-    dsize: int
-
-
-@dataclass
 class _Result:
     config: list[IndexDef]
     objective: float
@@ -523,8 +513,9 @@ class IndexAdvisor:
             if dsize is None or (self.budget is not None and used_bytes + dsize > self.budget):
                 continue  # used bytes only grow: it will not fit later either
             ev = evaluated.get((add, remove))
-            fresh = ev is not None and changed_tables.get(add.table_key, -1) < ev[0] and all(
-                changed.get(k, -1) < ev[0] for k in ev[3])
+            # stamps: a change at step n happens after the evaluations stamped n - 1, before those stamped n
+            fresh = ev is not None and changed_tables.get(add.table_key, -1) <= ev[0] and all(
+                changed.get(k, -1) <= ev[0] for k in ev[3])
             if fresh:
                 _, read_gain, write_delta, costs = ev
             else:
@@ -770,7 +761,8 @@ class IndexAdvisor:
             kind = cand.kind if cand else "extended"
             param = any(q.parameterized for q in served)
             confidence = (0.8 if param else 0.9) if verified == "hypopg" else 0.4
-            why = (f"{kind} index; the planner uses it for {len(served)} statement(s) and their estimated cost falls by "
+            why = (f"{kind} index; the planner uses it for {len(served)} statement(s) and their estimated cost "
+                   "falls by "
                    f"{reduction:.1f}% ({w_before:.0f} → {w_after:.0f} cost units × calls)")
             if wpct:
                 why += f"; write overhead on {d.table}: +{wpct:.1f}%"

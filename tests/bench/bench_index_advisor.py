@@ -3,8 +3,9 @@
 Run on purpose (not collected by pytest); needs `pip install duckdb duckdb-extension-tpch
 duckdb-extension-tpcds index-eab` and local PostgreSQL binaries with hypopg:
 
-    python tests/bench/bench_index_advisor.py --bench tpch            # TPC-H SF1, ~30-40 min the first time
-    python tests/bench/bench_index_advisor.py --bench tpcds --budgets 100,500,1500 --widths 2
+    python tests/bench/bench_index_advisor.py --bench tpch            # TPC-H SF1, ~20 min the first time
+    python tests/bench/bench_index_advisor.py --bench tpcds --pg-dir /tmp/pgadvisor-bench/pg-ds \
+        --budgets 25,100,500,1500 --widths 2 --real-sizes largest    # TPC-DS SF1, ~1 h the first time
 
 1. TPC-H SF1 (or TPC-DS SF1) in a throwaway cluster (kept in <data-dir>/pg for re-runs), primary
    keys only; the workload (tests/bench/tpc.py) is run with varied parameters and read back **from
@@ -502,6 +503,8 @@ def table(results: dict[str, Any], width: int, methods: list[str]) -> str:
     runs = {(r["method"], r["budget_mb"]): r for r in results["runs"] if r["width"] == width}
     budgets = sorted({r["budget_mb"] for r in results["runs"]})
     names = {"pgadvisor": "pgadvisor", "extend": "Extend", "dexter": "Dexter-like"}
+    rel = [r["relative_cost"] for r in runs.values() if "relative_cost" in r]
+    fmt = ".4f" if rel and min(rel) < 0.1 else ".3f"
     head = ["budget MB"]
     for m in methods:
         head += [f"{names[m]} rel. cost", "idx", "MB est/real", "s", "what-ifs"]
@@ -514,7 +517,7 @@ def table(results: dict[str, Any], width: int, methods: list[str]) -> str:
                 row += ["CRASH" if r else "—", "", "", "", ""]
                 continue
             real = f"{r['real_bytes'] / MB:.0f}" if r.get("real_bytes") is not None else "?"
-            row += [f"{r['relative_cost']:.3f}", str(len(r["bodies"])), f"{r['est_bytes'] / MB:.0f}/{real}",
+            row += [format(r["relative_cost"], fmt), str(len(r["bodies"])), f"{r['est_bytes'] / MB:.0f}/{real}",
                     f"{r['seconds']:.1f}", str(r["whatif_calls"])]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -553,8 +556,12 @@ def main() -> None:
                     "stopped (and reported as not finished) after it")
     ap.add_argument("--json", type=Path, default=None, help="write every run (indexes, costs) to this file")
     ap.add_argument("--keep-running", action="store_true")
+    ap.add_argument("--report", type=Path, default=None, help="only print the tables of a saved --json file")
     args = ap.parse_args()
     methods = args.methods.split(",")
+    if args.report:
+        print_report(json.loads(args.report.read_text()), methods)
+        return
     started = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     log(f"{started}; {machine()}")
     cluster = tpc.open_cluster(args.pg_dir or args.data_dir / "pg", log=log)
@@ -566,40 +573,47 @@ def main() -> None:
             t0 = time.monotonic()
             res = bench(args, name, cluster)
             res["total_seconds"] = round(time.monotonic() - t0, 1)
+            res["loadavg_end"] = round(os.getloadavg()[0], 1)
             res["started"] = started
             res["machine"] = machine()
             all_results.append(res)
-            print()
-            print(f"## {name} SF{args.sf:g}: {res['statements']} statements, {res['calls']} calls (from "
-                  f"pg_stat_statements, recorded {res['workload_recorded_at']}); {res['server'].split(',')[0]}, "
-                  f"hypopg {res['hypopg']}; pgadvisor {res['advisor']}; load average at the end "
-                  f"{os.getloadavg()[0]:.1f}")
-            for width in sorted({r["width"] for r in res["runs"]}):
-                print(f"\nmax index width {width}: relative estimated workload cost (lower is better)\n")
-                print(table(res, width, methods))
-            pga = [r for r in res["runs"] if r["method"] == "pgadvisor" and "bodies" in r]
-            if pga:
-                print(f"\npgadvisor considered {pga[0]['considered']} of {res['pgss_rows']} pg_stat_statements rows; "
-                      f"skipped: {pga[0]['skipped'] or 'none'}; algorithms that won: "
-                      f"{sorted({r['algorithm'] for r in pga})}")
-            worse = worse_than_extend(res)
-            print("\npgadvisor worse than Extend: " + ("; ".join(worse) if worse else "nowhere"))
-            dup = [r for r in res["runs"] if r.get("existing_recommended")]
-            print("configurations with an index that already exists: "
-                  + ("; ".join(f"{r['method']} w{r['width']} {r['budget_mb']:g} MB: {r['existing_recommended']}"
-                               for r in dup) if dup else "none"))
-            hypo_fail = res.get("hypo_errors")
-            if hypo_fail:
-                print(f"hypopg_create_index failures in the evaluator: {hypo_fail}")
-            crashes = [r for r in res["runs"] if "error" in r]
-            for r in crashes:
-                print(f"CRASH {r['method']} width {r['width']} budget {r['budget_mb']:g}: {r['error']}")
+            print_report(res, methods)
             out = args.json or tpc.dataset_dir(args.data_dir, name, args.sf) / "bench_index_advisor.json"
             out.write_text(json.dumps(res, indent=1, default=str))
             print(f"\nall runs: {out}")
     finally:
         if not args.keep_running:
             cluster.stop(remove=False)
+
+
+def print_report(res: dict[str, Any], methods: list[str]) -> None:
+    """The tables of one benchmark's results (also from a saved JSON: --report FILE)."""
+    name = res["bench"]
+    print()
+    print(f"## {name} SF{res['sf']:g}: {res['statements']} statements, {res['calls']} calls (from "
+          f"pg_stat_statements, recorded {res['workload_recorded_at']}); {res['server'].split(',')[0]}, "
+          f"hypopg {res['hypopg']}; pgadvisor {res['advisor']}; load average at the end "
+          f"{res.get('loadavg_end', '?')}")
+    for width in sorted({r["width"] for r in res["runs"]}):
+        print(f"\nmax index width {width}: relative estimated workload cost (lower is better)\n")
+        print(table(res, width, methods))
+    pga = [r for r in res["runs"] if r["method"] == "pgadvisor" and "bodies" in r]
+    if pga:
+        print(f"\npgadvisor considered {pga[0]['considered']} of {res['pgss_rows']} pg_stat_statements rows; "
+              f"skipped: {pga[0]['skipped'] or 'none'}; algorithms that won: "
+              f"{sorted({r['algorithm'] for r in pga})}")
+    worse = worse_than_extend(res)
+    print("\npgadvisor worse than Extend: " + ("; ".join(worse) if worse else "nowhere"))
+    dup = [r for r in res["runs"] if r.get("existing_recommended")]
+    print("configurations with an index that already exists: "
+          + ("; ".join(f"{r['method']} w{r['width']} {r['budget_mb']:g} MB: {r['existing_recommended']}"
+                       for r in dup) if dup else "none"))
+    hypo_fail = res.get("hypo_errors")
+    if hypo_fail:
+        print(f"hypopg_create_index failures in the evaluator: {hypo_fail}")
+    crashes = [r for r in res["runs"] if "error" in r]
+    for r in crashes:
+        print(f"CRASH {r['method']} width {r['width']} budget {r['budget_mb']:g}: {r['error']}")
 
 
 if __name__ == "__main__":
