@@ -16,10 +16,12 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     """Start a cluster, load the fixture, snapshot → run the API mix → snapshot, show the workload."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from pgadvisor.advise.review import recommend, store_statements
     from pgadvisor.collect import collect
     from pgadvisor.demo_data import load_ecommerce, run_workload
     from pgadvisor.fleet import with_log_samples
     from pgadvisor.pg.local import JSONLOG_SETTINGS, find_bindir, start_cluster
+    from pgadvisor.report.recommendations import terminal
     from pgadvisor.report.render import console, err_console, print_json, workload_doc, workload_table
     from pgadvisor.store import open_store
     from pgadvisor.workload import load_workload
@@ -65,9 +67,15 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             with open_store(store_path) as st:
                 st.save_snapshot(with_log_samples(collect(dsn, "demo"), log, st.log_offsets("demo")))
                 w = load_workload(st, "demo", since=0, top=top)
+                _, stmts, window, writes = store_statements(st, "demo", time.time())
             progress.update(t_snap2, completed=1)
 
+            t_rec = progress.add_task("index advice (hypopg)", total=1)
+            recs = recommend(dsn, statements=stmts, window=window, table_writes=writes)
+            progress.update(t_rec, completed=1)
+
         result["workload"] = workload_doc(w)
+        result["recommendations"] = recs["recommendations"]
         result["store"] = store_path
         if keep:
             result["dsn"] = dsn
@@ -77,6 +85,8 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             console.print(f"\n[bold]Top statements[/] of the demo workload ({result['run']['total_calls']:,} calls "
                           f"in {result['run']['seconds']:.1f} s):")
             workload_table(w)
+            console.print("\n[bold]Recommendations[/] (verified with hypothetical indexes; nothing was created):")
+            terminal(recs)
             if keep:
                 console.print(f"\nserver left running: [bold]{dsn}[/]\nstore: {store_path}\n"
                               f"stop it with: {cluster.bindir}/pg_ctl -D {cluster.datadir} stop")

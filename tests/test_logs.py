@@ -9,7 +9,7 @@ import psycopg
 from test_collect import run_cli
 
 from pgadvisor.pg.local import JSONLOG_SETTINGS, start_cluster
-from pgadvisor.pg.logs import parse_record, read_samples, substitute
+from pgadvisor.pg.logs import parse_record, read_samples, substitute, template_from_samples
 from pgadvisor.store import open_store
 
 
@@ -20,11 +20,23 @@ def rec(message: str, detail: str | None = None, query_id: int = 77) -> dict:
     return r
 
 
-def test_execute_with_parameters_becomes_a_literal_sample():
-    s = parse_record(rec("duration: 0.010 ms  execute <unnamed>: select * from t where a = $1 and b like $2 "
-                         "and c = '$1' -- $2", "parameters: $1 = '7', $2 = 'it''s%'"))
+def test_execute_keeps_the_applications_constants_and_bind_parameters():
+    text = "select * from t where a = $1 and b like $2 and c = '$1' and d = 'pending' -- $2"
+    s = parse_record(rec(f"duration: 0.010 ms  execute <unnamed>: {text}", "parameters: $1 = '7', $2 = 'it''s%'"))
     assert s.queryid == "77" and s.dbname == "app"
-    assert s.text == "select * from t where a = '7' and b like 'it''s%' and c = '$1' -- $2"
+    assert s.text == text and s.values == ("'7'", "'it''s%'")
+    assert substitute(text, {1: "'7'", 2: "'x'"}) == \
+        "select * from t where a = '7' and b like 'x' and c = '$1' and d = 'pending' -- $2"
+
+
+def test_template_from_inlined_samples():
+    a = "SELECT * FROM o WHERE status = 'pending' AND user_id = 42 AND t1.x > 3.5 LIMIT 20"
+    b = "SELECT * FROM o WHERE status = 'pending' AND user_id = 7 AND t1.x > 9 LIMIT 20"
+    assert template_from_samples([a, b]) == \
+        "SELECT * FROM o WHERE status = 'pending' AND user_id = $1 AND t1.x > $2 LIMIT 20"
+    assert template_from_samples([a]) is None  # one inlined sample cannot tell constants from values
+    assert template_from_samples([a, "SELECT 1"]) is None
+    assert template_from_samples([a, "SELECT * FROM o WHERE x = $1"]) == "SELECT * FROM o WHERE x = $1"
 
 
 def test_simple_statement_and_null_parameter():
@@ -73,22 +85,23 @@ def test_collect_with_log_stores_samples_and_recommend_uses_them(tmp_path):
         assert run_cli("collect", "--dsn", dsn, "--store", store, "--log", log, "--name", "x").returncode == 0
         with psycopg.connect(dsn, autocommit=True) as conn:
             cur = psycopg.RawCursor(conn)
-            for _ in range(30):  # extended protocol: pg_stat_statements and pg_stat_activity only see $1
-                cur.execute("SELECT id FROM orders WHERE status = $1 ORDER BY created_at LIMIT 20", ["pending"])
+            for i in range(30):  # extended protocol: pg_stat_statements shows status = $1 too
+                cur.execute("SELECT id FROM orders WHERE status = 'pending' AND id > $1 ORDER BY created_at LIMIT 20",
+                            [str(i)])
         time.sleep(0.3)
         r = run_cli("collect", "--dsn", dsn, "--store", store, "--log", log, "--name", "x", "--format", "json")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["results"][0]["samples"] >= 1
         with open_store(store) as st:
             texts = [t for (t,) in st.query("SELECT t.query FROM samples s JOIN texts t ON t.hash = s.text_hash")]
-        assert any("status = 'pending'" in t for t in texts)
+        assert any("status = 'pending' AND id > $1" in t for t in texts)
         assert not any("pgadvisor" in t for t in texts)
         r = run_cli("recommend", "--dsn", dsn, "--store", store, "--format", "json")
         assert r.returncode == 0, r.stderr
         doc = json.loads(r.stdout)
         assert doc["sampled_statements"] >= 1
         sqls = " ".join(x["sql"] for x in doc["recommendations"])
-        assert "status" in sqls  # the real value shows how selective status = 'pending' is
+        assert "status = 'pending'" in sqls, json.dumps(doc["stats"])[:3000]  # the app's own constant
         r = run_cli("collect", "--dsn", dsn, "--store", store, "--log", str(tmp_path / "nope"))
         assert r.returncode == 2 and "--log: no such file or directory" in r.stderr
     finally:

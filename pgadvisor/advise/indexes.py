@@ -55,9 +55,6 @@ READ_KINDS = ("select", "update", "delete", "merge", "insert")
 MAINT_BASE = 0.5
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
-# a move must save this share of the cost of the statements it touches (besides `min_improvement`
-# of the whole workload's cost)
-MIN_LOCAL_GAIN = 0.05
 MAINT_PER_LEVEL = 0.0025
 
 
@@ -448,7 +445,7 @@ class IndexAdvisor:
 
     # -- 4. search ------------------------------------------------------------------------------------
     def search(self, pool: list[IndexDef], attributes: dict[str, set[str]], label: str, min_improvement: float,
-               by: str = "ratio", start: list[IndexDef] | None = None, local: float = MIN_LOCAL_GAIN) -> _Result:
+               by: str = "ratio", start: list[IndexDef] | None = None) -> _Result:
         """Greedy over add-candidate and extend-by-one-column moves, by net benefit per byte (`by="ratio"`)
         or by net benefit (`by="gain"`), from `start`; then prune.
 
@@ -524,10 +521,7 @@ class IndexAdvisor:
             gain = read_gain - write_delta
             if remove is None:
                 values[add] = (read_gain, write_delta)
-            # worth it for the workload, and for the statements it touches (many small statements each
-            # below a workload-wide threshold still add up)
-            touched = sum(self.by_key[k].weight * cur[k] for k in costs)
-            if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9) or gain <= local * touched:
+            if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9):
                 continue  # benefits only shrink: dropped for good
             if not fresh:
                 push(add, remove, gain / max(dsize, 8192) if by == "ratio" else gain)
@@ -656,7 +650,7 @@ class IndexAdvisor:
                     results["greedy-gain"] = self.search(indexes, gen.attributes, "greedy-gain",
                                                          self.min_improvement, by="gain")
             if self.algorithm in ("auto", "extend"):
-                results["extend"] = self.search(singles, gen.attributes, "extend", 0.003, local=0.0)
+                results["extend"] = self.search(singles, gen.attributes, "extend", 0.003)
             winner = min(results, key=lambda k: (results[k].objective, k))
             best = results[winner]
             if self.algorithm != "extend" and (self.budget is not None or self.cap is not None):
@@ -665,8 +659,10 @@ class IndexAdvisor:
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
+            self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
             recs += self.rule_recommendations(rules, best.config)
+            self.progress("rejections", 0, len(pool))
             self.reject_rest(pool, best)
             base_total = sum(q.weight * q.base for q in self.stmts)
             stats.update({

@@ -51,21 +51,25 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
     writes: dict = {}
     if seqs:
         after = store.parts(sid, seqs[1], kinds=("relations",)).get("relations")
-        before = store.parts(sid, seqs[0] - 1, kinds=("relations",)).get("relations") if seqs[0] > 1 else None
-        if after:
+        # the window opens at the snapshot before its first interval (or at its first, baseline, snapshot)
+        before = store.parts(sid, max(seqs[0] - 1, 1), kinds=("relations",)).get("relations")
+        if after and before:
             writes = table_write_deltas(before, after)
     sampled = sum(1 for s in statements if s.template)
     return server, statements, {"window": w.window, "coverage": w.coverage, "sampled_statements": sampled}, writes
 
 
 def with_samples(statements: list[StatementStats], samples: dict[str, list[str]]) -> list[StatementStats]:
-    """Statements whose logged sample (real parameter values) replaces the $n text for planning."""
+    """Statements whose logged text (the application's own constants, $n only for bind parameters)
+    replaces pg_stat_statements' text, where all constants are $n."""
     from dataclasses import replace
+
+    from pgadvisor.pg.logs import template_from_samples
 
     out = []
     for s in statements:
-        texts = samples.get(s.queryid)
-        out.append(replace(s, query=texts[0], template=s.query) if texts else s)
+        text = template_from_samples(samples.get(s.queryid, []))
+        out.append(replace(s, query=text, template=s.query) if text else s)
     return out
 
 

@@ -1,11 +1,14 @@
-"""Statement samples with real parameter values, from the server's JSON log (log_destination = 'jsonlog').
+"""Statement samples from the server's JSON log (log_destination = 'jsonlog').
 
-pg_stat_statements keeps texts with constants replaced by $n, and apps using the extended protocol
-never show values anywhere else. With `log_min_duration_statement` set, PostgreSQL logs each slow
-statement with its parameters ("execute <unnamed>: ... / parameters: $1 = '42'") and its query_id;
-substituting the values gives a literal sample the advisor can plan with real selectivities
-(partial-index constants, LIKE prefixes, date ranges). Only reads/writes of data are kept: utility
-statements and anything mentioning a password are skipped, so secrets do not reach the store.
+pg_stat_statements replaces every constant with $n, so it cannot tell a constant the application
+wrote (`status = 'pending'`, `->> 'country'`, `LIMIT 20`: partial-index and expression-index
+material) from a bind parameter. The log can: with `log_min_duration_statement` set, PostgreSQL
+logs the statement as the application sent it, with its query_id. For the extended protocol the
+text keeps the application's constants and `$n` only for bind parameters — that text is the sample.
+For the simple protocol every value is inlined; such samples are kept as they are and turned into a
+template only when several of them show which constants vary (see `template_from_samples`).
+Only reads/writes of data are kept: utility statements and anything mentioning a password are
+skipped, so secrets do not reach the store.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ class Sample:
     queryid: str
     dbname: str | None
     user: str | None
-    text: str  # the statement with its parameter values in place
+    text: str  # as the application sent it: its own constants, $n for bind parameters
     duration_ms: float
+    values: tuple[str, ...] = ()  # the bind parameters' values (not stored)
 
 
 def substitute(text: str, params: dict[int, str]) -> str | None:
@@ -67,11 +71,46 @@ def parse_record(rec: dict) -> Sample | None:
         return None
     detail = rec.get("detail") or ""
     params = {int(n): v for n, v in _PARAM.findall(detail)} if detail.startswith("parameters:") else {}
-    literal = substitute(text, params)
-    if literal is None:
+    if substitute(text, params) is None:
+        return None  # a $n without its value: not a statement we can plan
+    return Sample(queryid=str(rec["query_id"]), dbname=rec.get("dbname"), user=rec.get("user"), text=text,
+                  duration_ms=float(m.group(1)), values=tuple(params[k] for k in sorted(params)))
+
+
+_LITERAL = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$\d+\b|\b\d+(?:\.\d+)?\b)""", re.S)
+
+
+def template_from_samples(texts: list[str]) -> str | None:
+    """The statement with $n where its samples differ and the application's constants where they agree.
+
+    A sample with bind parameters ($n) already is that. Fully inlined samples (simple protocol) need
+    at least two of the same shape: a constant seen once could be a parameter's value, and a
+    partial index on it would serve only that value.
+    """
+    with_params = [t for t in texts if _has_param(t)]
+    if with_params:
+        return with_params[0]
+    if len(texts) < 2:
         return None
-    return Sample(queryid=str(rec["query_id"]), dbname=rec.get("dbname"), user=rec.get("user"), text=literal,
-                  duration_ms=float(m.group(1)))
+    split = [_LITERAL.split(t) for t in texts]
+    if len({len(parts) for parts in split}) != 1:
+        return None
+    out, n = [], 0
+    for i, pieces in enumerate(zip(*split)):
+        if i % 2 == 0:  # text between literals must be the same everywhere
+            if len(set(pieces)) != 1:
+                return None
+            out.append(pieces[0])
+        elif len(set(pieces)) == 1 or pieces[0].startswith(('"', "--", "/*")):
+            out.append(pieces[0])
+        else:
+            n += 1
+            out.append(f"${n}")
+    return "".join(out)
+
+
+def _has_param(text: str) -> bool:
+    return any(m.group(2) for m in _TOKENS.finditer(text))
 
 
 def log_files(location: str) -> list[Path]:

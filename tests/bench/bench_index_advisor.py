@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -427,7 +428,8 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
                                "calls": sum(s.calls for s in stmts), "pgss_rows": len(pgss),
                                "templates_failed": failed, "workload_recorded_at": w["recorded_at"],
                                "workload_run_seconds": w.get("run_seconds"), "baseline_cost": base_total,
-                               "server": version, "hypopg": hypopg, "advisor": advisor_version(), "runs": []}
+                               "server": version, "hypopg": hypopg, "advisor": advisor_version(),
+                               "baseline_per_statement": base_per, "runs": []}
     budgets = [float(b) for b in args.budgets.split(",")]
     widths = [int(x) for x in args.widths.split(",")]
     methods = args.methods.split(",")
@@ -523,16 +525,30 @@ def table(results: dict[str, Any], width: int, methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def geo_mean_ratio(results: dict[str, Any], run: dict[str, Any]) -> float | None:
+    """Geometric mean over statements of cost with ÷ cost without (unweighted: how broadly it helps)."""
+    base = results.get("baseline_per_statement")
+    if not base:  # older result files: a run without indexes has the baseline costs
+        empty = [r for r in results["runs"] if r.get("bodies") == [] and "per_statement" in r]
+        base = empty[0]["per_statement"] if empty else None
+    per = run.get("per_statement")
+    if not base or not per:
+        return None
+    logs = [math.log(max(per[k] / v, 1e-12)) for k, v in base.items() if v and v == v and per.get(k) == per.get(k)]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
 def worse_than_extend(results: dict[str, Any], tol: float = 1e-3) -> list[str]:
+    """Runs where pgadvisor's relative cost is above Extend's by more than `tol` (relative)."""
     out = []
     runs = {(r["method"], r["width"], r["budget_mb"]): r for r in results["runs"] if "bodies" in r}
     for (m, w, b), r in sorted(runs.items()):
         if m != "pgadvisor":
             continue
         e = runs.get(("extend", w, b))
-        if e and r["relative_cost"] > e["relative_cost"] + tol:
-            out.append(f"width {w}, budget {b:g} MB: pgadvisor {r['relative_cost']:.3f} vs Extend "
-                       f"{e['relative_cost']:.3f}")
+        if e and r["relative_cost"] > e["relative_cost"] * (1 + tol):
+            out.append(f"width {w}, budget {b:g} MB: pgadvisor {r['relative_cost']:.4f} vs Extend "
+                       f"{e['relative_cost']:.4f}")
     return out
 
 
@@ -597,6 +613,16 @@ def print_report(res: dict[str, Any], methods: list[str]) -> None:
     for width in sorted({r["width"] for r in res["runs"]}):
         print(f"\nmax index width {width}: relative estimated workload cost (lower is better)\n")
         print(table(res, width, methods))
+    print("\ngeometric mean over statements of (cost with ÷ cost without), unweighted:\n")
+    print("| width | budget MB | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    runs = {(r["method"], r["width"], r["budget_mb"]): r for r in res["runs"] if "bodies" in r}
+    for w, b in sorted({(r["width"], r["budget_mb"]) for r in res["runs"]}):
+        cells = []
+        for m in methods:
+            g = geo_mean_ratio(res, runs[(m, w, b)]) if (m, w, b) in runs else None
+            cells.append(f"{g:.3f}" if g is not None else "—")
+        print(f"| {w} | {b:g} | " + " | ".join(cells) + " |")
     pga = [r for r in res["runs"] if r["method"] == "pgadvisor" and "bodies" in r]
     if pga:
         print(f"\npgadvisor considered {pga[0]['considered']} of {res['pgss_rows']} pg_stat_statements rows; "
