@@ -14,28 +14,21 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgadvisor.workload import COUNTERS
+
 MARKER = "/* pgadvisor */"
 
 # pg_stat_statements counters we keep, by the name we store them under; the value is the column
 # expression per extension version (pganalyze/collector does the same).
-_PGSS_COMMON = [
-    "calls",
-    "rows",
-    "shared_blks_hit",
-    "shared_blks_read",
-    "shared_blks_dirtied",
-    "shared_blks_written",
-    "local_blks_hit",
-    "local_blks_read",
-    "temp_blks_read",
-    "temp_blks_written",
-]
+# counters whose column differs between extension versions; the rest of COUNTERS keep their names
+_PGSS_VERSIONED = {"total_exec_time", "total_plan_time", "plans", "wal_records", "wal_bytes", "blk_read_time",
+                   "blk_write_time"}
 
 
 def _pgss_columns(extversion: str) -> dict[str, str]:
     major, minor = (int(x) for x in extversion.split(".")[:2])
     v = (major, minor)
-    cols = {c: c for c in _PGSS_COMMON}
+    cols = {c: c for c in COUNTERS if c not in _PGSS_VERSIONED}
     if v >= (1, 8):
         cols.update(
             total_exec_time="total_exec_time",

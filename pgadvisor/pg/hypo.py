@@ -492,10 +492,6 @@ class WhatIf:
             self.cache_hits += 1
             return hit
         if self.mode == "hypopg":
-            result = self._one_trip(stmt, rel)
-            if result is not None:
-                self._cache[key] = result
-                return result
             self._materialize(rel, stmt)
             valid = frozenset(d for d in rel if d in self._current)
             result = self._cache.get((stmt.key, valid)) or self._plan_cost(stmt.text)
@@ -508,68 +504,6 @@ class WhatIf:
         else:
             result = self._plan_cost(stmt.text, keep_scans=stmt.key)
         self._cache[key] = result
-        return result
-
-    def _one_trip(self, stmt: WhatIfStatement, wanted: frozenset[IndexDef]) -> PlanResult | None:
-        """Drop, create and EXPLAIN in one round trip (a multi-statement simple query; autocommit only).
-
-        None when this path does not apply or anything failed: the caller then goes step by step,
-        which records invalid definitions and retries parameter types.
-        """
-        if not self.conn.autocommit or any(d in self.invalid for d in wanted):
-            return None
-        body = self._typed.get(stmt.text) or _strip(stmt.text)
-        n_params = max((int(x) for x in _PARAM.findall(body)), default=0)
-        extra = [oid for d, oid in self._current.items() if d.table_key in stmt.tables and d not in wanted
-                 and self.relevant(d, stmt)]
-        missing = sorted(wanted - self._current.keys(), key=lambda x: x.label())
-        if len(self._current) - len(extra) + len(missing) > self.max_hypothetical:
-            self.reset()
-            extra, missing = [], sorted(wanted, key=lambda x: x.label())
-        parts = []
-        if extra:
-            parts.append(f"SELECT {self._fn('hypopg_drop_index')}(x) FROM unnest('{{{','.join(map(str, extra))}}}'"
-                         "::oid[]) AS x")
-        for d in missing:
-            parts.append(f"SELECT indexrelid FROM {self._fn('hypopg_create_index')}"
-                         f"({sql.Literal(d.create_sql()).as_string(None)})")
-        # newlines: a trailing `-- comment` in the text must not swallow what follows
-        if not n_params:
-            parts.append(f"{MARKER} EXPLAIN (FORMAT JSON) {body}\n")
-        elif self.version >= 160000:
-            parts.append(f"{MARKER} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {body}\n")
-        else:
-            parts += [f"{MARKER} PREPARE {_PREPARED} AS {body}\n",
-                      f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}({', '.join(['NULL'] * n_params)})",
-                      f"DEALLOCATE {_PREPARED}"]
-        self.calls += 1
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(";\n".join(parts))
-                results = []
-                while True:
-                    results.append(cur.fetchall() if cur.description is not None else None)
-                    if not cur.nextset():
-                        break
-        except psycopg.Error:
-            self.calls -= 1  # not a plan: the step-by-step path will count its own
-            self.reset()  # what ran before the error is unknown (oids of created indexes): start clean
-            if self._scalar(f"SELECT count(*) FROM pg_prepared_statements WHERE name = '{_PREPARED}'"):
-                self._exec(f"DEALLOCATE {_PREPARED}")
-            return None
-        if extra:
-            gone = set(extra)
-            self._current = {d: o for d, o in self._current.items() if o not in gone}
-        rows = [r for r in results if r is not None]
-        for d, r in zip(missing, rows[1 if extra else 0:], strict=False):
-            oid = int(r[0][0])
-            self._current[d] = oid
-            self._by_oid[oid] = d
-            self.created += 1
-        plan = _json(rows[-1][0][0])
-        result = self._result(plan)
-        if not result.used <= wanted:
-            return None  # used an index taken for irrelevant: the careful path plans again without it
         return result
 
     def _result(self, plan: list[dict[str, Any]]) -> PlanResult:
@@ -585,15 +519,9 @@ class WhatIf:
             plan = self.explain(text)
         except psycopg.Error as exc:
             return PlanResult(None, error=_one_line(exc))
-        top = plan[0]["Plan"]
-        used = set()
-        for name in _walk(plan, "Index Name"):
-            m = _HYPO_NAME.search(str(name))
-            if m and int(m.group(1)) in self._by_oid:
-                used.add(self._by_oid[int(m.group(1))])
         if keep_scans is not None:
-            self._scans[keep_scans] = list(_seq_scans(top, 1.0))
-        return PlanResult(float(top["Total Cost"]), frozenset(used))
+            self._scans[keep_scans] = list(_seq_scans(plan[0]["Plan"], 1.0))
+        return self._result(plan)
 
     def explain(self, text: str) -> list[dict[str, Any]]:
         """`EXPLAIN (FORMAT JSON)` of a statement, a generic plan when it has `$n` parameters.
