@@ -12,31 +12,76 @@ from pgadvisor.pg.connect import connect
 MB = 1 << 20
 
 
-def ix(name: str, columns: list[str], *, table: str = "orders", n_key: int | None = None, scans: int = 10,
-       size: int = 50 * MB, unique: bool = False, primary: bool = False, constraint: bool = False,
-       valid: bool = True, predicate: str | None = None, method: str = "btree", desc: list[bool] | None = None):
+def ix(
+    name: str,
+    columns: list[str],
+    *,
+    table: str = "orders",
+    n_key: int | None = None,
+    scans: int = 10,
+    size: int = 50 * MB,
+    unique: bool = False,
+    primary: bool = False,
+    constraint: bool = False,
+    valid: bool = True,
+    predicate: str | None = None,
+    method: str = "btree",
+    desc: list[bool] | None = None,
+):
     keys = columns[:n_key] if n_key is not None else columns
-    include = columns[len(keys):]
-    definition = (f"CREATE {'UNIQUE ' if unique or primary else ''}INDEX {name} ON public.{table} USING {method} "
-                  f"({', '.join(keys)})" + (f" INCLUDE ({', '.join(include)})" if include else "")
-                  + (f" WHERE ({predicate})" if predicate else ""))
-    return {"schema": "public", "table": table, "name": name, "indexrelid": abs(hash(name)) % 100000,
-            "definition": definition, "method": method, "n_key": len(keys), "is_unique": unique or primary,
-            "is_primary": primary, "is_valid": valid, "is_ready": True, "backs_constraint": constraint or primary,
-            "constraint_name": name if constraint or primary else None, "predicate": predicate,
-            "columns": columns, "desc_flags": desc or [False] * len(columns), "size_bytes": size, "idx_scan": scans}
+    include = columns[len(keys) :]
+    definition = (
+        f"CREATE {'UNIQUE ' if unique or primary else ''}INDEX {name} ON public.{table} USING {method} "
+        f"({', '.join(keys)})"
+        + (f" INCLUDE ({', '.join(include)})" if include else "")
+        + (f" WHERE ({predicate})" if predicate else "")
+    )
+    return {
+        "schema": "public",
+        "table": table,
+        "name": name,
+        "indexrelid": abs(hash(name)) % 100000,
+        "definition": definition,
+        "method": method,
+        "n_key": len(keys),
+        "is_unique": unique or primary,
+        "is_primary": primary,
+        "is_valid": valid,
+        "is_ready": True,
+        "backs_constraint": constraint or primary,
+        "constraint_name": name if constraint or primary else None,
+        "predicate": predicate,
+        "columns": columns,
+        "desc_flags": desc or [False] * len(columns),
+        "size_bytes": size,
+        "idx_scan": scans,
+    }
 
 
 def rel(name: str, **kw):
-    base = {"schema": "public", "name": name, "relid": 1, "kind": "r", "reltuples": 1e6, "relpages": 20000,
-            "n_tup_ins": 1000, "n_tup_upd": 0, "n_tup_del": 0, "n_tup_hot_upd": 0}
+    base = {
+        "schema": "public",
+        "name": name,
+        "relid": 1,
+        "kind": "r",
+        "reltuples": 1e6,
+        "relpages": 20000,
+        "n_tup_ins": 1000,
+        "n_tup_upd": 0,
+        "n_tup_del": 0,
+        "n_tup_hot_upd": 0,
+    }
     base.update(kw)
     return base
 
 
 def schema(indexes, relations=None, fks=None):
-    return {"relations": relations or [rel("orders"), rel("customers")], "indexes": indexes, "columns": [],
-            "foreign_keys": fks or []}
+    return {
+        "relations": relations or [rel("orders"), rel("customers")],
+        "indexes": indexes,
+        "columns": [],
+        "foreign_keys": fks or [],
+    }
 
 
 def by_id(recs):
@@ -44,8 +89,14 @@ def by_id(recs):
 
 
 def test_duplicates_keep_the_constraint_backed_one():
-    s = schema([ix("orders_pkey", ["id"], primary=True), ix("orders_id_dup", ["id"]),
-                ix("a_idx", ["user_id", "created_at"]), ix("b_idx", ["user_id", "created_at"], scans=0)])
+    s = schema(
+        [
+            ix("orders_pkey", ["id"], primary=True),
+            ix("orders_id_dup", ["id"]),
+            ix("a_idx", ["user_id", "created_at"]),
+            ix("b_idx", ["user_id", "created_at"], scans=0),
+        ]
+    )
     recs, _ = recommend_drops(s, stats_window_days=30)
     got = by_id(recs)
     assert "drop-index:public.orders_id_dup" in got and "drop-index:public.orders_pkey" not in got
@@ -57,10 +108,18 @@ def test_duplicates_keep_the_constraint_backed_one():
 
 
 def test_prefix_redundant_but_never_a_unique_prefix():
-    s = schema([ix("u_idx", ["user_id"]), ix("uc_idx", ["user_id", "created_at"]),
-                ix("s_uniq", ["status"], unique=True), ix("sc_idx", ["status", "created_at"]),
-                ix("p_idx", ["total"], predicate="total > 0"), ix("pt_idx", ["total", "id"]),
-                ix("d_idx", ["created_at"], desc=[True]), ix("dt_idx", ["created_at", "id"])])
+    s = schema(
+        [
+            ix("u_idx", ["user_id"]),
+            ix("uc_idx", ["user_id", "created_at"]),
+            ix("s_uniq", ["status"], unique=True),
+            ix("sc_idx", ["status", "created_at"]),
+            ix("p_idx", ["total"], predicate="total > 0"),
+            ix("pt_idx", ["total", "id"]),
+            ix("d_idx", ["created_at"], desc=[True]),
+            ix("dt_idx", ["created_at", "id"]),
+        ]
+    )
     recs, _ = recommend_drops(s, stats_window_days=30)
     got = by_id(recs)
     assert got["drop-index:public.u_idx"].evidence["covered_by"] == "uc_idx"
@@ -70,8 +129,14 @@ def test_prefix_redundant_but_never_a_unique_prefix():
 
 
 def test_unused_needs_a_long_enough_window_and_never_drops_a_pk():
-    s = schema([ix("orders_pkey", ["id"], primary=True, scans=0), ix("cold_idx", ["note"], scans=0),
-                ix("tiny_idx", ["flag"], scans=0, size=16384), ix("hot_idx", ["user_id"], scans=99)])
+    s = schema(
+        [
+            ix("orders_pkey", ["id"], primary=True, scans=0),
+            ix("cold_idx", ["note"], scans=0),
+            ix("tiny_idx", ["flag"], scans=0, size=16384),
+            ix("hot_idx", ["user_id"], scans=99),
+        ]
+    )
     recs, rejected = recommend_drops(s, stats_window_days=30)
     got = by_id(recs)
     assert set(got) == {"drop-index:public.cold_idx"}
@@ -85,12 +150,32 @@ def test_unused_needs_a_long_enough_window_and_never_drops_a_pk():
 
 
 def test_fk_without_index_when_the_parent_sees_deletes():
-    fks = [{"schema": "public", "table": "orders", "name": "orders_customer_fk", "columns": ["customer_id"],
-            "ref_schema": "public", "ref_table": "customers"},
-           {"schema": "public", "table": "orders", "name": "orders_region_fk", "columns": ["region_id"],
-            "ref_schema": "public", "ref_table": "regions"},
-           {"schema": "public", "table": "orders", "name": "orders_shop_fk", "columns": ["shop_id", "tenant_id"],
-            "ref_schema": "public", "ref_table": "customers"}]
+    fks = [
+        {
+            "schema": "public",
+            "table": "orders",
+            "name": "orders_customer_fk",
+            "columns": ["customer_id"],
+            "ref_schema": "public",
+            "ref_table": "customers",
+        },
+        {
+            "schema": "public",
+            "table": "orders",
+            "name": "orders_region_fk",
+            "columns": ["region_id"],
+            "ref_schema": "public",
+            "ref_table": "regions",
+        },
+        {
+            "schema": "public",
+            "table": "orders",
+            "name": "orders_shop_fk",
+            "columns": ["shop_id", "tenant_id"],
+            "ref_schema": "public",
+            "ref_table": "customers",
+        },
+    ]
     rels = [rel("orders"), rel("customers", n_tup_del=500), rel("regions", n_tup_del=0, n_tup_upd=0)]
     s = schema([ix("orders_pkey", ["id"], primary=True), ix("ts_idx", ["tenant_id", "shop_id", "x"])], rels, fks)
     recs, rejected = recommend_drops(s, stats_window_days=30)

@@ -61,10 +61,19 @@ def adv_db(admin_dsn):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def st(text: str, calls: int = 100, mean_ms: float = 5.0, rows: int | None = None, qid: str | None = None,
-       dbid: int = 0) -> StatementStats:
-    return StatementStats(qid or f"q{abs(hash(text)) % 10**8}", text, 10, dbid, True, calls, calls * mean_ms,
-                          calls if rows is None else rows)
+def st(
+    text: str, calls: int = 100, mean_ms: float = 5.0, rows: int | None = None, qid: str | None = None, dbid: int = 0
+) -> StatementStats:
+    return StatementStats(
+        qid or f"q{abs(hash(text)) % 10**8}",
+        text,
+        10,
+        dbid,
+        True,
+        calls,
+        calls * mean_ms,
+        calls if rows is None else rows,
+    )
 
 
 def created(recs, verified: str = "hypopg"):
@@ -89,8 +98,9 @@ def test_multicolumn_order_eq_range_sort(adv_db):
     with connect(adv_db) as conn:
         schema = read_schema(conn)
     view = SchemaView(schema)
-    ps = parse_statement("SELECT id FROM orders WHERE created_at > $1 AND user_id = $2 ORDER BY total",
-                         view.parser_schema())
+    ps = parse_statement(
+        "SELECT id FROM orders WHERE created_at > $1 AND user_id = $2 ORDER BY total", view.parser_schema()
+    )
     gen = CandidateGenerator(view)
     cands, _ = gen.generate([("k", ps)])
     keys = {tuple(k.label() for k in c.index.keys) for c in cands}
@@ -98,8 +108,10 @@ def test_multicolumn_order_eq_range_sort(adv_db):
     assert ("user_id", "total") in keys  # equality, then the sort
     assert ("created_at", "user_id") not in keys and ("user_id", "created_at", "total") not in keys
     with connect(adv_db) as conn:
-        recs, _, _ = whatif_single(conn, [
-            "SELECT id, total FROM orders WHERE user_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT 20"])
+        recs, _, _ = whatif_single(
+            conn,
+            ["SELECT id, total FROM orders WHERE user_id = $1 AND created_at >= $2 ORDER BY created_at DESC LIMIT 20"],
+        )
     [rec] = created(recs)
     assert "(user_id, created_at" in rec.sql
 
@@ -113,15 +125,18 @@ def test_partial_index_for_constant_predicate(adv_db):
 
 
 def test_never_recommends_an_existing_index(adv_db):
-    texts = ["SELECT * FROM accounts WHERE tenant_id = $1",
-             "SELECT * FROM accounts WHERE tenant_id = $1 AND created_at > $2",
-             "SELECT * FROM accounts WHERE id = $1"]
+    texts = [
+        "SELECT * FROM accounts WHERE tenant_id = $1",
+        "SELECT * FROM accounts WHERE tenant_id = $1 AND created_at > $2",
+        "SELECT * FROM accounts WHERE id = $1",
+    ]
     with connect(adv_db) as conn:
         recs, rejected, _ = whatif_single(conn, texts)
     assert not [r for r in recs if r.target == "public.accounts"]
     reasons = {r.id: r.reason for r in rejected}
-    assert "existing index public.accounts_tenant_created serves it" in reasons[
-        "create-index:public.accounts(tenant_id)"]
+    assert (
+        "existing index public.accounts_tenant_created serves it" in reasons["create-index:public.accounts(tenant_id)"]
+    )
     assert "accounts_pkey" in reasons["create-index:public.accounts(id)"]
 
 
@@ -170,10 +185,14 @@ def test_write_heavy_table_gets_fewer_indexes(adv_db):
 
 
 def test_bad_statements_are_skipped_with_reasons(adv_db):
-    stmts = [st("SELECT * FROM nosuch_table WHERE x = $1", qid="missing"), st("SELEC garbage(", qid="broken"),
-             st("VACUUM orders", qid="utility"), st("SELECT * FROM users WHERE name = $1", qid="ok"),
-             st("SELECT * FROM users WHERE name = $1 /* pgadvisor */", qid="ours"),
-             st("SELECT * FROM users WHERE id = $1", qid="otherdb", dbid=1)]
+    stmts = [
+        st("SELECT * FROM nosuch_table WHERE x = $1", qid="missing"),
+        st("SELEC garbage(", qid="broken"),
+        st("VACUUM orders", qid="utility"),
+        st("SELECT * FROM users WHERE name = $1", qid="ok"),
+        st("SELECT * FROM users WHERE name = $1 /* pgadvisor */", qid="ours"),
+        st("SELECT * FROM users WHERE id = $1", qid="otherdb", dbid=1),
+    ]
     with connect(adv_db) as conn:
         recs, _, stats = recommend_indexes(conn, stmts)
     reasons = {s["queryid"]: s["reason"] for s in stats["statements"]["skipped_detail"]}
@@ -222,8 +241,7 @@ def test_heuristic_for_a_role_that_cannot_create_hypopg(admin_dsn, make_db):
         conn.execute(f"CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
     try:
         with connect(_dsn(admin_dsn, dbname, role)) as conn:
-            recs, _, stats = recommend_indexes(conn, [st(t, c, ms) for t, c, ms in WORKLOAD[:3]],
-                                               create_extension=True)
+            recs, _, stats = recommend_indexes(conn, [st(t, c, ms) for t, c, ms in WORKLOAD[:3]], create_extension=True)
         assert stats["mode"] == "heuristic" and "cannot create extension hypopg" in stats["mode_reason"]
         assert created(recs, "heuristic") and not created(recs, "hypopg")
         assert all(r.confidence < 0.5 for r in created(recs, "heuristic"))
@@ -233,3 +251,36 @@ def test_heuristic_for_a_role_that_cannot_create_hypopg(admin_dsn, make_db):
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_trigram_gin_is_proposed_by_rule(adv_db):
+    with connect(adv_db) as conn:
+        recs, _, _ = whatif_single(conn, ["SELECT * FROM users WHERE name ILIKE '%42%'"])
+    [rec] = [r for r in recs if r.verified == "rule"]
+    assert "USING gin (name gin_trgm_ops)" in rec.sql and rec.evidence["requires"] == "extension pg_trgm"
+    assert rec.benefit["cost_saved"] is None and rec.confidence < 0.5
+
+
+def test_served_by_existing_prefix_unless_narrower_is_asked_for():
+    from pgadvisor.advise.candidates import existing_from_catalog, served_by
+
+    pk = existing_from_catalog(
+        {
+            "schema": "public",
+            "table": "t",
+            "name": "t_pkey",
+            "method": "btree",
+            "n_key": 2,
+            "columns": ["a", "b"],
+            "desc_flags": [False, False],
+            "is_valid": True,
+            "is_unique": True,
+            "is_primary": True,
+            "definition": "…",
+        }
+    )
+    a = IndexDef("public", "t", (KeyPart(column="a"),))
+    a_desc_b = IndexDef("public", "t", (KeyPart(column="a", descending=True), KeyPart(column="b", descending=True)))
+    assert served_by(a, [pk]) is pk and served_by(a_desc_b, [pk]) is pk  # a backward scan serves DESC, DESC
+    assert served_by(a, [pk], narrower=True) is None  # opt-in: the smaller index may still pay off
+    assert served_by(IndexDef("public", "t", (KeyPart(column="a"),), include=("c",)), [pk]) is None

@@ -49,9 +49,14 @@ def hypo_db(admin_dsn):
 
 
 def stmt(text: str, *cols: str, filters: tuple[Filter, ...] = ()) -> WhatIfStatement:
-    return WhatIfStatement(fingerprint(text), text, frozenset({"public.orders"}),
-                           frozenset(("public.orders", c) for c in cols),
-                           frozenset(("public.orders", f.column) for f in filters), filters)
+    return WhatIfStatement(
+        fingerprint(text),
+        text,
+        frozenset({"public.orders"}),
+        frozenset(("public.orders", c) for c in cols),
+        frozenset(("public.orders", f.column) for f in filters),
+        filters,
+    )
 
 
 def idx(*cols: str, **kw) -> IndexDef:
@@ -94,8 +99,12 @@ def test_reset_also_after_an_exception(hypo_db):
 
 def test_generic_plans_failures_and_batching(hypo_db):
     with connect(hypo_db) as conn, WhatIf(conn, max_hypothetical=2) as w:
-        ranged = stmt("SELECT id FROM orders WHERE user_id = $1 AND created_at > $2 ORDER BY created_at LIMIT $3",
-                      "user_id", "created_at", "id")
+        ranged = stmt(
+            "SELECT id FROM orders WHERE user_id = $1 AND created_at > $2 ORDER BY created_at LIMIT $3",
+            "user_id",
+            "created_at",
+            "id",
+        )
         bad = stmt("SELECT * FROM orders WHERE nosuch = $1", "nosuch")
         literal = stmt("SELECT * FROM orders WHERE status = 'pending' AND total > 5", "status", "total")
         assert w.cost(bad).cost is None and "nosuch" in w.cost(bad).error
@@ -111,8 +120,13 @@ def test_generic_plans_failures_and_batching(hypo_db):
 
 
 def test_partial_and_include_and_invalid_definitions(hypo_db):
-    q = stmt("SELECT id, total FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 20",
-             "status", "created_at", "id", "total")
+    q = stmt(
+        "SELECT id, total FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 20",
+        "status",
+        "created_at",
+        "id",
+        "total",
+    )
     partial = idx("created_at", predicate="status = 'pending'", predicate_columns=("status",))
     with connect(hypo_db) as conn, WhatIf(conn) as w:
         assert partial in w.cost(q, [partial]).used
@@ -128,9 +142,12 @@ def test_quote_ident():
     assert quote_ident("user") == '"user"'
     assert quote_ident('we"ird col') == '"we""ird col"'
     assert quote_ident("zählung") == '"zählung"'
-    assert IndexDef("My Schema", "T", (KeyPart(column="a b"), KeyPart(expression="lower(x)", descending=True)),
-                    include=("Inc",)).create_sql("ix") == \
-        'CREATE INDEX ix ON "My Schema"."T" USING btree ("a b", (lower(x)) DESC) INCLUDE ("Inc")'
+    assert (
+        IndexDef(
+            "My Schema", "T", (KeyPart(column="a b"), KeyPart(expression="lower(x)", descending=True)), include=("Inc",)
+        ).create_sql("ix")
+        == 'CREATE INDEX ix ON "My Schema"."T" USING btree ("a b", (lower(x)) DESC) INCLUDE ("Inc")'
+    )
 
 
 def test_heuristic_without_hypopg(admin_dsn, make_db):

@@ -5,7 +5,8 @@ one range column, then the sort keys; up to `max_width` keys), covering variants
 statement reads few columns of the table, partial indexes for constant predicates, expression
 indexes, and, by rule, GIN (trigram, jsonb containment, full text) and BRIN (large, append-only,
 physically ordered time columns). A candidate that an existing valid index already serves (same
-leading keys in the same order, compatible predicate, INCLUDE columns present) is never proposed.
+leading keys in the same order, compatible predicate, INCLUDE columns present) is never proposed
+(unless the caller opts in to strict key prefixes of wider indexes: `narrower`).
 """
 
 from __future__ import annotations
@@ -94,15 +95,26 @@ def existing_from_catalog(ix: dict[str, Any]) -> ExistingIndex:
     flags = list(ix.get("desc_flags") or [])
     keys = tuple((_key_norm(c), bool(flags[i]) if i < len(flags) else False) for i, c in enumerate(cols[:n_key]))
     return ExistingIndex(
-        name=ix["name"], schema=ix["schema"], table=ix["table"], method=ix.get("method") or "btree", keys=keys,
+        name=ix["name"],
+        schema=ix["schema"],
+        table=ix["table"],
+        method=ix.get("method") or "btree",
+        keys=keys,
         include=frozenset(unquote(c) for c in cols[n_key:]),
         predicate=norm_expr(ix["predicate"]) if ix.get("predicate") else None,
-        valid=bool(ix.get("is_valid", True)), unique=bool(ix.get("is_unique")), primary=bool(ix.get("is_primary")),
-        definition=ix.get("definition") or "")
+        valid=bool(ix.get("is_valid", True)),
+        unique=bool(ix.get("is_unique")),
+        primary=bool(ix.get("is_primary")),
+        definition=ix.get("definition") or "",
+    )
 
 
-def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
-    """The existing index that already does what `d` would (its keys start with d's keys), if any."""
+def served_by(d: IndexDef, existing: Iterable[ExistingIndex], narrower: bool = False) -> ExistingIndex | None:
+    """The existing index that already does what `d` would (its keys start with d's keys), if any.
+
+    `narrower=True` lets a strict key prefix of a wider existing index through: the planner may prefer
+    the smaller index (e.g. `lineitem(l_orderkey)` next to the primary key `(l_orderkey, l_linenumber)`).
+    """
     want = [(_part_norm(k), k.descending) for k in d.keys]
     pred = norm_expr(d.predicate) if d.predicate else None
     for e in existing:
@@ -110,7 +122,9 @@ def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex |
             continue
         if e.predicate is not None and e.predicate != pred:
             continue
-        if len(e.keys) < len(want) or [k for k, _ in e.keys[:len(want)]] != [k for k, _ in want]:
+        if len(e.keys) < len(want) or [k for k, _ in e.keys[: len(want)]] != [k for k, _ in want]:
+            continue
+        if narrower and len(e.keys) > len(want) and not d.include:
             continue
         same = all(a == b for (_, a), (_, b) in zip(e.keys, want, strict=False))
         flipped = all(a != b for (_, a), (_, b) in zip(e.keys, want, strict=False))
@@ -216,6 +230,7 @@ class _TableUse:
     constants: list[Predicate] = field(default_factory=list)
     text_search: list[Predicate] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    filtered: set[str] = field(default_factory=set)  # columns with any predicate (also <>, NOT LIKE, …)
     star: bool = False
 
 
@@ -235,15 +250,25 @@ def _literal(constant: str | None) -> bool:
 class CandidateGenerator:
     """Builds candidates for a workload; `generate` returns them with the ones rejected up front."""
 
-    def __init__(self, view: SchemaView, *, max_width: int = 3, brin_min_pages: int = 1000,
-                 hypopg_brin: bool = True):
+    def __init__(
+        self,
+        view: SchemaView,
+        *,
+        max_width: int = 3,
+        brin_min_pages: int = 1000,
+        hypopg_brin: bool = True,
+        narrower: bool = False,
+    ):
+        self.narrower = narrower
         self.view = view
         self.max_width = max(1, max_width)
         self.brin_min_pages = brin_min_pages
         self.hypopg_brin = hypopg_brin
         self.candidates: dict[IndexDef, Candidate] = {}
         self.rejected: dict[str, Rejected] = {}
-        # columns usable as extension attributes per table (Extend's attribute set)
+        # per table: columns a statement filters, joins, sorts or groups on (Extend's single-column
+        # candidates), and those plus the columns statements read (the attributes an index is extended by)
+        self.indexable: dict[str, set[str]] = {}
         self.attributes: dict[str, set[str]] = {}
 
     def generate(self, statements: list[tuple[str, ParsedStatement]]) -> tuple[list[Candidate], list[Rejected]]:
@@ -273,6 +298,8 @@ class CandidateGenerator:
             if key not in uses or not self._column_exists(key, p.column.column):
                 continue
             use = uses[key]
+            if _plain(p):
+                use.filtered.add(p.column.column)
             if p.kind in ("like", "ilike", "fulltext", "jsonb_contains"):
                 use.text_search.append(p)
                 continue
@@ -289,10 +316,12 @@ class CandidateGenerator:
                 ctype = str(col.get("type") or "")
                 use.ranges.append(part)
                 if ctype.startswith(_TEXT_TYPES):
-                    ops = "varchar_pattern_ops" if ctype.startswith(("character varying", "varchar")) else \
-                        "text_pattern_ops"
-                    use.ranges.append(KeyPart(column=p.column.column, opclass=ops,
-                                              expr_columns=(p.column.column,)))
+                    ops = (
+                        "varchar_pattern_ops"
+                        if ctype.startswith(("character varying", "varchar"))
+                        else "text_pattern_ops"
+                    )
+                    use.ranges.append(KeyPart(column=p.column.column, opclass=ops, expr_columns=(p.column.column,)))
             elif p.kind in RANGE_KINDS:
                 use.ranges.append(part)
             else:
@@ -306,12 +335,23 @@ class CandidateGenerator:
                     uses[key].joins.append(self._part(ref.column, None, ()))
         if ps.order_by:
             keys = [self.table_key(s.column.schema, s.column.table) for s in ps.order_by]
-            if len(set(keys)) == 1 and keys[0] in uses and all(
-                    s.expression is None or _expr_ok(s.expression) for s in ps.order_by):
-                uses[keys[0]].sort = _forward([
-                    KeyPart(column=None if s.expression else s.column.column, expression=s.expression,
-                            descending=s.descending, nulls_first=s.nulls_first, expr_columns=(s.column.column,))
-                    for s in ps.order_by])
+            if (
+                len(set(keys)) == 1
+                and keys[0] in uses
+                and all(s.expression is None or _expr_ok(s.expression) for s in ps.order_by)
+            ):
+                uses[keys[0]].sort = _forward(
+                    [
+                        KeyPart(
+                            column=None if s.expression else s.column.column,
+                            expression=s.expression,
+                            descending=s.descending,
+                            nulls_first=s.nulls_first,
+                            expr_columns=(s.column.column,),
+                        )
+                        for s in ps.order_by
+                    ]
+                )
         for g in ps.group_by:
             key = self.table_key(g.schema, g.table)
             if key in uses and self._column_exists(key, g.column):
@@ -336,21 +376,27 @@ class CandidateGenerator:
     def _by_selectivity(self, table_key: str, parts: list[KeyPart]) -> list[KeyPart]:
         def nd(k: KeyPart) -> float:
             return self.view.n_distinct(table_key, k.column) if k.column else 1e9
+
         return sorted(parts, key=lambda k: (-nd(k), k.label()))
 
     # -- per-table candidates ------------------------------------------------------------------------
-    def _add(self, stmt_key: str, d: IndexDef, kind: str, verify: str = "whatif", why: str = "",
-             requires: str | None = None) -> None:
+    def _add(
+        self, stmt_key: str, d: IndexDef, kind: str, verify: str = "whatif", why: str = "", requires: str | None = None
+    ) -> None:
         if not d.keys or len({_part_norm(k) for k in d.keys}) != len(d.keys):
             return
         cid = candidate_id(d)
         if cid in self.rejected:
             self.rejected[cid].detail.setdefault("statements", []).append(stmt_key)
             return
-        existing = served_by(d, self.view.indexes.get(d.table_key, []))
+        existing = served_by(d, self.view.indexes.get(d.table_key, []), self.narrower)
         if existing is not None:
-            self.rejected[cid] = Rejected(cid, d.table_key, f"existing index {existing.qualified_name} serves it",
-                                          {"existing": existing.definition, "statements": [stmt_key]})
+            self.rejected[cid] = Rejected(
+                cid,
+                d.table_key,
+                f"existing index {existing.qualified_name} serves it",
+                {"existing": existing.definition, "statements": [stmt_key]},
+            )
             return
         c = self.candidates.get(d)
         if c is None:
@@ -360,13 +406,22 @@ class CandidateGenerator:
     def _for_table(self, stmt_key: str, table_key: str, use: _TableUse) -> None:
         schema, _, table = table_key.partition(".")
         w = self.max_width
-        attrs = self.attributes.setdefault(table_key, set())
+        indexable = self.indexable.setdefault(table_key, set())
         for k in use.eq + use.ranges + use.joins + use.group + (use.sort or []):
             if k.column and not k.opclass:
-                attrs.add(k.column)
+                indexable.add(k.column)
+        indexable |= {c for c in use.filtered if self.view.column(table_key, c)}
+        # a column the statement only reads can still extend an index (into a covering one)
+        self.attributes.setdefault(table_key, set()).update(
+            indexable | {c for c in use.used if self.view.column(table_key, c)}
+        )
 
-        def mk(keys: list[KeyPart], include: tuple[str, ...] = (), predicate: str | None = None,
-               pred_cols: tuple[str, ...] = ()) -> IndexDef:
+        def mk(
+            keys: list[KeyPart],
+            include: tuple[str, ...] = (),
+            predicate: str | None = None,
+            pred_cols: tuple[str, ...] = (),
+        ) -> IndexDef:
             return IndexDef(schema, table, tuple(keys[:w]), "btree", include, predicate, pred_cols)
 
         key_lists: list[tuple[list[KeyPart], str]] = []
@@ -379,14 +434,9 @@ class CandidateGenerator:
             for n in range(1, min(w - 1, len(eq)) + 1):
                 key_lists.append((eq[:n] + [r], "multi"))
         if use.sort and len(use.sort) <= w:
+            # equality columns, then the ORDER BY keys (also what a range on the first sort key needs)
             for n in range(0, min(w - len(use.sort), len(eq)) + 1):
                 key_lists.append((eq[:n] + use.sort, "multi"))
-            eq_cols = {k.column for k in eq}
-            sort_first = use.sort[0].column
-            # ORDER BY on a column that is also range-filtered: the range and the order share the key
-            if sort_first and any(r.column == sort_first and not r.opclass for r in use.ranges) and \
-                    sort_first not in eq_cols:
-                key_lists.append((eq[:w - len(use.sort)] + use.sort, "multi"))
         for j in use.joins:
             others = [k for k in eq if k != j]
             for n in range(1, min(w - 1, len(others)) + 1):
@@ -431,8 +481,8 @@ class CandidateGenerator:
             rest_range = [k for k in use.ranges if k.column != col and not k.opclass]
             options: list[list[KeyPart]] = []
             if use.sort and all(k.column != col for k in use.sort):
-                options.append(rest_eq[:max(0, self.max_width - len(use.sort))] + use.sort)
-            options.append(rest_eq[:self.max_width - 1] + rest_range[:1])
+                options.append(rest_eq[: max(0, self.max_width - len(use.sort))] + use.sort)
+            options.append(rest_eq[: self.max_width - 1] + rest_range[:1])
             if not any(options):
                 pk = [k for k in (use.joins or []) if k.column != col]
                 options.append(pk[:1] or [KeyPart(column=col, expr_columns=(col,))])
@@ -450,9 +500,14 @@ class CandidateGenerator:
                 if not ctype.startswith(_TEXT_TYPES):
                     continue
                 d = IndexDef(schema, table, (KeyPart(column=col, opclass="gin_trgm_ops", expr_columns=(col,)),), "gin")
-                self._add(stmt_key, d, "gin", "rule",
-                          f"{p.kind.upper()} with a leading wildcard on {col} cannot use a B-tree; a trigram GIN "
-                          "index can", requires="extension pg_trgm")
+                self._add(
+                    stmt_key,
+                    d,
+                    "gin",
+                    "rule",
+                    f"{p.kind.upper()} with a leading wildcard on {col} cannot use a B-tree; a trigram GIN index can",
+                    requires="extension pg_trgm",
+                )
             elif p.kind == "jsonb_contains" and _plain(p) and ctype.startswith("jsonb"):
                 key = KeyPart(column=col, opclass="jsonb_path_ops", expr_columns=(col,))
                 d = IndexDef(schema, table, (key,), "gin")
@@ -481,9 +536,14 @@ class CandidateGenerator:
             if corr is None or abs(float(corr)) < 0.95:
                 continue
             d = IndexDef(schema, table, (KeyPart(column=k.column, expr_columns=(k.column,)),), "brin")
-            self._add(stmt_key, d, "brin", "whatif" if self.hypopg_brin else "rule",
-                      f"{k.column} follows the physical row order (correlation {float(corr):.2f}) of a large, "
-                      "append-mostly table: a BRIN index is tiny and serves range scans")
+            self._add(
+                stmt_key,
+                d,
+                "brin",
+                "whatif" if self.hypopg_brin else "rule",
+                f"{k.column} follows the physical row order (correlation {float(corr):.2f}) of a large, "
+                "append-mostly table: a BRIN index is tiny and serves range scans",
+            )
 
 
 def _asc(k: KeyPart) -> KeyPart:

@@ -5,15 +5,17 @@ The pipeline, top to bottom (`recommend_indexes`):
 1. statements → skip what cannot be advised (our own, other databases, unparseable, utility, missing
    tables) with the reason; parse the rest (`pgadvisor.sql.parse`);
 2. baseline plan cost of every statement (generic plans for `$n` texts), weighted by its calls;
-3. candidates (`candidates.py`); hypopg sizes; a screening pass drops those no plan uses;
-4. selection: a greedy search that, at each step, takes the move with the best net benefit per byte:
-   add a candidate (single, multi-column, covering, partial, expression, BRIN) or extend a chosen
-   index by one column (Extend's move, Schlosser et al. 2019). Every move is costed against the whole
-   current configuration, so an index another one made useless brings nothing. Net benefit = Σ calls ×
-   cost saved − write overhead (index maintenance, HOT updates lost). The same search restricted to
-   Extend's own moves also runs (cheap: the cost cache is shared) and the cheaper configuration wins,
-   so the result is never worse than Extend on the estimated cost; a final pass removes every index
-   whose removal does not raise the cost;
+3. candidates (`candidates.py`) with hypopg sizes; screening drops those no plan gains from;
+4. selection: a greedy search that at each step takes the move with the best net benefit per byte
+   (and, under a budget or a cap, a second run by net benefit): add a candidate (single,
+   multi-column, covering, partial, expression, BRIN) or extend a chosen index by one column (Extend's
+   move, Schlosser et al. 2019). Every move is costed against the whole current configuration, so an
+   index another one made useless brings nothing. Net benefit = Σ calls × cost saved − write overhead
+   (index maintenance, HOT updates lost). Evaluation is lazy (CELF): a move is re-costed only when it
+   reaches the top of the queue with a stale value. The same search restricted to Extend's own moves
+   also runs (cheap: the cost cache is shared), the cheapest configuration wins, and under a budget a
+   swap pass (drop one index, refill greedily) improves it; so the result is never worse than Extend on
+   the estimated cost. A final pass removes indexes whose removal does not raise the cost;
 5. recommendations with evidence, and every rejected candidate with the reason.
 """
 
@@ -53,9 +55,10 @@ READ_KINDS = ("select", "update", "delete", "merge", "insert")
 # planner cost units to maintain one index entry for one written row: a leaf page dirtied and its WAL,
 # about half a sequential page, plus the descent's comparisons (scaled by log2 of the table size)
 MAINT_BASE = 0.5
+MAINT_PER_LEVEL = 0.0025
+# a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
-MAINT_PER_LEVEL = 0.0025
 
 
 @dataclass
@@ -105,8 +108,9 @@ class WriteModel:
         self.dml_cost: Counter[str] = Counter()  # Σ calls × plan cost of the table's DML
         self.hot_ratio: dict[str, float] = {}
 
-    def add_statement(self, table_key: str, kind: str, rows: float, set_columns: frozenset[str] | None,
-                      weighted_cost: float) -> None:
+    def add_statement(
+        self, table_key: str, kind: str, rows: float, set_columns: frozenset[str] | None, weighted_cost: float
+    ) -> None:
         self.dml_cost[table_key] += weighted_cost
         if kind == "insert":
             self.inserts[table_key] += rows
@@ -158,8 +162,7 @@ class WriteModel:
                 total += rows * (1 - self.hot_ratio.get(table_key, 1.0)) * maint * len(new)
                 continue
             was_hot = not any("*" in cols or cols & set_cols for cols in existing)
-            breaks = any(set_cols & d.columns or any(k.expression for k in d.keys) and set_cols & d.columns
-                         for d in new)
+            breaks = any(set_cols & d.columns for d in new)
             if was_hot and breaks:
                 total += rows * (hot * (n_existing + len(new)) + (1 - hot) * len(new)) * maint
             elif not was_hot:
@@ -192,7 +195,7 @@ def _set_columns(text: str) -> frozenset[str] | None:
     for node in tree.find_all(exp.Update, exp.OnConflict):
         for assignment in node.args.get("expressions") or []:
             target = assignment.this if isinstance(assignment, exp.EQ) else None
-            for col in (target.find_all(exp.Column) if target is not None else []):
+            for col in target.find_all(exp.Column) if target is not None else []:
                 cols.add(col.name)
     return frozenset(cols) if cols else None
 
@@ -205,11 +208,26 @@ def _set_columns(text: str) -> frozenset[str] | None:
 class IndexAdvisor:
     """One advisor run; `recommend_indexes` is the function to call."""
 
-    def __init__(self, conn: psycopg.Connection, *, schema: dict | None, budget_bytes: int | None,
-                 max_indexes: int | None, max_width: int, window_days: float, write_aware: bool,
-                 algorithm: str, min_improvement: float, create_extension: bool, heuristic: bool,
-                 max_hypothetical: int, table_writes: dict[str, dict] | None, time_limit_s: float | None,
-                 progress: Progress | None):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        schema: dict | None,
+        budget_bytes: int | None,
+        max_indexes: int | None,
+        max_width: int,
+        window_days: float,
+        write_aware: bool,
+        algorithm: str,
+        min_improvement: float,
+        create_extension: bool,
+        heuristic: bool,
+        max_hypothetical: int,
+        table_writes: dict[str, dict] | None,
+        time_limit_s: float | None,
+        progress: Progress | None,
+        narrower: bool = False,
+    ):
         if budget_bytes is not None and budget_bytes < 0:
             raise ValueError("budget_bytes must be >= 0")
         if max_indexes is not None and max_indexes < 0:
@@ -228,13 +246,17 @@ class IndexAdvisor:
         self.max_hypothetical = max_hypothetical
         self.table_writes = table_writes or {}
         self.deadline = time.monotonic() + time_limit_s if time_limit_s else None
+        self.narrower = narrower
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
         was_idle = conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit
         if schema is None:
             schema = catalog.read_schema(conn)
-        rows = catalog.q(conn, "SELECT current_schemas(false) AS path, "
-                               "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid")
+        rows = catalog.q(
+            conn,
+            "SELECT current_schemas(false) AS path, "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid",
+        )
         if was_idle and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.rollback()  # nothing written: end the catalog reads' transaction, hold no snapshot
         self.dbid = rows[0]["dbid"]
@@ -251,8 +273,9 @@ class IndexAdvisor:
 
     # -- 1. statements --------------------------------------------------------------------------------
     def _skip(self, st: StatementStats, reason: str) -> None:
-        self.skipped.append({"queryid": st.queryid, "reason": reason, "calls": st.calls,
-                             "query": " ".join(st.query.split())[:200]})
+        self.skipped.append(
+            {"queryid": st.queryid, "reason": reason, "calls": st.calls, "query": " ".join(st.query.split())[:200]}
+        )
 
     def prepare(self, statements: list[StatementStats]) -> dict[str, Any]:
         from pgadvisor.sql.parse import parse_statement
@@ -271,9 +294,18 @@ class IndexAdvisor:
             fp = fingerprint(st.query)
             if fp in merged:  # same text under another user or queryid: one statement to the advisor
                 m = merged[fp]
-                merged[fp] = StatementStats(m.queryid, m.query, m.userid, m.dbid, m.toplevel, m.calls + st.calls,
-                                            m.total_exec_ms + st.total_exec_ms, m.rows + st.rows, m.counters,
-                                            m.datname)
+                merged[fp] = StatementStats(
+                    m.queryid,
+                    m.query,
+                    m.userid,
+                    m.dbid,
+                    m.toplevel,
+                    m.calls + st.calls,
+                    m.total_exec_ms + st.total_exec_ms,
+                    m.rows + st.rows,
+                    m.counters,
+                    m.datname,
+                )
             else:
                 merged[fp] = st
         parser_schema = self.view.parser_schema()
@@ -299,14 +331,17 @@ class IndexAdvisor:
                 if key is None:
                     shown = f"{schema}.{name}" if schema else name
                     keys = None
-                    self._skip(st, f"table {shown} does not exist in this database (dropped, temporary, or in "
-                                   "another database)")
+                    self._skip(
+                        st,
+                        f"table {shown} does not exist in this database (dropped, temporary, or in another database)",
+                    )
                     break
                 keys.append(key)
             if keys is None:
                 continue
-            self.stmts.append(_Stmt(fp, st, ps, self._whatif_statement(fp, ps), float(st.calls),
-                                    parameterized="$" in st.query))
+            self.stmts.append(
+                _Stmt(fp, st, ps, self._whatif_statement(fp, ps), float(st.calls), parameterized="$" in st.query)
+            )
         report["parse_rate"] = report["parsed"] / report["total"] if report["total"] else 1.0
         report["failures"] = dict(report["failures"])
         return report
@@ -379,8 +414,7 @@ class IndexAdvisor:
     def relevant(self, d: IndexDef) -> list[_Stmt]:
         hit = self.rel_cache.get(d)
         if hit is None:
-            hit = self.rel_cache[d] = [q for q in self.by_table.get(d.table_key, []) if
-                                       WhatIf.relevant(d, q.wis)]
+            hit = self.rel_cache[d] = [q for q in self.by_table.get(d.table_key, []) if WhatIf.relevant(d, q.wis)]
         return hit
 
     def eff(self, q: _Stmt, result: Any) -> float:
@@ -428,8 +462,9 @@ class IndexAdvisor:
         col = (add.table_key, add.keys[-1].column)
         return [q for q in self.relevant(add) if col in q.wis.columns]
 
-    def _evaluate(self, config: list[IndexDef], cur: dict[str, float], add: IndexDef,
-                  remove: IndexDef | None) -> tuple[float, float, dict[str, float]]:
+    def _evaluate(
+        self, config: list[IndexDef], cur: dict[str, float], add: IndexDef, remove: IndexDef | None
+    ) -> tuple[float, float, dict[str, float]]:
         affected = {q.key: q for q in self._touched(add, remove)}
         tables = {add.table_key} | {t for q in affected.values() for t in q.wis.tables}
         near = [d for d in config if d.table_key in tables and d != remove]  # the rest cannot matter
@@ -444,8 +479,15 @@ class IndexAdvisor:
         return read_gain, write_delta, costs
 
     # -- 4. search ------------------------------------------------------------------------------------
-    def search(self, pool: list[IndexDef], attributes: dict[str, set[str]], label: str, min_improvement: float,
-               by: str = "ratio", start: list[IndexDef] | None = None) -> _Result:
+    def search(
+        self,
+        pool: list[IndexDef],
+        attributes: dict[str, set[str]],
+        label: str,
+        min_improvement: float,
+        by: str = "ratio",
+        start: list[IndexDef] | None = None,
+    ) -> _Result:
         """Greedy over add-candidate and extend-by-one-column moves, by net benefit per byte (`by="ratio"`)
         or by net benefit (`by="gain"`), from `start`; then prune.
 
@@ -477,15 +519,23 @@ class IndexAdvisor:
                 return None
             return s_add - ((self.size(remove) or 0) if remove is not None else 0)
 
-        def push(add: IndexDef, remove: IndexDef | None, value: float | None = None) -> None:
-            if value is None:  # never evaluated: its benefit alone, else all the cost it can touch
+        touching: dict[str, list[tuple[IndexDef, IndexDef | None]]] = {}
+        known: set[tuple[IndexDef, IndexDef | None]] = set()
+        dropped: set[tuple[IndexDef, IndexDef | None]] = set()
+
+        def push(add: IndexDef, remove: IndexDef | None, value: float | None = None, ceiling: bool = False) -> None:
+            if value is None:  # its benefit alone when never evaluated, else all the cost it can touch
                 dsize = dsize_of(add, remove)
                 if dsize is None:
                     return
-                gain = self.solo.get(add) if remove is None else None
+                gain = self.solo.get(add) if remove is None and not ceiling else None
                 if gain is None:
                     gain = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
                 value = gain / max(dsize, 8192) if by == "ratio" else gain
+            if (add, remove) not in known:
+                known.add((add, remove))
+                for q in self._touched(add, remove):
+                    touching.setdefault(q.key, []).append((add, remove))
             heapq.heappush(heap, (-value, next(order), add, remove))
 
         for c in pool:
@@ -499,7 +549,7 @@ class IndexAdvisor:
             if self.deadline and time.monotonic() > self.deadline:
                 stopped = "time limit reached"
                 break
-            _, _, add, remove = heapq.heappop(heap)
+            neg_bound, _, add, remove = heapq.heappop(heap)
             self.progress(f"{label} step {steps + 1}", len(evaluated), len(evaluated) + len(heap))
             if add in in_config or (remove is not None and remove not in in_config):
                 continue
@@ -511,8 +561,11 @@ class IndexAdvisor:
                 continue  # used bytes only grow: it will not fit later either
             ev = evaluated.get((add, remove))
             # stamps: a change at step n happens after the evaluations stamped n - 1, before those stamped n
-            fresh = ev is not None and changed_tables.get(add.table_key, -1) <= ev[0] and all(
-                changed.get(k, -1) <= ev[0] for k in ev[3])
+            fresh = (
+                ev is not None
+                and changed_tables.get(add.table_key, -1) <= ev[0]
+                and all(changed.get(k, -1) <= ev[0] for k in ev[3])
+            )
             if fresh:
                 _, read_gain, write_delta, costs = ev
             else:
@@ -522,11 +575,13 @@ class IndexAdvisor:
             if remove is None:
                 values[add] = (read_gain, write_delta)
             if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9):
-                continue  # benefits only shrink: dropped for good
-            if not fresh:
-                push(add, remove, gain / max(dsize, 8192) if by == "ratio" else gain)
+                dropped.add((add, remove))
+                continue  # until a change to the statements it touches brings it back (below)
+            value = gain / max(dsize, 8192) if by == "ratio" else gain
+            if not fresh or -neg_bound > value * (1 + 1e-9) + 1e-12:
+                push(add, remove, value)  # its real value now: back in the queue
                 continue
-            # fresh and on top of the queue: take it
+            # fresh, and its value is at least every other move's bound: take it
             if remove is not None:
                 config = [add if d == remove else d for d in config]
                 in_config.discard(remove)
@@ -537,17 +592,27 @@ class IndexAdvisor:
             in_config.add(add)
             used_bytes += dsize
             steps += 1
+            requeue: set[tuple[IndexDef, IndexDef | None]] = set()
             for k, c in costs.items():
                 read_total += self.by_key[k].weight * (c - cur[k])
                 cur[k] = c
                 changed[k] = steps
+                requeue.update(m for m in touching.get(k, ()) if m in dropped)
             changed_tables[add.table_key] = steps
+            # benefits mostly shrink as the configuration grows (the lazy queue relies on it), but a move
+            # that was worth nothing may be worth something next to the new index (both sides of a
+            # join): the dropped moves on the statements that changed are costed again
+            for a, r in requeue:
+                dropped.discard((a, r))
+                if a not in in_config and (r is None or r in in_config):
+                    push(a, r, ceiling=True)
             for e in self.extensions(add, attributes):
                 if e not in in_config:
                     push(e, add)
         config, read_total, write_total, pruned = self.prune(config, cur, min_improvement / 2)
-        res = _Result(config, read_total + write_total, read_total, write_total, steps, stopped, history, pruned,
-                      values)
+        res = _Result(
+            config, read_total + write_total, read_total, write_total, steps, stopped, history, pruned, values
+        )
         res.history.insert(0, f"{label}: baseline {base_total:.1f}")
         return res
 
@@ -564,13 +629,20 @@ class IndexAdvisor:
                 if a in have:
                     continue
                 ext = d.extended(KeyPart(column=a, expr_columns=(a,)))
-                if served_by(ext, self.view.indexes.get(ext.table_key, [])) is None:
+                if served_by(ext, self.view.indexes.get(ext.table_key, []), self.narrower) is None:
                     out.append(ext)
         self._ext_cache[key] = out
         return out
 
-    def improve(self, res: _Result, pool: list[IndexDef], attributes: dict[str, set[str]],
-                solo: dict[IndexDef, float], rounds: int = 3, width: int = 25) -> _Result:
+    def improve(
+        self,
+        res: _Result,
+        pool: list[IndexDef],
+        attributes: dict[str, set[str]],
+        solo: dict[IndexDef, float],
+        rounds: int = 3,
+        width: int = 25,
+    ) -> _Result:
         """Local search on a budget- or cap-bound result: drop one chosen index, let the greedy refill
         from the `width` candidates with the most benefit alone; keep the change when the cost falls."""
         best = res
@@ -581,8 +653,13 @@ class IndexAdvisor:
                 if self.deadline and time.monotonic() > self.deadline:
                     return best
                 start = [x for x in best.config if x != d]
-                trial = self.search([c for c in top if c != d] + [x for x in pool if x in start], attributes,
-                                    "swap", self.min_improvement, start=start)
+                trial = self.search(
+                    [c for c in top if c != d] + [x for x in pool if x in start],
+                    attributes,
+                    "swap",
+                    self.min_improvement,
+                    start=start,
+                )
                 if trial.objective < best.objective * (1 - 1e-6):
                     trial.history = best.history + [f"swap out {d.label()}"] + trial.history[1:]
                     best, improved = trial, True
@@ -591,8 +668,12 @@ class IndexAdvisor:
                 break
         return best
 
-    def prune(self, config: list[IndexDef], cur: dict[str, float], threshold: float = 0.0,
-              ) -> tuple[list[IndexDef], float, float, dict[IndexDef, list[IndexDef]]]:
+    def prune(
+        self,
+        config: list[IndexDef],
+        cur: dict[str, float],
+        threshold: float = 0.0,
+    ) -> tuple[list[IndexDef], float, float, dict[IndexDef, list[IndexDef]]]:
         """Remove, least useful first, every index whose removal raises the cost (reads + writes) by no
         more than `threshold` × the workload's cost: one the others made (nearly) useless."""
         pruned: dict[IndexDef, list[IndexDef]] = {}
@@ -629,33 +710,42 @@ class IndexAdvisor:
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
         parse_report = self.prepare(statements)
         stats: dict[str, Any] = {"parse": parse_report}
-        with WhatIf(self.conn, schema=self.view.schema, max_hypothetical=self.max_hypothetical,
-                    create_extension=self.create_extension, heuristic=self.heuristic) as engine:
+        with WhatIf(
+            self.conn,
+            schema=self.view.schema,
+            max_hypothetical=self.max_hypothetical,
+            create_extension=self.create_extension,
+            heuristic=self.heuristic,
+        ) as engine:
             self.engine = engine
             self.baseline()
-            gen = CandidateGenerator(self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg")
+            gen = CandidateGenerator(
+                self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg", narrower=self.narrower
+            )
             cands, pre_rejected = gen.generate([(q.key, q.ps) for q in self.stmts])
             for r in pre_rejected:
                 self.rejected[r.id] = r
             whatif = [c for c in cands if c.verify == "whatif"]
             rules = [c for c in cands if c.verify == "rule"]
             pool = self.screen(whatif)
-            singles = self.extend_singles(gen.attributes)
+            singles = self.extend_singles(gen.indexable)
             indexes = [c.index for c in pool]
             results: dict[str, _Result] = {}
             if self.algorithm in ("auto", "greedy"):
                 results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement)
                 if self.budget is not None or self.cap is not None:
                     # benefit per byte is myopic under a budget (a tiny index first can crowd out the best one)
-                    results["greedy-gain"] = self.search(indexes, gen.attributes, "greedy-gain",
-                                                         self.min_improvement, by="gain")
+                    results["greedy-gain"] = self.search(
+                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain"
+                    )
             if self.algorithm in ("auto", "extend"):
                 results["extend"] = self.search(singles, gen.attributes, "extend", 0.003)
             winner = min(results, key=lambda k: (results[k].objective, k))
             best = results[winner]
             if self.algorithm != "extend" and (self.budget is not None or self.cap is not None):
-                improved = self.improve(best, indexes + [d for d in best.config if d not in indexes],
-                                        gen.attributes, self.solo)
+                improved = self.improve(
+                    best, indexes + [d for d in best.config if d not in indexes], gen.attributes, self.solo
+                )
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
@@ -665,28 +755,54 @@ class IndexAdvisor:
             self.progress("rejections", 0, len(pool))
             self.reject_rest(pool, best)
             base_total = sum(q.weight * q.base for q in self.stmts)
-            stats.update({
-                "mode": engine.mode, "mode_reason": engine.reason, "whatif_calls": engine.calls,
-                "cache_hits": engine.cache_hits, "hypothetical_created": engine.created,
-                "hypopg_resets": engine.resets,
-                "candidates": {"generated": len(cands) + len(pre_rejected), "whatif": len(whatif),
-                               "rule": len(rules), "screened_in": len(pool),
-                               "served_by_existing": sum("existing index" in r.reason for r in pre_rejected)},
-                "selection": {
-                    "algorithm": winner, "baseline_cost": round(base_total, 2),
-                    "final_read_cost": round(best.read_cost, 2), "write_cost": round(best.write_cost, 2),
-                    "relative_cost": round(best.read_cost / base_total, 4) if base_total else 1.0,
-                    "size_bytes": sum(self.size(d) or 0 for d in best.config), "steps": best.steps,
-                    "stopped": best.stopped, "history": best.history,
-                    "runs": {k: {"objective": round(v.objective, 2), "read_cost": round(v.read_cost, 2),
-                                 "indexes": [d.label() for d in v.config]} for k, v in results.items()},
-                },
-            })
+            stats.update(
+                {
+                    "mode": engine.mode,
+                    "mode_reason": engine.reason,
+                    "whatif_calls": engine.calls,
+                    "cache_hits": engine.cache_hits,
+                    "hypothetical_created": engine.created,
+                    "hypopg_resets": engine.resets,
+                    "candidates": {
+                        "generated": len(cands) + len(pre_rejected),
+                        "whatif": len(whatif),
+                        "rule": len(rules),
+                        "screened_in": len(pool),
+                        "served_by_existing": sum("existing index" in r.reason for r in pre_rejected),
+                    },
+                    "selection": {
+                        "algorithm": winner,
+                        "baseline_cost": round(base_total, 2),
+                        "final_read_cost": round(best.read_cost, 2),
+                        "write_cost": round(best.write_cost, 2),
+                        "relative_cost": round(best.read_cost / base_total, 4) if base_total else 1.0,
+                        "size_bytes": sum(self.size(d) or 0 for d in best.config),
+                        "steps": best.steps,
+                        "stopped": best.stopped,
+                        "history": best.history,
+                        "runs": {
+                            k: {
+                                "objective": round(v.objective, 2),
+                                "read_cost": round(v.read_cost, 2),
+                                "indexes": [d.label() for d in v.config],
+                            }
+                            for k, v in results.items()
+                        },
+                    },
+                }
+            )
         stats["seconds"] = round(time.monotonic() - self.t0, 3)
-        reasons = Counter(s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else
-                          s["reason"] for s in self.skipped)
-        stats["statements"] = {"total": len(statements), "considered": len(self.stmts), "skipped": len(self.skipped),
-                               "skip_reasons": dict(reasons), "skipped_detail": self.skipped[:500]}
+        reasons = Counter(
+            s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else s["reason"]
+            for s in self.skipped
+        )
+        stats["statements"] = {
+            "total": len(statements),
+            "considered": len(self.stmts),
+            "skipped": len(self.skipped),
+            "skip_reasons": dict(reasons),
+            "skipped_detail": self.skipped[:500],
+        }
         rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
         return rank(recs), rejected, stats
 
@@ -695,11 +811,14 @@ class IndexAdvisor:
         keep = []
         for i, c in enumerate(cands):
             self.progress("screening", i, len(cands))
+            if self.deadline and time.monotonic() > self.deadline:
+                self.rejected[c.id] = Rejected(c.id, c.index.table_key, "time limit reached before it was costed")
+                continue
             if self.size(c.index) is None:
                 err = self.engine.invalid.get(c.index, "no size estimate")
                 self.rejected[c.id] = Rejected(c.id, c.index.table_key, f"PostgreSQL cannot build it: {err}")
                 continue
-            own = [q for q in self.stmts if q.key in c.statements]
+            own = [self.by_key[k] for k in sorted(c.statements) if k in self.by_key]
             others = [q for q in self.relevant(c.index) if q.key not in c.statements]
 
             def gains(stmts: list[_Stmt], d: IndexDef = c.index) -> float:
@@ -711,8 +830,9 @@ class IndexAdvisor:
                 keep.append(c)
                 self.solo[c.index] = solo
             else:
-                self.rejected[c.id] = Rejected(c.id, c.index.table_key, "no plan gains from it",
-                                               {"statements": sorted(c.statements)[:20]})
+                self.rejected[c.id] = Rejected(
+                    c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
+                )
         return keep
 
     def extend_singles(self, attributes: dict[str, set[str]]) -> list[IndexDef]:
@@ -722,7 +842,7 @@ class IndexAdvisor:
             schema, _, table = table_key.partition(".")
             for c in sorted(cols):
                 d = IndexDef(schema, table, (KeyPart(column=c, expr_columns=(c,)),))
-                if served_by(d, self.view.indexes.get(table_key, [])) is None:
+                if served_by(d, self.view.indexes.get(table_key, []), self.narrower) is None:
                     out.append(d)
         return out
 
@@ -737,8 +857,9 @@ class IndexAdvisor:
             with_all = {q.key: self.plan(q, grouped) for q in affected}
             rest = [x for x in config if x != d]
             without = self.costs_under(rest, affected)
-            served = [q for q in affected if d in with_all[q.key].used
-                      and self.eff(q, with_all[q.key]) < without[q.key]]
+            served = [
+                q for q in affected if d in with_all[q.key].used and self.eff(q, with_all[q.key]) < without[q.key]
+            ]
             w_before = sum(q.weight * without[q.key] for q in served)
             w_after = sum(q.weight * (self.eff(q, with_all[q.key])) for q in served)
             calls = sum(q.weight for q in served) or 1.0
@@ -754,36 +875,60 @@ class IndexAdvisor:
             size = self.size(d) or 0
             wpct = self.writes.pct(d.table_key, d, rest)
             cand = cands.get(d)
-            kind = cand.kind if cand else "extended"
+            kind = cand.kind if cand else ("single" if d.width == 1 else "multi")
             param = any(q.parameterized for q in served)
             confidence = (0.8 if param else 0.9) if verified == "hypopg" else 0.4
-            why = (f"{kind} index; the planner uses it for {len(served)} statement(s) and their estimated cost "
-                   "falls by "
-                   f"{reduction:.1f}% ({w_before:.0f} → {w_after:.0f} cost units × calls)")
+            why = (
+                f"{kind} index; the planner uses it for {len(served)} statement(s) and their estimated cost "
+                "falls by "
+                f"{reduction:.1f}% ({w_before:.0f} → {w_after:.0f} cost units × calls)"
+            )
             if wpct:
                 why += f"; write overhead on {d.table}: +{wpct:.1f}%"
             if param:
                 why += "; costs are from generic plans of parameterized statements"
+            wider = served_by(d, self.view.indexes.get(d.table_key, []))
+            if wider is not None:  # only with narrower_than_existing
+                why += f"; a narrower version of {wider.qualified_name}, which the planner costs lower"
             if verified == "heuristic":
                 why += f"; estimated from statistics without hypopg ({self.engine.reason})"
-            recs.append(Recommendation(
-                id=candidate_id(d), rule="create-index", severity=_severity(ms_per_day, reduction),
-                title=f"Index {d.label(qualify=False)} for {len(served)} statement{'s' if len(served) != 1 else ''}",
-                target=d.table_key, sql=create_sql(d, name), rollback_sql=drop_sql(d, name),
-                benefit={"ms_per_day": round(ms_per_day, 1), "cost_before": round(w_before / calls, 2),
-                         "cost_after": round(w_after / calls, 2), "reduction_pct": round(reduction, 1),
-                         "cost_saved": round(w_before - w_after, 2)},
-                cost={"size_bytes": int(size), "write_overhead_pct": round(wpct, 2)},
-                confidence=confidence, verified=verified,
-                evidence={
-                    "statements": [
-                        {"queryid": q.stats.queryid, "calls": q.stats.calls, "mean_ms": round(q.stats.mean_exec_ms, 3),
-                         "cost_before": round(q.base, 2), "cost_after": round(self.eff(q, with_all[q.key]), 2),
-                         "query": " ".join(q.ps.text.split())[:300]}
-                        for q in sorted(served, key=lambda q: -q.weight * q.base)],
-                    "why": why, "kind": kind,
-                    "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method},
-                }))
+            recs.append(
+                Recommendation(
+                    id=candidate_id(d),
+                    rule="create-index",
+                    severity=_severity(ms_per_day, reduction),
+                    title=f"Index {d.label(qualify=False)} for {_n(len(served), 'statement')}",
+                    target=d.table_key,
+                    sql=create_sql(d, name),
+                    rollback_sql=drop_sql(d, name),
+                    benefit={
+                        "ms_per_day": round(ms_per_day, 1),
+                        "cost_before": round(w_before / calls, 2),
+                        "cost_after": round(w_after / calls, 2),
+                        "reduction_pct": round(reduction, 1),
+                        "cost_saved": round(w_before - w_after, 2),
+                    },
+                    cost={"size_bytes": int(size), "write_overhead_pct": round(wpct, 2)},
+                    confidence=confidence,
+                    verified=verified,
+                    evidence={
+                        "statements": [
+                            {
+                                "queryid": q.stats.queryid,
+                                "calls": q.stats.calls,
+                                "mean_ms": round(q.stats.mean_exec_ms, 3),
+                                "cost_before": round(q.base, 2),
+                                "cost_after": round(self.eff(q, with_all[q.key]), 2),
+                                "query": " ".join(q.ps.text.split())[:300],
+                            }
+                            for q in sorted(served, key=lambda q: -q.weight * q.base)
+                        ],
+                        "why": why,
+                        "kind": kind,
+                        "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method},
+                    },
+                )
+            )
         return recs
 
     def rule_recommendations(self, rules: list[Candidate], config: list[IndexDef]) -> list[Recommendation]:
@@ -799,8 +944,9 @@ class IndexAdvisor:
                 self.rejected[c.id] = Rejected(c.id, d.table_key, f"max-indexes cap ({self.cap}) reached")
                 continue
             if self.budget is not None and used_bytes + size > self.budget:
-                self.rejected[c.id] = Rejected(c.id, d.table_key, "over budget",
-                                               {"size_bytes": size, "left_bytes": self.budget - used_bytes})
+                self.rejected[c.id] = Rejected(
+                    c.id, d.table_key, "over budget", {"size_bytes": size, "left_bytes": self.budget - used_bytes}
+                )
                 continue
             count += 1
             used_bytes += size
@@ -808,22 +954,52 @@ class IndexAdvisor:
             name = index_name(d, taken)
             taken.add((d.schema, name))
             before = sum(q.weight * q.base for q in served)
-            why = c.why + ("; " + f"requires {c.requires}" if c.requires else "") + \
-                "; proposed by rule: hypopg cannot simulate this index type, so the benefit is not measured"
-            recs.append(Recommendation(
-                id=c.id, rule="create-index", severity="low" if before < 1e5 else "medium",
-                title=f"{d.method.upper()} index {d.label(qualify=False)} for {len(served)} statement"
-                      f"{'s' if len(served) != 1 else ''} (rule)",
-                target=d.table_key, sql=create_sql(d, name), rollback_sql=drop_sql(d, name),
-                benefit={"ms_per_day": None, "cost_before": round(before / max(1.0, sum(q.weight for q in served)), 2),
-                         "cost_after": None, "reduction_pct": None, "cost_saved": None},
-                cost={"size_bytes": int(size), "write_overhead_pct": round(self.writes.pct(d.table_key, d, config), 2)},
-                confidence=0.3, verified="rule",
-                evidence={"statements": [{"queryid": q.stats.queryid, "calls": q.stats.calls,
-                                          "mean_ms": round(q.stats.mean_exec_ms, 3), "cost_before": round(q.base, 2),
-                                          "cost_after": None} for q in served],
-                          "why": why, "kind": c.kind, "requires": c.requires,
-                          "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method}}))
+            why = (
+                c.why
+                + ("; " + f"requires {c.requires}" if c.requires else "")
+                + "; proposed by rule: hypopg cannot simulate this index type, so the benefit is not measured"
+            )
+            recs.append(
+                Recommendation(
+                    id=c.id,
+                    rule="create-index",
+                    severity="low" if before < 1e5 else "medium",
+                    title=f"{d.method.upper()} index {d.label(qualify=False)} for {len(served)} statement"
+                    f"{'s' if len(served) != 1 else ''} (rule)",
+                    target=d.table_key,
+                    sql=create_sql(d, name),
+                    rollback_sql=drop_sql(d, name),
+                    benefit={
+                        "ms_per_day": None,
+                        "cost_before": round(before / max(1.0, sum(q.weight for q in served)), 2),
+                        "cost_after": None,
+                        "reduction_pct": None,
+                        "cost_saved": None,
+                    },
+                    cost={
+                        "size_bytes": int(size),
+                        "write_overhead_pct": round(self.writes.pct(d.table_key, d, config), 2),
+                    },
+                    confidence=0.3,
+                    verified="rule",
+                    evidence={
+                        "statements": [
+                            {
+                                "queryid": q.stats.queryid,
+                                "calls": q.stats.calls,
+                                "mean_ms": round(q.stats.mean_exec_ms, 3),
+                                "cost_before": round(q.base, 2),
+                                "cost_after": None,
+                            }
+                            for q in served
+                        ],
+                        "why": why,
+                        "kind": c.kind,
+                        "requires": c.requires,
+                        "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method},
+                    },
+                )
+            )
         return recs
 
     def reject_rest(self, pool: list[Candidate], best: _Result) -> None:
@@ -841,8 +1017,14 @@ class IndexAdvisor:
                 by = ", ".join(x.label() for x in best.pruned[d]) or "the other chosen indexes"
                 self.rejected[c.id] = Rejected(c.id, d.table_key, f"made redundant by {by}")
                 continue
-            wider = [x for x in best.config if x.table_key == d.table_key and len(x.keys) > len(d.keys)
-                     and x.keys[:len(d.keys)] == d.keys and x.predicate == d.predicate]
+            wider = [
+                x
+                for x in best.config
+                if x.table_key == d.table_key
+                and len(x.keys) > len(d.keys)
+                and x.keys[: len(d.keys)] == d.keys
+                and x.predicate == d.predicate
+            ]
             read_gain, write_delta = best.values.get(d, (self.solo.get(d, 0.0), 0.0))
             detail = {"size_bytes": size, "read_benefit": round(read_gain, 2), "write_cost": round(write_delta, 2)}
             if wider:
@@ -863,6 +1045,10 @@ class IndexAdvisor:
             self.rejected[c.id] = Rejected(c.id, d.table_key, reason, detail)
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def _severity(ms_per_day: float, reduction_pct: float) -> str:
     if ms_per_day >= 600_000 or (ms_per_day >= 60_000 and reduction_pct >= 90):
         return "high"
@@ -879,39 +1065,86 @@ def _severity(ms_per_day: float, reduction_pct: float) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def recommend_indexes(conn: psycopg.Connection, statements: list[StatementStats], *, budget_bytes: int | None = None,
-                      max_indexes: int | None = None, max_width: int = 3, schema: dict | None = None,
-                      progress: Progress | None = None, window_days: float = 1.0, write_aware: bool = True,
-                      algorithm: str = "auto", min_improvement: float = 0.0005, create_extension: bool = False,
-                      heuristic: bool = False, max_hypothetical: int = 256,
-                      table_writes: dict[str, dict] | None = None,
-                      time_limit_s: float | None = None) -> tuple[list[Recommendation], list[Rejected], dict]:
+def recommend_indexes(
+    conn: psycopg.Connection,
+    statements: list[StatementStats],
+    *,
+    budget_bytes: int | None = None,
+    max_indexes: int | None = None,
+    max_width: int = 3,
+    schema: dict | None = None,
+    progress: Progress | None = None,
+    window_days: float = 1.0,
+    write_aware: bool = True,
+    algorithm: str = "auto",
+    min_improvement: float = 0.0005,
+    create_extension: bool = False,
+    heuristic: bool = False,
+    max_hypothetical: int = 256,
+    table_writes: dict[str, dict] | None = None,
+    time_limit_s: float | None = None,
+    narrower_than_existing: bool = False,
+) -> tuple[list[Recommendation], list[Rejected], dict]:
     """New indexes for a workload: ranked recommendations, rejected candidates with reasons, and run stats.
 
     `statements` are the window's statements (calls are the weights); `window_days` converts the window's
     benefit into ms per day; `table_writes` optionally gives per-table write counters over the window
     ({"public.orders": {"n_tup_ins": …, "n_tup_upd": …, "n_tup_del": …, "n_tup_hot_upd": …}}).
-    `algorithm`: "auto" (the better of the full greedy and Extend's moves), "greedy" or "extend".
+    `algorithm`: "auto" (the best of the greedy runs and of Extend's moves), "greedy" or "extend".
+    `min_improvement`: a move must save this share of the workload's estimated cost.
+    `create_extension`: try `CREATE EXTENSION hypopg` when it is installed but not created (a write).
+    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: stop the search (not the
+    baseline) after that long and recommend what was found. `narrower_than_existing`: also propose a
+    strict key prefix of a wider existing index (off: an existing index serves it).
     The connection may be read-only; hypothetical indexes are reset before returning.
     """
-    advisor = IndexAdvisor(conn, schema=schema, budget_bytes=budget_bytes, max_indexes=max_indexes,
-                           max_width=max_width, window_days=window_days, write_aware=write_aware, algorithm=algorithm,
-                           min_improvement=min_improvement, create_extension=create_extension, heuristic=heuristic,
-                           max_hypothetical=max_hypothetical, table_writes=table_writes, time_limit_s=time_limit_s,
-                           progress=progress)
+    advisor = IndexAdvisor(
+        conn,
+        schema=schema,
+        budget_bytes=budget_bytes,
+        max_indexes=max_indexes,
+        max_width=max_width,
+        window_days=window_days,
+        write_aware=write_aware,
+        algorithm=algorithm,
+        min_improvement=min_improvement,
+        create_extension=create_extension,
+        heuristic=heuristic,
+        max_hypothetical=max_hypothetical,
+        table_writes=table_writes,
+        time_limit_s=time_limit_s,
+        progress=progress,
+        narrower=narrower_than_existing,
+    )
     return advisor.run(statements)
 
 
-def whatif_single(conn: psycopg.Connection, texts: list[str], **kwargs: Any,
-                  ) -> tuple[list[Recommendation], list[Rejected], dict]:
+def whatif_single(
+    conn: psycopg.Connection,
+    texts: list[str],
+    **kwargs: Any,
+) -> tuple[list[Recommendation], list[Rejected], dict]:
     """Indexes for statements given by hand (`recommend "SELECT …"`): one call each, no timings."""
-    stmts = [StatementStats(queryid=f"text-{fingerprint(t)}", query=t, userid=0, dbid=0, toplevel=True, calls=1,
-                            total_exec_ms=0.0, rows=0) for t in texts if t and t.strip()]
+    stmts = [
+        StatementStats(
+            queryid=f"text-{fingerprint(t)}",
+            query=t,
+            userid=0,
+            dbid=0,
+            toplevel=True,
+            calls=1,
+            total_exec_ms=0.0,
+            rows=0,
+        )
+        for t in texts
+        if t and t.strip()
+    ]
     return recommend_indexes(conn, stmts, **kwargs)
 
 
-def apply_indexes(dsn: str, recs: list[Recommendation], *, statement_timeout_ms: int = 3_600_000,
-                  lock_timeout_ms: int = 60_000) -> list[dict[str, Any]]:
+def apply_indexes(
+    dsn: str, recs: list[Recommendation], *, statement_timeout_ms: int = 3_600_000, lock_timeout_ms: int = 60_000
+) -> list[dict[str, Any]]:
     """Create the recommended indexes for real (CONCURRENTLY, autocommit); per index: seconds and real size.
 
     Meant for a test database and only on an explicit `--apply`. An index that fails to build is
@@ -920,8 +1153,9 @@ def apply_indexes(dsn: str, recs: list[Recommendation], *, statement_timeout_ms:
     from pgadvisor.pg.connect import connect
 
     out = []
-    with connect(dsn, read_only=False, statement_timeout_ms=statement_timeout_ms,
-                 lock_timeout_ms=lock_timeout_ms) as conn:
+    with connect(
+        dsn, read_only=False, statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms
+    ) as conn:
         conn.autocommit = True
         for rec in recs:
             ix = (rec.evidence or {}).get("index") or {}
@@ -946,8 +1180,9 @@ def apply_indexes(dsn: str, recs: list[Recommendation], *, statement_timeout_ms:
                     pass
             row["seconds"] = round(time.monotonic() - t0, 3)
             if row["ok"]:
-                row["size_bytes"] = conn.execute(f"{MARKER} SELECT pg_relation_size(to_regclass(%s))",
-                                                 (name,)).fetchone()[0]
+                row["size_bytes"] = conn.execute(
+                    f"{MARKER} SELECT pg_relation_size(to_regclass(%s))", (name,)
+                ).fetchone()[0]
                 row["estimated_size_bytes"] = (rec.cost or {}).get("size_bytes")
             out.append(row)
     return out

@@ -13,9 +13,19 @@ _PAGE_USABLE = PAGE - 24 - 16  # page header and btree special space
 
 # average width by type name when pg_stats has no avg_width (never analyzed)
 _TYPE_WIDTH = {
-    "smallint": 2, "integer": 4, "bigint": 8, "real": 4, "double precision": 8, "boolean": 1, "date": 4,
-    "timestamp without time zone": 8, "timestamp with time zone": 8, "uuid": 16, "numeric": 12,
-    "time without time zone": 8, "oid": 4,
+    "smallint": 2,
+    "integer": 4,
+    "bigint": 8,
+    "real": 4,
+    "double precision": 8,
+    "boolean": 1,
+    "date": 4,
+    "timestamp without time zone": 8,
+    "timestamp with time zone": 8,
+    "uuid": 16,
+    "numeric": 12,
+    "time without time zone": 8,
+    "oid": 4,
 }
 
 

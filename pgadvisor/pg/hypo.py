@@ -35,7 +35,8 @@ from pgadvisor.pg.catalog import MARKER
 
 # PostgreSQL keywords that cannot be a bare column/table name in every position (pg_get_keywords()
 # categories R, T and C); quoting one of these is never wrong, leaving it bare sometimes is.
-_KEYWORDS = frozenset("""
+_KEYWORDS = frozenset(
+    """
 all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate
 collation column concurrently constraint create cross current_catalog current_date current_role
 current_schema current_time current_timestamp current_user default deferrable desc distinct do else end
@@ -47,7 +48,8 @@ with between bigint bit boolean char character coalesce dec decimal exists extra
 inout int integer interval least national nchar none normalize nullif numeric out overlay position precision
 real row setof smallint substring time timestamp treat trim values varchar xmlattributes xmlconcat xmlelement
 xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
-""".split())
+""".split()
+)
 _SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
 _HYPO_NAME = re.compile(r"<(\d+)>")
 _PARAM = re.compile(r"\$(\d+)")
@@ -126,9 +128,23 @@ class IndexDef:
             return True
         if not isinstance(other, IndexDef) or hash(self) != hash(other):
             return False
-        return (self.schema, self.table, self.keys, self.method, self.include, self.predicate,
-                self.predicate_columns) == (other.schema, other.table, other.keys, other.method, other.include,
-                                            other.predicate, other.predicate_columns)
+        return (
+            self.schema,
+            self.table,
+            self.keys,
+            self.method,
+            self.include,
+            self.predicate,
+            self.predicate_columns,
+        ) == (
+            other.schema,
+            other.table,
+            other.keys,
+            other.method,
+            other.include,
+            other.predicate,
+            other.predicate_columns,
+        )
 
     @cached_property
     def table_key(self) -> str:
@@ -174,8 +190,15 @@ class IndexDef:
         return s
 
     def extended(self, key: KeyPart) -> IndexDef:
-        return IndexDef(self.schema, self.table, self.keys + (key,), self.method, tuple(
-            c for c in self.include if c != key.column), self.predicate, self.predicate_columns)
+        return IndexDef(
+            self.schema,
+            self.table,
+            self.keys + (key,),
+            self.method,
+            tuple(c for c in self.include if c != key.column),
+            self.predicate,
+            self.predicate_columns,
+        )
 
 
 @dataclass(frozen=True)
@@ -252,8 +275,15 @@ class WhatIf:
     `calls` counts EXPLAINs actually run (what-if calls), `cache_hits` the answers from the cache.
     """
 
-    def __init__(self, conn: psycopg.Connection, *, schema: dict | None = None, max_hypothetical: int = 256,
-                 create_extension: bool = False, heuristic: bool = False):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        schema: dict | None = None,
+        max_hypothetical: int = 256,
+        create_extension: bool = False,
+        heuristic: bool = False,
+    ):
         self.conn = conn
         self.schema = schema or {}
         self.max_hypothetical = max(1, max_hypothetical)
@@ -328,8 +358,11 @@ class WhatIf:
                 self.reason = f"cannot create extension hypopg: {_one_line(exc)}"
                 return
         if schema is None:
-            self.reason = ("hypopg is installed on the server but not created in this database (CREATE EXTENSION "
-                           "hypopg)" if available else "hypopg is not installed on the server")
+            self.reason = (
+                "hypopg is installed on the server but not created in this database (CREATE EXTENSION hypopg)"
+                if available
+                else "hypopg is not installed on the server"
+            )
             return
         self._hypopg = schema
         try:
@@ -348,7 +381,8 @@ class WhatIf:
         status = self.conn.info.transaction_status
         if not self.conn.closed and status != TransactionStatus.INERROR:
             for stmt in ([f"SELECT {self._fn('hypopg_reset')}()"] if self._hypopg else []) + (
-                    ["SELECT set_config('plan_cache_mode', %s, false)"] if self._saved_plan_cache else []):
+                ["SELECT set_config('plan_cache_mode', %s, false)"] if self._saved_plan_cache else []
+            ):
                 try:
                     self._exec(stmt, (self._saved_plan_cache,) if "%s" in stmt else None)
                 except psycopg.Error:
@@ -403,9 +437,11 @@ class WhatIf:
                 self._create(d)
             return
         try:
-            rows = self._exec(f"SELECT u.i, (h.c).indexrelid FROM unnest(%s::text[]) WITH ORDINALITY AS u(d, i), "
-                              f"LATERAL (SELECT {self._fn('hypopg_create_index')}(u.d) AS c) AS h ORDER BY u.i",
-                              ([d.create_sql() for d in defs],))
+            rows = self._exec(
+                f"SELECT u.i, (h.c).indexrelid FROM unnest(%s::text[]) WITH ORDINALITY AS u(d, i), "
+                f"LATERAL (SELECT {self._fn('hypopg_create_index')}(u.d) AS c) AS h ORDER BY u.i",
+                ([d.create_sql() for d in defs],),
+            )
         except psycopg.Error:
             # some of the batch may exist now without our knowing their oids: start clean, one at a time
             self.reset()
@@ -426,8 +462,11 @@ class WhatIf:
         """
         if len(wanted) > self.max_hypothetical:
             raise ValueError(f"{len(wanted)} hypothetical indexes at once exceed max_hypothetical")
-        extra = [oid for d, oid in self._current.items() if d.table_key in stmt.tables and d not in wanted
-                 and (strict or self.relevant(d, stmt))]
+        extra = [
+            oid
+            for d, oid in self._current.items()
+            if d.table_key in stmt.tables and d not in wanted and (strict or self.relevant(d, stmt))
+        ]
         missing = sorted(wanted - self._current.keys(), key=lambda x: x.label())
         if len(self._current) - len(extra) + len(missing) > self.max_hypothetical:
             self.reset()
@@ -478,8 +517,11 @@ class WhatIf:
             return False
         if not stmt.columns:
             return True
-        if d.predicate_columns and stmt.filter_columns and not all(
-                (d.table_key, c) in stmt.filter_columns for c in d.predicate_columns):
+        if (
+            d.predicate_columns
+            and stmt.filter_columns
+            and not all((d.table_key, c) in stmt.filter_columns for c in d.predicate_columns)
+        ):
             return False
         return any((d.table_key, c) in stmt.columns for c in d.leading_columns) or not d.leading_columns
 
@@ -559,8 +601,10 @@ class WhatIf:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.execute(f"{MARKER} PREPARE {_PREPARED} AS {body}")
                 prepared = True
-                cur.execute(f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
-                            f"WHERE name = '{_PREPARED}'")
+                cur.execute(
+                    f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
+                    f"WHERE name = '{_PREPARED}'"
+                )
                 n = cur.fetchone()[0] or 0
                 args = f"({', '.join(['NULL'] * n)})" if n else ""
                 cur.execute(f"{MARKER} EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}{args}")
@@ -579,8 +623,10 @@ class WhatIf:
         n = max(int(x) for x in _PARAM.findall(body))
         args = ", ".join(["NULL"] * n)
         # newlines: a trailing `-- comment` in the text must not swallow what follows
-        query = (f"{MARKER} PREPARE {_PREPARED} AS {body}\n;\n{MARKER} EXPLAIN (FORMAT JSON) EXECUTE "
-                 f"{_PREPARED}({args});\nDEALLOCATE {_PREPARED}")
+        query = (
+            f"{MARKER} PREPARE {_PREPARED} AS {body}\n;\n{MARKER} EXPLAIN (FORMAT JSON) EXECUTE "
+            f"{_PREPARED}({args});\nDEALLOCATE {_PREPARED}"
+        )
         try:
             with self.conn.cursor() as cur:
                 cur.execute(query)
@@ -622,7 +668,8 @@ class WhatIf:
             hit = None
             for f in filters:
                 if (k.column and f.column == k.column and not f.expression) or (
-                        k.expression and f.expression and norm_expr(f.expression) == norm_expr(k.expression)):
+                    k.expression and f.expression and norm_expr(f.expression) == norm_expr(k.expression)
+                ):
                     hit = f
                     break
             if hit is None:
@@ -711,5 +758,17 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(lines) or exc.__class__.__name__
 
 
-__all__ = ["EQ_KINDS", "RANGE_KINDS", "Filter", "IndexDef", "KeyPart", "PlanResult", "WhatIf", "WhatIfStatement",
-           "fingerprint", "norm_expr", "qualified", "quote_ident"]
+__all__ = [
+    "EQ_KINDS",
+    "RANGE_KINDS",
+    "Filter",
+    "IndexDef",
+    "KeyPart",
+    "PlanResult",
+    "WhatIf",
+    "WhatIfStatement",
+    "fingerprint",
+    "norm_expr",
+    "qualified",
+    "quote_ident",
+]
