@@ -115,6 +115,13 @@ def test_generic_plans_failures_and_batching(hypo_db):
         assert r.cost is not None and idx("user_id", "created_at") in r.used
         assert w.cost(literal).cost > 0  # no parameters: explained directly
         assert w.calls == 3
+        # untyped parameters as pg_stat_statements leaves them: retried with casts
+        untyped = stmt(
+            "SELECT sum(CASE WHEN status = $1 THEN $2 ELSE $3 END) FROM orders "
+            "WHERE total BETWEEN $4 - $5 AND $6 + $7 AND created_at::date > $8::date + $9",
+            "total",
+        )
+        assert w.cost(untyped).cost > 0
         # the prepared statement of the generic plan is gone, also after the failure
         assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
 

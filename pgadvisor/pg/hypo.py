@@ -730,6 +730,7 @@ def _seq_scans(node: dict, loops: float) -> Iterable[tuple[str, float, float]]:
 
 _ARITH_PAIR = re.compile(r"(\$\d+)(?!::)(\s*[-+*/]\s*)(\$\d+)(?!::)")
 _CASE_RESULT = re.compile(r"\b(then|else)(\s+)(\$\d+)(?!\s*::)", re.I)
+_TYPED_OP = re.compile(r"operator is not unique: ([a-z][a-z ]*?) ([-+*/]) unknown")
 _UNTYPED = re.compile(r"could not determine data type of parameter \$(\d+)")
 
 
@@ -740,6 +741,13 @@ def _cast_params(body: str, error: str) -> str | None:
         return re.sub(rf"\${m.group(1)}(?!\d)(?!::)", f"${m.group(1)}::text", body)
     if not any(s in error for s in ("operator is not unique", "does not exist", "could not determine")):
         return None
+    m = _TYPED_OP.search(error)
+    if m:  # `d_date + $5`: the parameter is what that type takes on that side (days, an interval, a number)
+        left, op = m.group(1), m.group(2)
+        cast = "integer" if left == "date" else "interval" if left.startswith(("timestamp", "time ")) else "numeric"
+        fixed = re.sub(rf"(\s{re.escape(op)}\s*)(\$\d+)(?!\d)(?!\s*::)", rf"\1\2::{cast}", body)
+        if fixed != body:
+            return fixed
     out = body
     for _ in range(8):
         new = _ARITH_PAIR.sub(r"\1::numeric\2\3::numeric", out)
