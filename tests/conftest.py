@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -54,10 +55,37 @@ def pytest_report_header(config):
             " (a throwaway cluster is started when unset)"]
 
 
-def _dsn_with_db(admin_dsn: str, dbname: str) -> str:
+def dsn_for(admin_dsn: str, dbname: str, user: str | None = None) -> str:
+    """The admin DSN pointed at another database (and optionally another role)."""
     params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
     params["dbname"] = dbname
+    if user:
+        params["user"] = user
     return psycopg.conninfo.make_conninfo(**params)
+
+
+_dsn_with_db = dsn_for
+
+
+@contextmanager
+def scratch_db(admin_dsn: str, prefix: str, setup_sql: str, extensions: tuple[str, ...] = ("hypopg",)):
+    """A database made for a test module: extensions (a failure is a test failure), then `setup_sql`."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = dsn_for(admin_dsn, name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for ext in extensions:
+                try:
+                    conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
+                except psycopg.Error as exc:
+                    pytest.fail(f"{ext} is needed for these tests: {exc}")
+            conn.execute(setup_sql)
+        yield dsn
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import uuid
 
 import psycopg
 import pytest
+from conftest import dsn_for, scratch_db
 
 from pgadvisor.advise.candidates import CandidateGenerator, SchemaView, index_name
 from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
@@ -36,29 +37,10 @@ ANALYZE;
 """
 
 
-def _dsn(admin_dsn: str, dbname: str, user: str | None = None) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
-    params["dbname"] = dbname
-    if user:
-        params["user"] = user
-    return psycopg.conninfo.make_conninfo(**params)
-
-
 @pytest.fixture(scope="module")
 def adv_db(admin_dsn):
-    name = f"t_adv_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(admin_dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        try:
-            conn.execute("CREATE EXTENSION hypopg")
-        except psycopg.Error as exc:
-            pytest.fail(f"hypopg is needed for these tests: {exc}")
-        conn.execute(SETUP)
-    yield dsn
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_db(admin_dsn, "t_adv", SETUP) as dsn:
+        yield dsn
 
 
 def st(
@@ -240,7 +222,7 @@ def test_heuristic_for_a_role_that_cannot_create_hypopg(admin_dsn, make_db):
         conn.execute(SETUP)
         conn.execute(f"CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
     try:
-        with connect(_dsn(admin_dsn, dbname, role)) as conn:
+        with connect(dsn_for(admin_dsn, dbname, role)) as conn:
             recs, _, stats = recommend_indexes(conn, [st(t, c, ms) for t, c, ms in WORKLOAD[:3]], create_extension=True)
         assert stats["mode"] == "heuristic" and "cannot create extension hypopg" in stats["mode_reason"]
         assert created(recs, "heuristic") and not created(recs, "hypopg")

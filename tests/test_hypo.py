@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
+from conftest import scratch_db
 
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
@@ -22,30 +21,11 @@ ANALYZE orders;
 """
 
 
-def _dsn(admin_dsn: str, dbname: str, user: str | None = None) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
-    params["dbname"] = dbname
-    if user:
-        params["user"] = user
-    return psycopg.conninfo.make_conninfo(**params)
-
-
 @pytest.fixture(scope="module")
 def hypo_db(admin_dsn):
     """One database with hypopg and an orders table, shared by this module's tests."""
-    name = f"t_hypo_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(admin_dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        try:
-            conn.execute("CREATE EXTENSION hypopg")
-        except psycopg.Error as exc:
-            pytest.fail(f"hypopg is needed for these tests: {exc}")
-        conn.execute(SETUP)
-    yield dsn
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_db(admin_dsn, "t_hypo", SETUP) as dsn:
+        yield dsn
 
 
 def stmt(text: str, *cols: str, filters: tuple[Filter, ...] = ()) -> WhatIfStatement:
