@@ -70,6 +70,9 @@ class _Stmt:
     weight: float
     base: float = 0.0
     parameterized: bool = False
+    join_columns: dict[str, set[str]] = field(default_factory=dict)  # table key → columns it joins on
+    # table key → columns an index can search or order by for it (filters, joins, ORDER BY, GROUP BY)
+    sargable: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -269,6 +272,7 @@ class IndexAdvisor:
         self.rel_cache: dict[IndexDef, list[_Stmt]] = {}
         self.engine: WhatIf | None = None
         self.solo: dict[IndexDef, float] = {}
+        self.users_cache: dict[IndexDef, list[_Stmt]] = {}
         self._ext_cache: dict[tuple[IndexDef, int], list[IndexDef]] = {}
 
     # -- 1. statements --------------------------------------------------------------------------------
@@ -339,8 +343,21 @@ class IndexAdvisor:
                 keys.append(key)
             if keys is None:
                 continue
+            joins: dict[str, set[str]] = {}
+            for j in ps.joins:
+                for ref in (j.left, j.right):
+                    k = self.view.resolve(ref.schema, ref.table)
+                    if k:
+                        joins.setdefault(k, set()).add(ref.column)
+            sargable: dict[str, set[str]] = {t: set(c) for t, c in joins.items()}
+            refs = [p.column for p in ps.predicates] + [k.column for k in ps.order_by] + list(ps.group_by)
+            for ref in refs:
+                k = self.view.resolve(ref.schema, ref.table)
+                if k:
+                    sargable.setdefault(k, set()).add(ref.column)
+            wis = self._whatif_statement(fp, ps)
             self.stmts.append(
-                _Stmt(fp, st, ps, self._whatif_statement(fp, ps), float(st.calls), parameterized="$" in st.query)
+                _Stmt(fp, st, ps, wis, float(st.calls), "$" in st.query, join_columns=joins, sargable=sargable)
             )
         report["parse_rate"] = report["parsed"] / report["total"] if report["total"] else 1.0
         report["failures"] = dict(report["failures"])
@@ -417,6 +434,23 @@ class IndexAdvisor:
             hit = self.rel_cache[d] = [q for q in self.by_table.get(d.table_key, []) if WhatIf.relevant(d, q.wis)]
         return hit
 
+    def users(self, d: IndexDef) -> list[_Stmt]:
+        """The statements a new index can help: those whose plan uses it when it is the only new index,
+        and those that join on its leading column (a join index may pay off only next to another index).
+
+        Costing a move on these alone, not on every statement of the table, is what keeps wide
+        workloads (a fact table read by 40 statements) affordable."""
+        hit = self.users_cache.get(d)
+        if hit is None:
+            lead = set(d.leading_columns)
+            hit = self.users_cache[d] = [
+                q
+                for q in self.relevant(d)
+                if lead & q.sargable.get(d.table_key, set())
+                and (d in self.engine.cost(q.wis, [d]).used or lead & q.join_columns.get(d.table_key, set()))
+            ]
+        return hit
+
     def eff(self, q: _Stmt, result: Any) -> float:
         """A statement's cost under a configuration, counting only a real gain over its baseline.
 
@@ -456,7 +490,7 @@ class IndexAdvisor:
     def _touched(self, add: IndexDef, remove: IndexDef | None) -> list[_Stmt]:
         """Statements whose cost a move can change."""
         if remove is None:
-            return self.relevant(add)
+            return self.users(add)
         # one more key column: only statements that read that column can gain; for the others the
         # wider index does what the narrower one did (their cost is taken as unchanged)
         col = (add.table_key, add.keys[-1].column)
@@ -640,25 +674,24 @@ class IndexAdvisor:
         pool: list[IndexDef],
         attributes: dict[str, set[str]],
         solo: dict[IndexDef, float],
-        rounds: int = 3,
+        rounds: int = 2,
+        tries: int = 6,
         width: int = 25,
     ) -> _Result:
-        """Local search on a budget- or cap-bound result: drop one chosen index, let the greedy refill
-        from the `width` candidates with the most benefit alone; keep the change when the cost falls."""
+        """Local search on a budget- or cap-bound result: drop one of the `tries` largest chosen indexes,
+        let the greedy refill from the `width` candidates with the most benefit alone; keep the change
+        when the cost falls."""
         best = res
         for _ in range(rounds):
             improved = False
-            top = sorted((c for c in pool if c not in best.config), key=lambda c: -solo.get(c, 0.0))[:width]
-            for d in list(best.config):
+            chosen = set(best.config)
+            top = sorted((c for c in pool if c not in chosen), key=lambda c: -solo.get(c, 0.0))[:width]
+            for d in sorted(best.config, key=lambda x: (-(self.size(x) or 0), x.label()))[:tries]:
                 if self.deadline and time.monotonic() > self.deadline:
                     return best
                 start = [x for x in best.config if x != d]
                 trial = self.search(
-                    [c for c in top if c != d] + [x for x in pool if x in start],
-                    attributes,
-                    "swap",
-                    self.min_improvement,
-                    start=start,
+                    [c for c in top if c != d] + start, attributes, "swap", self.min_improvement, start=start
                 )
                 if trial.objective < best.objective * (1 - 1e-6):
                     trial.history = best.history + [f"swap out {d.label()}"] + trial.history[1:]

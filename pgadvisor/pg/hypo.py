@@ -1,8 +1,9 @@
 """What-if engine: the planner's cost of a statement under a set of hypothetical indexes.
 
 With hypopg the hypothetical indexes live in this backend's memory only; they are created in the
-caller's (read-only) session, never as real objects, and `hypopg_reset()` runs when the engine is
-closed, also after an error. hypopg indexes are not transactional, so a rolled back savepoint does
+caller's (read-only) session, never as real objects (hypopg_create_index works in a read-only
+transaction: hypopg 1.3 takes its oids outside the catalog), and `hypopg_reset()` runs when the engine
+is closed, also after an error. hypopg indexes are not transactional, so a rolled back savepoint does
 not remove them; the engine tracks what exists and keeps at most `max_hypothetical` at once.
 
 Parameterized texts from pg_stat_statements get a generic plan: `EXPLAIN (GENERIC_PLAN)` on
