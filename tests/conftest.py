@@ -64,8 +64,6 @@ def dsn_for(admin_dsn: str, dbname: str, user: str | None = None) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
-_dsn_with_db = dsn_for
-
 
 @contextmanager
 def scratch_db(admin_dsn: str, prefix: str, setup_sql: str, extensions: tuple[str, ...] = ("hypopg",)):
@@ -81,7 +79,8 @@ def scratch_db(admin_dsn: str, prefix: str, setup_sql: str, extensions: tuple[st
                     conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
                 except psycopg.Error as exc:
                     pytest.fail(f"{ext} is needed for these tests: {exc}")
-            conn.execute(setup_sql)
+            if setup_sql:
+                conn.execute(setup_sql)
         yield dsn
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -98,7 +97,7 @@ def make_db(admin_dsn):
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         made.append(name)
-        dsn = _dsn_with_db(admin_dsn, name)
+        dsn = dsn_for(admin_dsn, name)
         with psycopg.connect(dsn, autocommit=True) as conn:
             for ext in extensions:
                 conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import psycopg
 import pytest
+from conftest import dsn_for, scratch_db
 
 from pgadvisor import demo_data
 from pgadvisor.errors import PgAdvisorError, UsageError
@@ -16,29 +17,14 @@ SCALE = 0.02
 TABLES = ("users", "products", "orders", "order_items", "cart_items")
 
 
-def _dsn_with_db(admin_dsn: str, dbname: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(admin_dsn)
-    params["dbname"] = dbname
-    return psycopg.conninfo.make_conninfo(**params)
-
-
 @pytest.fixture(scope="module")
 def shop(admin_dsn):
     """One database with the fixture loaded at SCALE, shared by the module: (dsn, load result)."""
-    name = f"t_shop_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn_with_db(admin_dsn, name)
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    with scratch_db(admin_dsn, "t_shop", "", extensions=("pg_stat_statements",)) as dsn:
         steps: list[tuple[str, float]] = []
         result = demo_data.load_ecommerce(dsn, scale=SCALE, progress=lambda s, f: steps.append((s, f)))
         result["progress"] = steps
         yield dsn, result
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_load_row_counts_follow_the_scale(shop):
@@ -211,13 +197,13 @@ def test_non_superuser_load_marks_its_statements(admin_dsn):
         conn.execute(f'CREATE ROLE "{role}" LOGIN')
         conn.execute(f'CREATE DATABASE "{name}" OWNER "{role}"')
     try:
-        with psycopg.connect(_dsn_with_db(admin_dsn, name), autocommit=True) as conn:
+        with psycopg.connect(dsn_for(admin_dsn, name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        params = psycopg.conninfo.conninfo_to_dict(_dsn_with_db(admin_dsn, name))
+        params = psycopg.conninfo.conninfo_to_dict(dsn_for(admin_dsn, name))
         params["user"] = role
         result = demo_data.load_ecommerce(psycopg.conninfo.make_conninfo(**params), scale=0.005)
         assert result["rows"]["orders"] == 2500
-        with psycopg.connect(_dsn_with_db(admin_dsn, name)) as conn:
+        with psycopg.connect(dsn_for(admin_dsn, name)) as conn:
             texts = [r[0] for r in conn.execute(
                 "SELECT query FROM pg_stat_statements WHERE dbid = "
                 "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchall()]
