@@ -89,6 +89,9 @@ def collect(
     log: str | None = typer.Option(None, "--log", help="the server's JSON log (file, directory or glob; "
                                    "log_destination = 'jsonlog'): keeps statement samples with real parameter "
                                    "values, read incrementally (per target: log = '...' in --targets)"),
+    log_values: bool = typer.Option(True, "--log-values/--no-log-values", help="with --log, store the bind "
+                                    "parameters' values of the samples (recommend costs the custom plans the "
+                                    "application gets with them); statements mentioning a password are never kept"),
     schema_every: str = typer.Option("1h", "--schema-every", help="re-read unchanged table/index definitions, "
                                      "their counters and settings at most this often (they are re-read at once "
                                      "when DDL, ANALYZE or a settings change is seen); 0s = every snapshot"),
@@ -111,7 +114,8 @@ def collect(
             parse_dsn(dsn)  # a malformed --dsn is a usage error, before anything else happens
             items = [{"name": name, "dsn": dsn}]
         every = 0.0 if schema_every.strip() in ("0", "0s") else _duration(schema_every, "--schema-every")
-        results = collect_many(items, store, plans_top=plans, parallel=parallel, log=log, schema_every_s=every)
+        results = collect_many(items, store, plans_top=plans, parallel=parallel, log=log, schema_every_s=every,
+                               log_values=log_values)
     except PgAdvisorError as exc:
         _fail(exc)
     failed = [r for r in results if r["status"] == "failed"]

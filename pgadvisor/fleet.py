@@ -49,7 +49,7 @@ SCHEMA_EVERY_S = 3600.0
 
 
 def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None = None,
-                schema_every_s: float = SCHEMA_EVERY_S) -> dict[str, Any]:
+                schema_every_s: float = SCHEMA_EVERY_S, log_values: bool = True) -> dict[str, Any]:
     from pgadvisor.collect import collect
     from pgadvisor.pg.connect import describe
 
@@ -62,7 +62,7 @@ def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None =
         snap = collect(target["dsn"], server, plans_top=plans_top, known_schema=fingerprint if fresh else None)
         log = target.get("log", log)
         if log:
-            snap = with_log_samples(snap, log, store.log_offsets(server))
+            snap = with_log_samples(snap, log, store.log_offsets(server), log_values)
         result = store.save_snapshot(snap)
         result["samples"] = len(snap.samples)
         result.setdefault("server", server)
@@ -78,8 +78,9 @@ def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None =
                 "error": scrub(f"{exc.__class__.__name__}: {' '.join(str(exc).split())}", target.get("dsn"))}
 
 
-def with_log_samples(snap, log: str, offsets: dict[str, int]):
-    """The snapshot plus the statement samples logged since the last collect (see pg/logs.py)."""
+def with_log_samples(snap, log: str, offsets: dict[str, int], values: bool = True):
+    """The snapshot plus the statement samples logged since the last collect (see pg/logs.py);
+    `values=False` drops the bind parameters' values (else stored to cost custom plans)."""
     from dataclasses import replace
 
     from pgadvisor.pg.logs import exists, read_samples
@@ -87,17 +88,19 @@ def with_log_samples(snap, log: str, offsets: dict[str, int]):
     if not exists(log):
         raise UsageError(f"--log: no such file or directory: {log}")
     samples, new_offsets = read_samples(log, offsets)
+    if not values:
+        samples = [replace(s, values=()) for s in samples]
     return replace(snap, samples=samples, log_offsets=new_offsets)
 
 
 def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int = 20,
                  parallel: int = 4, log: str | None = None,
-                 schema_every_s: float = SCHEMA_EVERY_S) -> list[dict[str, Any]]:
+                 schema_every_s: float = SCHEMA_EVERY_S, log_values: bool = True) -> list[dict[str, Any]]:
     """Snapshot every target (at most `parallel` at once) into the store; results in target order."""
     from pgadvisor.store import open_store
 
     with open_store(store_location) as store:
         if len(targets) == 1:
-            return [collect_one(targets[0], store, plans_top, log, schema_every_s)]
+            return [collect_one(targets[0], store, plans_top, log, schema_every_s, log_values)]
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets)))) as pool:
-            return list(pool.map(lambda t: collect_one(t, store, plans_top, None, schema_every_s), targets))
+            return list(pool.map(lambda t: collect_one(t, store, plans_top, None, schema_every_s, log_values), targets))

@@ -42,6 +42,8 @@ class StatementStats:
     datname: str | None = None
     # the pg_stat_statements text when `query` is a logged sample with real parameter values
     template: str | None = None
+    # literal texts (logged bind values substituted into `query`) to cost custom plans with; not stored
+    examples: tuple[str, ...] = ()
 
     @property
     def mean_exec_ms(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -266,3 +267,47 @@ def test_served_by_existing_prefix_unless_narrower_is_asked_for():
     assert served_by(a, [pk]) is pk and served_by(a_desc_b, [pk]) is pk  # a backward scan serves DESC, DESC
     assert served_by(a, [pk], narrower=True) is None  # opt-in: the smaller index may still pay off
     assert served_by(IndexDef("public", "t", (KeyPart(column="a"),), include=("c",)), [pk]) is None
+
+
+EXAMPLES_SETUP = """
+CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, popularity int NOT NULL);
+INSERT INTO items (name, popularity)
+SELECT (ARRAY['Acme', 'Nova', 'Orbit', 'Zenith', 'Apex'])[g % 5 + 1] || ' ' || md5(g::text), g % 1000
+  FROM generate_series(1, 100000) g;
+CREATE TABLE visits (id bigserial PRIMARY KEY, page int NOT NULL, at timestamptz NOT NULL);
+INSERT INTO visits (page, at) SELECT g % 100, '2024-01-01'::timestamptz + make_interval(mins => g)
+  FROM generate_series(1, 100000) g;
+ANALYZE;
+"""
+
+
+@pytest.fixture(scope="module")
+def examples_db(admin_dsn):
+    with scratch_db(admin_dsn, "t_examples", EXAMPLES_SETUP) as dsn:
+        yield dsn
+
+
+def test_logged_values_cost_custom_plans(examples_db):
+    """With logged parameter values the advisor costs the custom plans the application gets: a
+    prefix LIKE on a bind parameter and a range that is selective only for the values used."""
+    search = "SELECT id, name FROM items WHERE lower(name) LIKE $1 ORDER BY popularity DESC LIMIT 20"
+    recent = "SELECT page, count(*) FROM visits WHERE at >= $1 GROUP BY page"
+    with connect(examples_db) as conn:
+        blind, _, _ = recommend_indexes(conn, [st(search, qid="s"), st(recent, qid="r")])
+        # a generic plan cannot use an index for LIKE $1, and takes `at >= $1` to match a third of the rows
+        assert not [r for r in created(blind) if "lower(name)" in r.sql]
+        blind_at = [r.benefit["reduction_pct"] for r in created(blind) if r.sql.endswith("(at)")]
+        with_values = [
+            replace(st(search, qid="s"), examples=(search.replace("$1", "'acme 1f%'"),
+                                                  search.replace("$1", "'zenith c4%'"))),
+            replace(st(recent, qid="r"), examples=(recent.replace("$1", "'2024-03-10 12:00+00'"),)),
+        ]
+        recs, _, stats = recommend_indexes(conn, with_values)
+        sqls = [r.sql for r in created(recs)]
+        assert any("(lower(name) text_pattern_ops)" in s or "(lower(name))" in s for s in sqls), sqls
+        [at] = [r for r in created(recs) if "visits USING btree (at" in r.sql]
+        assert at.benefit["reduction_pct"] > max(blind_at, default=0) + 20, (at.benefit, blind_at)
+        for r in created(recs):
+            [ev] = r.evidence["statements"]
+            assert ev["cost_after"] < ev["cost_before"]
+        assert conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0

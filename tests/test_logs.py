@@ -9,7 +9,7 @@ import psycopg
 from test_collect import run_cli
 
 from pgadvisor.pg.local import JSONLOG_SETTINGS, start_cluster
-from pgadvisor.pg.logs import parse_record, read_samples, substitute, template_from_samples
+from pgadvisor.pg.logs import examples, parse_record, read_samples, substitute, template_from_samples
 from pgadvisor.store import open_store
 
 
@@ -69,6 +69,17 @@ def test_incremental_reading_and_half_written_lines(tmp_path):
     assert read_samples(str(tmp_path), offsets2)[0] == []
 
 
+def test_examples_substitute_logged_values_newest_first():
+    t = "SELECT * FROM o WHERE s = 'x' AND id > $1 LIMIT $2"
+    samples = [(t, [("'1'", "'10'"), ("'2'", "'20'"), ("'3'", "'30'")]), ("SELECT * FROM o WHERE s = $1", [("'y'",)])]
+    assert examples(t, samples) == ["SELECT * FROM o WHERE s = 'x' AND id > '3' LIMIT '30'",
+                                    "SELECT * FROM o WHERE s = 'x' AND id > '2' LIMIT '20'"]
+    assert examples(t, [(t, [])]) == []  # no values logged (or --no-log-values): the generic plan only
+    inlined = ["SELECT * FROM o WHERE id = 5", "SELECT * FROM o WHERE id = 6"]
+    tpl = template_from_samples(inlined)
+    assert examples(tpl, [(x, []) for x in inlined], limit=3) == inlined
+
+
 def test_collect_with_log_stores_samples_and_recommend_uses_them(tmp_path):
     cluster = start_cluster(settings=JSONLOG_SETTINGS)
     try:
@@ -96,6 +107,16 @@ def test_collect_with_log_stores_samples_and_recommend_uses_them(tmp_path):
             texts = [t for (t,) in st.query("SELECT t.query FROM samples s JOIN texts t ON t.hash = s.text_hash")]
         assert any("status = 'pending' AND id > $1" in t for t in texts)
         assert not any("pgadvisor" in t for t in texts)
+        with open_store(store) as st:
+            [(text, values)] = [x for xs in st.samples(st.server_id("x"), [q for (q,) in st.query(
+                "SELECT queryid FROM samples")]).values() for x in xs if "status = 'pending'" in x[0]]
+        assert len(values) == 3 and values[-1] == ("'29'",)  # the newest value sets, for custom plans
+        quiet = str(tmp_path / "novalues.sqlite")
+        r = run_cli("collect", "--dsn", dsn, "--store", quiet, "--log", log, "--name", "x", "--no-log-values")
+        assert r.returncode == 0, r.stderr
+        with open_store(quiet) as st:
+            assert st.query("SELECT count(*), count(params) FROM samples")[0][0] >= 1
+            assert st.query("SELECT count(params) FROM samples")[0][0] == 0
         r = run_cli("recommend", "--dsn", dsn, "--store", store, "--format", "json")
         assert r.returncode == 0, r.stderr
         doc = json.loads(r.stdout)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pgadvisor.advise.recommendation import Rejected
@@ -27,6 +27,8 @@ EQ_KINDS = ("eq", "in", "is_null", "bool")
 RANGE_KINDS = ("range", "prefix_like")
 _TEXT_TYPES = ("text", "character varying", "varchar", "character", "citext")
 _PARAM = re.compile(r"\$\d+")
+# expressions whose value is text: candidates for a text_pattern_ops key under prefix LIKE
+_TEXT_EXPR = re.compile(r"^\s*(lower|upper|btrim|ltrim|rtrim|initcap|unaccent)\s*\(|->>", re.I)
 
 
 @dataclass
@@ -322,6 +324,10 @@ class CandidateGenerator:
                         else "text_pattern_ops"
                     )
                     use.ranges.append(KeyPart(column=p.column.column, opclass=ops, expr_columns=(p.column.column,)))
+            elif p.kind == "prefix_like" and _TEXT_EXPR.search(p.expression or ""):
+                # lower(name) LIKE 'abc%': a B-tree serves it under a non-C collation only with text_pattern_ops
+                use.ranges.append(part)
+                use.ranges.append(replace(part, opclass="text_pattern_ops"))
             elif p.kind in RANGE_KINDS:
                 use.ranges.append(part)
             else:

@@ -27,7 +27,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -46,7 +46,16 @@ from pgadvisor.advise.candidates import (
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.pg import catalog
 from pgadvisor.pg.catalog import MARKER
-from pgadvisor.pg.hypo import Filter, IndexDef, KeyPart, WhatIf, WhatIfStatement, fingerprint, qualified
+from pgadvisor.pg.hypo import (
+    Filter,
+    IndexDef,
+    KeyPart,
+    WhatIf,
+    WhatIfStatement,
+    fingerprint,
+    norm_expr,
+    qualified,
+)
 from pgadvisor.sql.model import ParsedStatement
 from pgadvisor.workload import StatementStats
 
@@ -282,7 +291,7 @@ class IndexAdvisor:
         )
 
     def prepare(self, statements: list[StatementStats]) -> dict[str, Any]:
-        from pgadvisor.sql.parse import parse_statement
+        from pgadvisor.sql.parse import parse_statement, with_example_kinds
 
         merged: dict[str, StatementStats] = {}
         for st in statements:
@@ -298,17 +307,12 @@ class IndexAdvisor:
             fp = fingerprint(st.query)
             if fp in merged:  # same text under another user or queryid: one statement to the advisor
                 m = merged[fp]
-                merged[fp] = StatementStats(
-                    m.queryid,
-                    m.query,
-                    m.userid,
-                    m.dbid,
-                    m.toplevel,
-                    m.calls + st.calls,
-                    m.total_exec_ms + st.total_exec_ms,
-                    m.rows + st.rows,
-                    m.counters,
-                    m.datname,
+                merged[fp] = replace(
+                    m,
+                    calls=m.calls + st.calls,
+                    total_exec_ms=m.total_exec_ms + st.total_exec_ms,
+                    rows=m.rows + st.rows,
+                    examples=m.examples or st.examples,
                 )
             else:
                 merged[fp] = st
@@ -317,6 +321,9 @@ class IndexAdvisor:
         for fp, st in merged.items():
             report["total"] += 1
             ps = parse_statement(st.query, parser_schema)
+            example_ps = [parse_statement(t, parser_schema) for t in st.examples] if ps.ok else []
+            if example_ps:
+                ps = with_example_kinds(ps, example_ps)
             if not ps.ok:
                 report["failed"] += 1
                 report["failures"][(ps.error or "").split(":", 1)[0]] += 1
@@ -355,7 +362,7 @@ class IndexAdvisor:
                 k = self.view.resolve(ref.schema, ref.table)
                 if k:
                     sargable.setdefault(k, set()).add(ref.column)
-            wis = self._whatif_statement(fp, ps)
+            wis = self._whatif_statement(fp, ps, st.examples, self._expr_predicates(example_ps))
             self.stmts.append(
                 _Stmt(fp, st, ps, wis, float(st.calls), "$" in st.query, join_columns=joins, sargable=sargable)
             )
@@ -363,7 +370,21 @@ class IndexAdvisor:
         report["failures"] = dict(report["failures"])
         return report
 
-    def _whatif_statement(self, key: str, ps: ParsedStatement) -> WhatIfStatement:
+    def _expr_predicates(self, examples: list[ParsedStatement]) -> tuple[tuple[str, str, str, str], ...]:
+        """The examples' equality and prefix-LIKE filters on expressions, as SQL to sample with."""
+        out = []
+        for ex in examples:
+            for p in ex.predicates if ex.ok else ():
+                k = self.view.resolve(p.column.schema, p.column.table)
+                if k and p.expression and p.constant and p.kind in ("eq", "prefix_like"):
+                    op = "LIKE" if p.kind == "prefix_like" else "="
+                    out.append((k, norm_expr(p.expression), p.kind, f"{p.expression} {op} {p.constant}"))
+        return tuple(out)
+
+    def _whatif_statement(
+        self, key: str, ps: ParsedStatement, examples: tuple[str, ...] = (),
+        expr_predicates: tuple[tuple[str, str, str, str], ...] = (),
+    ) -> WhatIfStatement:
         res = self.view.resolve
         tables = frozenset(k for k in (res(s, n) for s, n in ps.tables) if k)
         cols: set[tuple[str, str]] = set()
@@ -398,7 +419,9 @@ class IndexAdvisor:
 
         # pg_stat_statements writes `date '2024-01-01'` as `date $1`, which PostgreSQL cannot parse back
         text = prepare_sql(ps.text) if "$" in ps.text else ps.text
-        return WhatIfStatement(key, text, tables, frozenset(cols), frozenset(fcols), tuple(filters))
+        return WhatIfStatement(
+            key, text, tables, frozenset(cols), frozenset(fcols), tuple(filters), examples, expr_predicates
+        )
 
     # -- 2. baseline ----------------------------------------------------------------------------------
     def baseline(self) -> None:
@@ -794,6 +817,7 @@ class IndexAdvisor:
                     "mode_reason": engine.reason,
                     "whatif_calls": engine.calls,
                     "cache_hits": engine.cache_hits,
+                    "selectivity_samples": engine.samples_taken,
                     "hypothetical_created": engine.created,
                     "hypopg_resets": engine.resets,
                     "candidates": {

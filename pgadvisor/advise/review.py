@@ -59,17 +59,24 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
     return server, statements, {"window": w.window, "coverage": w.coverage, "sampled_statements": sampled}, writes
 
 
-def with_samples(statements: list[StatementStats], samples: dict[str, list[str]]) -> list[StatementStats]:
+def with_samples(
+    statements: list[StatementStats], samples: dict[str, list[tuple[str, list[tuple[str, ...]]]]]
+) -> list[StatementStats]:
     """Statements whose logged text (the application's own constants, $n only for bind parameters)
-    replaces pg_stat_statements' text, where all constants are $n."""
+    replaces pg_stat_statements' text, where all constants are $n; with literal examples (logged
+    parameter values substituted) to cost the custom plans the application gets."""
     from dataclasses import replace
 
-    from pgadvisor.pg.logs import template_from_samples
+    from pgadvisor.pg.logs import examples, template_from_samples
 
     out = []
     for s in statements:
-        text = template_from_samples(samples.get(s.queryid, []))
-        out.append(replace(s, query=text, template=s.query) if text else s)
+        mine = samples.get(s.queryid, [])
+        text = template_from_samples([t for t, _ in mine])
+        if text:
+            out.append(replace(s, query=text, template=s.query, examples=tuple(examples(text, mine))))
+        else:
+            out.append(s)
     return out
 
 

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -55,6 +55,10 @@ _SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
 _HYPO_NAME = re.compile(r"<(\d+)>")
 _PARAM = re.compile(r"\$(\d+)")
 _PREPARED = "pgadvisor_whatif"
+DEFAULT_EXPR_SEL = 0.005  # the planner's selectivity for = or LIKE on an expression without statistics
+_WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+SAMPLE_ROWS = 30_000  # rows sampled to measure the selectivity of a filter on an expression
 
 EQ_KINDS = frozenset({"eq", "in", "is_null", "bool"})
 RANGE_KINDS = frozenset({"range", "prefix_like"})
@@ -223,6 +227,11 @@ class WhatIfStatement:
     columns: frozenset[tuple[str, str]] = frozenset()  # (table key, column) referenced anywhere
     filter_columns: frozenset[tuple[str, str]] = frozenset()  # (table key, column) filtered on
     filters: tuple[Filter, ...] = ()
+    # literal texts with logged parameter values: costed as custom plans (their mean) instead of `text`
+    examples: tuple[str, ...] = ()
+    # (table key, normalized expression, kind, predicate SQL) of the examples' filters on expressions,
+    # whose selectivity is sampled: hypopg has no statistics for expression indexes
+    expr_predicates: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,8 @@ class WhatIf:
         self._scans: dict[str, list[tuple[str, float, float]]] = {}  # heuristic: seq scans of base plans
         self._hypopg: str | None = None  # schema of the hypopg functions
         self._typed: dict[str, str] = {}  # texts that needed casts on their parameters
+        self._samples: dict[tuple[str, str], float | None] = {}  # sampled selectivities of expression filters
+        self.samples_taken = 0
         self._closed = False
         self._saved_autocommit = conn.autocommit
         self._saved_prepare = conn.prepare_threshold
@@ -320,6 +331,8 @@ class WhatIf:
             self.close()
             raise
         self._rels = {f"{r['schema']}.{r['name']}": r for r in self.schema.get("relations", [])}
+        self._c_collation = str(self._scalar(
+            "SELECT datcollate FROM pg_database WHERE datname = current_database()")) in ("C", "POSIX")
         self._cols = {(f"{c['schema']}.{c['table']}", c["column"]): c for c in self.schema.get("columns", [])}
 
     # -- plumbing -------------------------------------------------------------------------------------
@@ -537,17 +550,107 @@ class WhatIf:
         if self.mode == "hypopg":
             self._materialize(rel, stmt)
             valid = frozenset(d for d in rel if d in self._current)
-            result = self._cache.get((stmt.key, valid)) or self._plan_cost(stmt.text)
+            result = self._cache.get((stmt.key, valid)) or self._stmt_cost(stmt, keep_scans=not valid)
             if not result.used <= valid:  # the plan used an index we took for irrelevant: plan again without
                 self._materialize(rel, stmt, strict=True)
-                result = self._plan_cost(stmt.text)
+                result = self._stmt_cost(stmt)
             self._cache[(stmt.key, valid)] = result
+            if stmt.expr_predicates and result.cost is not None:
+                alt = self._sampled_expression_cost(stmt, rel)
+                if alt is not None and alt.cost is not None and alt.cost < result.cost:
+                    result = alt
         elif rel:
             result = self._heuristic_cost(stmt, rel)
         else:
-            result = self._plan_cost(stmt.text, keep_scans=stmt.key)
+            result = self._stmt_cost(stmt, keep_scans=True)
         self._cache[key] = result
         return result
+
+    def _sampled_expression_cost(self, stmt: WhatIfStatement, config: frozenset[IndexDef]) -> PlanResult | None:
+        """The statement's cost with the expression indexes of `config`, their filters' selectivity
+        sampled from the table: the planner takes 0.5% for a filter on an expression it has no
+        statistics for, as for a hypothetical expression index, so a selective `lower(name) LIKE
+        'abc%'` looks worse than it will be once the index is real (and analyzed). Not for a partial
+        index: the planner does not use the statistics of a partial index's expressions either."""
+        usable = frozenset(d for d in config if d.method == "btree" and d.keys and d.keys[0].expression
+                           and not d.predicate and self._expression_selectivity(stmt, d) is not None)
+        if not usable or stmt.key not in self._scans:  # the scans of its plan without hypothetical indexes
+            return None
+        return self._heuristic_cost(stmt, usable)
+
+    def _walk_correction(self, stmt: WhatIfStatement, plan: list[dict[str, Any]]) -> float:
+        """Cost to add for a LIMIT over a scan that filters on a sampled expression (walking another
+        index in ORDER BY order until enough rows pass): the planner costed the walk with its default
+        0.5% selectivity, which the sample corrects, as real statistics would once the index exists."""
+        sels: dict[str, list[float]] = {}
+        for table_key, e, _kind, pred in stmt.expr_predicates:
+            sel = self._sample(table_key, pred)
+            if sel is not None:
+                sels.setdefault(e, []).append(sel)
+        delta = 0.0
+        for node in _nodes(plan[0]["Plan"]):
+            if node.get("Node Type") != "Limit" or not node.get("Plans"):
+                continue
+            child = node["Plans"][0]
+            filt, cond = str(child.get("Filter") or ""), str(child.get("Index Cond") or "")
+            factor = 1.0
+            for e, xs in sels.items():
+                words = _WORDS.findall(_QUOTED.sub("", e))
+                if words and all(w in filt for w in words) and not all(w in cond for w in words):
+                    factor *= DEFAULT_EXPR_SEL / (sum(xs) / len(xs))
+            c0, c1, total = float(child["Startup Cost"]), float(child["Total Cost"]), float(node["Total Cost"])
+            if factor == 1.0 or c1 <= c0:
+                continue
+            share = (total - c0) / (c1 - c0) * min(max(factor, 0.01), 1000.0)
+            delta += c0 + min(1.0, share) * (c1 - c0) - total
+        return delta
+
+    def _expression_selectivity(self, stmt: WhatIfStatement, d: IndexDef) -> float | None:
+        """Mean sampled selectivity of the statement's example filters on d's leading expression."""
+        expr = norm_expr(d.keys[0].expression or "")
+        sels = []
+        for table_key, e, kind, pred in stmt.expr_predicates:
+            if table_key != d.table_key or e != expr:
+                continue
+            if kind == "prefix_like" and not self._c_collation and "pattern_ops" not in (d.keys[0].opclass or ""):
+                continue  # under a non-C collation only a pattern_ops index serves LIKE
+            sel = self._sample(table_key, pred)
+            if sel is None:
+                return None
+            sels.append(sel)
+        return sum(sels) / len(sels) if sels else None
+
+    def _sample(self, table_key: str, pred: str) -> float | None:
+        key = (table_key, pred)
+        if key in self._samples:
+            return self._samples[key]
+        rel = self._rels.get(table_key) or {}
+        tuples = max(1.0, float(rel.get("reltuples") or 1.0))
+        pct = min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / tuples))
+        schema, _, name = table_key.partition(".")
+        try:
+            hit, n = self._exec(
+                f"SELECT count(*) FILTER (WHERE {pred}), count(*) FROM {qualified(schema, name)} "
+                f"TABLESAMPLE SYSTEM ({pct:.4f}) REPEATABLE (1)"
+            )[0]
+        except psycopg.Error:
+            hit, n = 0, 0
+        self.samples_taken += 1
+        self._samples[key] = (max(float(hit), 0.5) / n) if n else None
+        return self._samples[key]
+
+    def _stmt_cost(self, stmt: WhatIfStatement, keep_scans: bool = False) -> PlanResult:
+        """The generic plan's cost, or the mean over the statement's examples (custom plans) when it
+        has them and all of them can be planned."""
+        if stmt.examples:
+            adjust = (lambda plan: self._walk_correction(stmt, plan)) if stmt.expr_predicates else None
+            results = [self._plan_cost(t, keep_scans=stmt.key if keep_scans and not i else None, adjust=adjust)
+                       for i, t in enumerate(stmt.examples)]
+            if all(r.cost is not None for r in results):
+                return PlanResult(
+                    sum(r.cost or 0.0 for r in results) / len(results), frozenset().union(*(r.used for r in results))
+                )
+        return self._plan_cost(stmt.text, keep_scans=stmt.key if keep_scans else None)
 
     def _result(self, plan: list[dict[str, Any]]) -> PlanResult:
         used = set()
@@ -557,14 +660,19 @@ class WhatIf:
                 used.add(self._by_oid[int(m.group(1))])
         return PlanResult(float(plan[0]["Plan"]["Total Cost"]), frozenset(used))
 
-    def _plan_cost(self, text: str, keep_scans: str | None = None) -> PlanResult:
+    def _plan_cost(
+        self, text: str, keep_scans: str | None = None, adjust: Callable[[list], float] | None = None
+    ) -> PlanResult:
         try:
             plan = self.explain(text)
         except psycopg.Error as exc:
             return PlanResult(None, error=_one_line(exc))
         if keep_scans is not None:
             self._scans[keep_scans] = list(_seq_scans(plan[0]["Plan"], 1.0))
-        return self._result(plan)
+        result = self._result(plan)
+        if adjust is not None and result.cost is not None:
+            result = PlanResult(max(result.cost + adjust(plan), 0.0), result.used)
+        return result
 
     def explain(self, text: str) -> list[dict[str, Any]]:
         """`EXPLAIN (FORMAT JSON)` of a statement, a generic plan when it has `$n` parameters.
@@ -675,12 +783,19 @@ class WhatIf:
                     break
             if hit is None:
                 break
+            sampled = self._expression_selectivity(stmt, d) if k.expression and not matched else None
             if hit.kind in EQ_KINDS:
-                sel *= self._eq_selectivity(d.table_key, hit.column or "", hit.kind) if hit.column else 0.005
+                if sampled is not None:
+                    sel *= sampled
+                else:
+                    sel *= self._eq_selectivity(d.table_key, hit.column or "", hit.kind) if hit.column else 0.005
                 matched += 1
                 continue
             if hit.kind in RANGE_KINDS:
-                sel *= 0.005 if hit.both_bounds else (0.05 if hit.kind == "prefix_like" else 0.3333)
+                if sampled is not None:
+                    sel *= sampled
+                else:
+                    sel *= 0.005 if hit.both_bounds else (0.05 if hit.kind == "prefix_like" else 0.3333)
                 matched += 1
             break
         if matched == 0:
@@ -713,6 +828,12 @@ class WhatIf:
                 saved += (node_cost - best) * loops
                 used.add(best_d)
         return PlanResult(max(base.cost - saved, base.cost * 0.001), frozenset(used))
+
+
+def _nodes(node: dict) -> Iterable[dict]:
+    yield node
+    for child in node.get("Plans") or ():
+        yield from _nodes(child)
 
 
 def _seq_scans(node: dict, loops: float) -> Iterable[tuple[str, float, float]]:

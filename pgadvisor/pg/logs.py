@@ -109,6 +109,26 @@ def template_from_samples(texts: list[str]) -> str | None:
     return "".join(out)
 
 
+def examples(template: str, samples: list[tuple[str, list[tuple[str, ...]]]], limit: int = 2) -> list[str]:
+    """Up to `limit` literal texts of the statement as the server planned them: the template's logged
+    value sets substituted for its $n, or the inlined samples it was made from (simple protocol).
+    Costing these gives the custom plans an application gets with bind parameters."""
+    out: list[str] = []
+    for text, value_sets in samples:
+        if _has_param(text):
+            if text != template:
+                continue
+            literals = [substitute(text, {i + 1: v for i, v in enumerate(vals)}) for vals in reversed(value_sets)]
+        else:
+            literals = [text]
+        for lit in literals:
+            if lit and lit not in out:
+                out.append(lit)
+            if len(out) >= limit:
+                return out
+    return out
+
+
 def _has_param(text: str) -> bool:
     return any(m.group(2) for m in _TOKENS.finditer(text))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
@@ -121,6 +121,23 @@ def parse_statement(text: str, schema: Schema | None = None) -> ParsedStatement:
         return ParsedStatement(text=text, error="too deep: nesting exceeds the parser's recursion limit")
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; the reason is kept
         return ParsedStatement(text=text, error=f"internal error: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def with_example_kinds(ps: ParsedStatement, examples: list[ParsedStatement]) -> ParsedStatement:
+    """`ps` (a text with $n) with each LIKE on a parameter made a prefix LIKE when every example (the
+    same statement with logged parameter values) has a prefix pattern (`'abc%'`) there."""
+    if not examples or any(not e.ok or len(e.predicates) != len(ps.predicates) for e in examples):
+        return ps
+    preds = list(ps.predicates)
+    for i, p in enumerate(preds):
+        if p.kind == "like" and p.constant is None and all(
+            e.predicates[i].kind == "prefix_like"
+            and e.predicates[i].column == p.column
+            and e.predicates[i].expression == p.expression
+            for e in examples
+        ):
+            preds[i] = replace(p, kind="prefix_like")
+    return replace(ps, predicates=preds) if preds != ps.predicates else ps
 
 
 def parse_many(texts: Iterable[str], schema: Schema | None = None) -> tuple[list[ParsedStatement], dict]:

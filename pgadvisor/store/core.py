@@ -336,6 +336,7 @@ class Store:
         }
 
     SAMPLES_PER_STATEMENT = 5
+    VALUE_SETS_PER_SAMPLE = 3
 
     def _save_schema_state(self, sid: int, seq: int, snap_id: int, snap: Snapshot) -> None:
         read_at = snap.taken_at
@@ -379,21 +380,30 @@ class Store:
                 [(sid, k, v) for k, v in sorted(snap.log_offsets.items())],
             )
         latest: dict[str, dict[str, Any]] = {}
-        for s in snap.samples:  # the newest distinct texts per statement
+        values: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+        for s in snap.samples:  # the newest distinct texts per statement, each with its newest value sets
             bucket = latest.setdefault(s.queryid, {})
             bucket.pop(s.text, None)
             bucket[s.text] = s
+            if s.values:
+                sets = values.setdefault((s.queryid, s.text), [])
+                if s.values in sets:
+                    sets.remove(s.values)
+                sets.append(s.values)
         for queryid, bucket in latest.items():
             keep = list(bucket.values())[-self.SAMPLES_PER_STATEMENT :]
             rows = []
             for i, s in enumerate(keep):
                 h = text_hash(s.text)
                 self.execute("INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", (h, s.text))
-                rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms))
+                sets = values.get((queryid, s.text))
+                params = json.dumps(sets[-self.VALUE_SETS_PER_SAMPLE :]) if sets else None
+                rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms, params))
             self.executemany(
-                "INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
-                "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms",
+                "INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms, params) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
+                "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms, "
+                "params = COALESCE(excluded.params, samples.params)",
                 rows,
             )
             self.execute(
@@ -412,18 +422,20 @@ class Store:
             for k, v in self.query("SELECT file_key, file_offset FROM log_offsets WHERE server_id = ?", (sid,))
         }
 
-    def samples(self, sid: int, queryids: list[str]) -> dict[str, list[str]]:
-        """Up to SAMPLES_PER_STATEMENT literal samples per queryid, newest first."""
-        out: dict[str, list[str]] = {}
+    def samples(self, sid: int, queryids: list[str]) -> dict[str, list[tuple[str, list[tuple[str, ...]]]]]:
+        """Up to SAMPLES_PER_STATEMENT logged samples per queryid, newest first: (text, the bind
+        parameters' value sets logged with it, newest last)."""
+        out: dict[str, list[tuple[str, list[tuple[str, ...]]]]] = {}
         for i in range(0, len(queryids), 500):
             chunk = queryids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
-            for qid, text in self.query(
-                f"SELECT s.queryid, t.query FROM samples s JOIN texts t ON t.hash = s.text_hash "
+            for qid, text, params in self.query(
+                f"SELECT s.queryid, t.query, s.params FROM samples s JOIN texts t ON t.hash = s.text_hash "
                 f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
                 (sid, *chunk),
             ):
-                out.setdefault(qid, []).append(text)
+                sets = [tuple(v) for v in json.loads(params)] if params else []
+                out.setdefault(qid, []).append((text, sets))
         return out
 
     @staticmethod

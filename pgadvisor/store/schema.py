@@ -124,6 +124,10 @@ ALTER TABLE snapshots ADD COLUMN schema_fingerprint TEXT;
 ALTER TABLE snapshots ADD COLUMN schema_read_at {real};
 """))
 
+MIGRATIONS.append((4, "bind parameter values of log samples", """
+ALTER TABLE samples ADD COLUMN params TEXT;
+"""))
+
 LATEST = MIGRATIONS[-1][0]
 
 
