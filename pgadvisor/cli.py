@@ -252,6 +252,11 @@ def recommend(
     budget: str | None = typer.Option(None, "--budget", help="storage budget for new indexes, e.g. 500MB, 2GB"),
     max_indexes: int | None = typer.Option(None, "--max-indexes", min=0, help="at most this many new indexes"),
     max_width: int = typer.Option(3, "--max-width", min=1, max=8, help="at most this many key columns per index"),
+    allow_prefixes: bool = typer.Option(False, "--allow-prefixes", help="also propose a strict key prefix of an "
+                                        "existing wider index (e.g. (a) next to a primary key (a, b)) when the planner "
+                                        "costs the smaller index lower; off by default: the wider index already "
+                                        "serves such statements, and the drop advice calls such an index "
+                                        "prefix-redundant"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
@@ -280,7 +285,7 @@ def recommend(
             texts += _read_statements_file(file)
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
-                          progress=progress)
+                          allow_prefixes=allow_prefixes, progress=progress)
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:

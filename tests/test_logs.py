@@ -72,7 +72,7 @@ def test_incremental_reading_and_half_written_lines(tmp_path):
 def test_examples_substitute_logged_values_newest_first():
     t = "SELECT * FROM o WHERE s = 'x' AND id > $1 LIMIT $2"
     samples = [(t, [("'1'", "'10'"), ("'2'", "'20'"), ("'3'", "'30'")]), ("SELECT * FROM o WHERE s = $1", [("'y'",)])]
-    assert examples(t, samples) == ["SELECT * FROM o WHERE s = 'x' AND id > '3' LIMIT '30'",
+    assert examples(t, samples, limit=2) == ["SELECT * FROM o WHERE s = 'x' AND id > '3' LIMIT '30'",
                                     "SELECT * FROM o WHERE s = 'x' AND id > '2' LIMIT '20'"]
     assert examples(t, [(t, [])]) == []  # no values logged (or --no-log-values): the generic plan only
     inlined = ["SELECT * FROM o WHERE id = 5", "SELECT * FROM o WHERE id = 6"]

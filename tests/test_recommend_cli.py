@@ -114,3 +114,20 @@ def test_statements_file(shop, tmp_path):
     assert doc["stats"]["statements"]["total"] == 2
     r = run_cli("recommend", "--file", str(tmp_path / "missing.sql"), "--dsn", shop)
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_prefix_of_an_existing_index_only_when_asked(make_db):
+    dsn = make_db(extensions=("hypopg",))
+    exec_sql(dsn,
+             "CREATE TABLE lines (order_id int, code text, qty int, PRIMARY KEY (order_id, code))",
+             "INSERT INTO lines SELECT g / 4, md5(g::text) || md5(g::text), g % 10 FROM generate_series(1, 200000) g "
+             "ORDER BY random()",
+             "VACUUM ANALYZE lines")
+    q = "SELECT count(*) FROM lines WHERE order_id BETWEEN 1000 AND 5000"
+    default = rec_json(q, "--dsn", dsn, "--verbose")
+    assert not [r for r in default["recommendations"] if r["rule"] == "create-index"]
+    assert any("lines_pkey" in (r.get("reason") or "") for r in default["rejected"]), default["rejected"]
+    wide = rec_json(q, "--dsn", dsn, "--allow-prefixes")
+    [rec] = [r for r in wide["recommendations"] if r["rule"] == "create-index"]
+    assert rec["sql"].endswith("lines USING btree (order_id);"), rec["sql"]
+    assert rec["benefit"]["cost_after"] < rec["benefit"]["cost_before"]

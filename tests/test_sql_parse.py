@@ -279,7 +279,7 @@ def test_expression_predicates_name_the_column_and_the_expression():
     assert preds(parsed) == {
         ("users", "email", "eq", "lower(email)", None, None),
         ("users", "data", "eq", "data ->> 'k'", None, None),
-        ("users", "created_at", "eq", "date_trunc('DAY', created_at)", None, None),
+        ("users", "created_at", "eq", "date_trunc('day', created_at)", None, None),
         ("users", "data", "range", "CAST((data -> 'a' ->> 'b') AS INT)", None, "lower"),
     }
 
@@ -489,7 +489,7 @@ def test_group_by_ordinal_alias_and_expression():
                 "GROUP BY 1, status ORDER BY day")
     assert parsed.group_by == [col("orders", "created_at"), col("orders", "status")]
     assert parsed.order_by == [SortKey(col("orders", "created_at"),
-                                       expression="date_trunc('DAY', created_at)")]
+                                       expression="date_trunc('day', created_at)")]
 
 
 @pytest.mark.parametrize("text,limit,param", [

@@ -82,7 +82,7 @@ def with_samples(
 
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
-              max_indexes: int | None = None, max_width: int = 3, apply: bool = False,
+              max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
               progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document."""
     from pgadvisor.advise.drops import recommend_drops
@@ -105,11 +105,12 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
             skipped_other_db = len(statements) - len(mine)
             recs, rejected, stats = recommend_indexes(
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
-                window_days=window_days, table_writes=table_writes or None, progress=progress)
+                window_days=window_days, table_writes=table_writes or None, progress=progress,
+                narrower_than_existing=allow_prefixes)
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
-                                                  progress=progress)
+                                                  progress=progress, narrower_than_existing=allow_prefixes)
         stats["statements_other_databases"] = skipped_other_db
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
     all_recs: list[Recommendation] = rank(_dedupe(recs + drops))

@@ -581,7 +581,7 @@ class WhatIf:
     def _walk_correction(self, stmt: WhatIfStatement, plan: list[dict[str, Any]]) -> float:
         """Cost to add for a LIMIT over a scan that filters on a sampled expression (walking another
         index in ORDER BY order until enough rows pass): the planner costed the walk with its default
-        0.5% selectivity, which the sample corrects, as real statistics would once the index exists."""
+        0.5% selectivity; when the sample shows fewer rows pass, the walk is longer than that."""
         sels: dict[str, list[float]] = {}
         for table_key, e, _kind, pred in stmt.expr_predicates:
             sel = self._sample(table_key, pred)
@@ -599,9 +599,11 @@ class WhatIf:
                 if words and all(w in filt for w in words) and not all(w in cond for w in words):
                     factor *= DEFAULT_EXPR_SEL / (sum(xs) / len(xs))
             c0, c1, total = float(child["Startup Cost"]), float(child["Total Cost"]), float(node["Total Cost"])
-            if factor == 1.0 or c1 <= c0:
+            # only ever longer: a few examples of a skewed column (common values) must not make a
+            # walk look cheap that is slow for the rare values
+            if factor <= 1.0 or c1 <= c0:
                 continue
-            share = (total - c0) / (c1 - c0) * min(max(factor, 0.01), 1000.0)
+            share = (total - c0) / (c1 - c0) * min(factor, 1000.0)
             delta += c0 + min(1.0, share) * (c1 - c0) - total
         return delta
 

@@ -109,7 +109,7 @@ def template_from_samples(texts: list[str]) -> str | None:
     return "".join(out)
 
 
-def examples(template: str, samples: list[tuple[str, list[tuple[str, ...]]]], limit: int = 2) -> list[str]:
+def examples(template: str, samples: list[tuple[str, list[tuple[str, ...]]]], limit: int = 3) -> list[str]:
     """Up to `limit` literal texts of the statement as the server planned them: the template's logged
     value sets substituted for its $n, or the inlined samples it was made from (simple protocol).
     Costing these gives the custom plans an application gets with bind parameters."""

@@ -1154,7 +1154,13 @@ def _predicate(resolved: _Resolved, kind: str, expression: exp.Expr | None, extr
 def _expression_sql(node: exp.Expr | None) -> str | None:
     if node is None:
         return None
-    return node.sql(dialect=DIALECT, normalize_functions="lower", comments=False)
+    sql = node.sql(dialect=DIALECT, normalize_functions="lower", comments=False)
+    # sqlglot upper-cases date_trunc's unit; an index on date_trunc('DAY', x) does not match a query's
+    # date_trunc('day', x) (different constants), and applications write the unit in lower case
+    return _TRUNC_UNIT.sub(lambda m: m.group(1) + m.group(2).lower() + "'", sql)
+
+
+_TRUNC_UNIT = re.compile(r"(date_trunc\(')([A-Za-z]+)'")
 
 
 def _with_base_names(node: exp.Expr, resolved: list[_Resolved | None]) -> exp.Expr:

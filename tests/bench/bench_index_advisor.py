@@ -214,13 +214,14 @@ def body_of(create_sql: str) -> str:
     return "ON " + " ".join(m.group(1).split()) if m else create_sql
 
 
-def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit: float | None) -> dict[str, Any]:
+def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit: float | None,
+                  narrower: bool = False) -> dict[str, Any]:
     from pgadvisor.advise.indexes import recommend_indexes
 
     t0 = time.monotonic()
     with psycopg.connect(dsn) as conn:
         recs, rejected, stats = recommend_indexes(conn, statements, budget_bytes=int(budget_mb * MB), max_width=width,
-                                                  time_limit_s=time_limit)
+                                                  time_limit_s=time_limit, narrower_than_existing=narrower)
     seconds = time.monotonic() - t0
     whatif = [r for r in recs if r.verified != "rule" and r.rule == "create-index"]
     rules = [r for r in recs if r.verified == "rule"]
@@ -451,8 +452,8 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
             for method in methods:
                 t_label = f"{bench_name} width {width} budget {budget:g} MB {method}"
                 try:
-                    if method == "pgadvisor":
-                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit)
+                    if method in ("pgadvisor", "pgadvisor-prefixes"):  # the latter: recommend --allow-prefixes
+                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit, method != "pgadvisor")
                     elif method == "extend":
                         r = run_extend(dsn, stmts, schema, budget, width, args.time_limit)
                     elif method == "dexter":
@@ -504,7 +505,8 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
 def table(results: dict[str, Any], width: int, methods: list[str]) -> str:
     runs = {(r["method"], r["budget_mb"]): r for r in results["runs"] if r["width"] == width}
     budgets = sorted({r["budget_mb"] for r in results["runs"]})
-    names = {"pgadvisor": "pgadvisor", "extend": "Extend", "dexter": "Dexter-like"}
+    names = {"pgadvisor": "pgadvisor", "pgadvisor-prefixes": "pgadvisor --allow-prefixes", "extend": "Extend",
+             "dexter": "Dexter-like"}
     rel = [r["relative_cost"] for r in runs.values() if "relative_cost" in r]
     fmt = ".4f" if rel and min(rel) < 0.1 else ".3f"
     head = ["budget MB"]
