@@ -970,14 +970,7 @@ class IndexAdvisor:
                     verified=verified,
                     evidence={
                         "statements": [
-                            {
-                                "queryid": q.stats.queryid,
-                                "calls": q.stats.calls,
-                                "mean_ms": round(q.stats.mean_exec_ms, 3),
-                                "cost_before": round(q.base, 2),
-                                "cost_after": round(self.eff(q, with_all[q.key]), 2),
-                                "query": " ".join(q.ps.text.split())[:300],
-                            }
+                            _statement_evidence(q, self.eff(q, with_all[q.key]))
                             for q in sorted(served, key=lambda q: -q.weight * q.base)
                         ],
                         "why": why,
@@ -1040,16 +1033,7 @@ class IndexAdvisor:
                     confidence=0.3,
                     verified="rule",
                     evidence={
-                        "statements": [
-                            {
-                                "queryid": q.stats.queryid,
-                                "calls": q.stats.calls,
-                                "mean_ms": round(q.stats.mean_exec_ms, 3),
-                                "cost_before": round(q.base, 2),
-                                "cost_after": None,
-                            }
-                            for q in served
-                        ],
+                        "statements": [_statement_evidence(q, None) for q in served],
                         "why": why,
                         "kind": c.kind,
                         "requires": c.requires,
@@ -1100,6 +1084,18 @@ class IndexAdvisor:
             else:
                 reason = "benefit below the minimum improvement, or less benefit per byte than the chosen indexes"
             self.rejected[c.id] = Rejected(c.id, d.table_key, reason, detail)
+
+
+def _statement_evidence(q: _Stmt, cost_after: float | None) -> dict[str, Any]:
+    """One served statement in a recommendation's evidence (cost_after None: not verified)."""
+    return {
+        "queryid": q.stats.queryid,
+        "calls": q.stats.calls,
+        "mean_ms": round(q.stats.mean_exec_ms, 3),
+        "cost_before": round(q.base, 2),
+        "cost_after": None if cost_after is None else round(cost_after, 2),
+        "query": " ".join(q.ps.text.split())[:300],
+    }
 
 
 def _n(n: int, word: str) -> str:

@@ -48,6 +48,22 @@ def run_sql(dsn: str, stmts: list[str]) -> None:
         conn.execute("ANALYZE")
 
 
+def explain_entry(dsn: str, name: str, max_ids: dict[str, int]) -> str:
+    """EXPLAIN ANALYZE of a workload entry with the first parameter set measure_workload gives it."""
+    import random
+
+    from pgadvisor.demo_data import _connect, _context, _raw_cursor, _resolve
+
+    todo, anchor = _resolve(None, None)
+    [entry] = [e for e in todo if e.name == name]
+    with _connect(dsn) as conn:
+        params = entry.make_params(random.Random(f"42:{entry.name}"), _context(conn, todo, anchor, max_ids))
+        with conn.transaction(force_rollback=True):
+            cur = _raw_cursor(conn)
+            cur.execute("EXPLAIN (ANALYZE, COSTS) " + entry.sql, params)
+            return "\n".join(r[0] for r in cur.fetchall())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0)
@@ -55,6 +71,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--calls", type=int, default=10, help="parameter sets per statement when measuring")
     ap.add_argument("--json", help="write the raw results here")
+    ap.add_argument("--explain-over-ms", type=float, default=5.0,
+                    help="print EXPLAIN ANALYZE of statements still slower than this with pgadvisor's indexes")
     ap.add_argument("--no-samples", dest="samples", action="store_false",
                     help="advise from pg_stat_statements texts only (no JSON log samples with real values)")
     args = ap.parse_args()
@@ -121,6 +139,9 @@ def main() -> None:
         print(f"recommendations of an index that already existed: {len(existing_again)}")
         for r in creates:
             print("  ", r["sql"])
+        for n in [n for n in names if ours[n] > args.explain_over_ms]:
+            print(f"\nEXPLAIN ANALYZE of {n} ({ours[n]:.1f} ms with pgadvisor's indexes):")
+            print(explain_entry(dsn, n, max_ids))
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump({"base": base, "obvious": obvious, "ours": ours, "recommendations": creates,
