@@ -523,6 +523,7 @@ def test_update_and_delete_where_clauses():
     assert update.kind == "update" and update.tables == [(None, "orders")]
     assert preds(update) == {("orders", "id", "eq", None, None, None)}
     assert used(update) == {"orders": {"id", "total"}}  # SET targets are writes, not reads
+    assert update.set_columns == {"status", "total"}
     delete = ok("DELETE FROM cart_items ci USING carts c WHERE c.id = ci.cart_id "
                 "AND c.updated_at < now() - interval $1")
     assert delete.tables == [(None, "cart_items"), (None, "carts")]
@@ -549,6 +550,7 @@ def test_insert_select_on_conflict_returning():
     assert parsed.tables == [(None, "cart_items"), (None, "products")]
     assert preds(parsed) == {("products", "id", "eq", None, None, None)}
     assert used(parsed) == {"products": {"id", "price"}}
+    assert parsed.set_columns == {"quantity"}
 
 
 def test_data_modifying_cte():

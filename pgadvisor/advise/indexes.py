@@ -193,25 +193,6 @@ class WriteModel:
         return 100.0 * extra / base if base > 0 else 0.0
 
 
-def _set_columns(text: str) -> frozenset[str] | None:
-    """Columns an UPDATE (or ON CONFLICT DO UPDATE) assigns; None when unknown."""
-    try:
-        from sqlglot import exp
-
-        from pgadvisor.sql.parse import parse_sql
-
-        tree = parse_sql(text)
-    except Exception:  # noqa: BLE001 - a text we cannot read simply has unknown SET columns
-        return None
-    cols: set[str] = set()
-    for node in tree.find_all(exp.Update, exp.OnConflict):
-        for assignment in node.args.get("expressions") or []:
-            target = assignment.this if isinstance(assignment, exp.EQ) else None
-            for col in target.find_all(exp.Column) if target is not None else []:
-                cols.add(col.name)
-    return frozenset(cols) if cols else None
-
-
 # ---------------------------------------------------------------------------------------------------
 # the advisor
 # ---------------------------------------------------------------------------------------------------
@@ -440,7 +421,7 @@ class IndexAdvisor:
                     self.by_table.setdefault(t, []).append(q)
             if q.ps.kind in ("insert", "update", "delete", "merge"):
                 rows = float(q.stats.rows) if q.stats.rows else float(q.stats.calls)
-                set_cols = _set_columns(q.ps.text) if q.ps.kind in ("update", "merge", "insert") else None
+                set_cols = q.ps.set_columns if q.ps.kind in ("update", "merge", "insert") else None
                 target = self.view.resolve(*q.ps.tables[0])
                 if q.ps.kind == "insert" and set_cols:  # INSERT … ON CONFLICT DO UPDATE: count both
                     self.writes.add_statement(target, "update", rows, set_cols, 0.0)

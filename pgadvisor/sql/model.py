@@ -64,6 +64,8 @@ class ParsedStatement:
     columns_used: dict[tuple[str | None, str], set[str]] = field(default_factory=dict)
     limit: int | None = None
     has_limit_param: bool = False
+    # columns an UPDATE / ON CONFLICT DO UPDATE assigns (HOT updates: an index on one of them ends them)
+    set_columns: frozenset[str] | None = None
     error: str | None = None
 
     @property

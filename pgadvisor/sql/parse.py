@@ -248,7 +248,18 @@ def _parse(text: str, schema: Schema | None) -> ParsedStatement:
         return ParsedStatement(text=text, kind="utility")
     result = ParsedStatement(text=text, kind=kind)
     _Extractor(schema).run(tree, result)
+    result.set_columns = _set_columns(tree)
     return result
+
+
+def _set_columns(tree: exp.Expr) -> frozenset[str] | None:
+    """Columns an UPDATE (or INSERT … ON CONFLICT DO UPDATE) assigns; None when there are none."""
+    cols: set[str] = set()
+    for node in tree.find_all(exp.Update, exp.OnConflict):
+        for assignment in node.args.get("expressions") or []:
+            target = assignment.this if isinstance(assignment, exp.EQ) else None
+            cols |= {c.name for c in target.find_all(exp.Column)} if target is not None else set()
+    return frozenset(cols) if cols else None
 
 
 # ---------------------------------------------------------------------------------------------------
