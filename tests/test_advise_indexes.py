@@ -311,3 +311,34 @@ def test_logged_values_cost_custom_plans(examples_db):
             [ev] = r.evidence["statements"]
             assert ev["cost_after"] < ev["cost_before"]
         assert conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0
+
+
+def test_a_chosen_index_covered_by_another_is_consolidated_away(adv_db):
+    from pgadvisor.advise.indexes import IndexAdvisor, _covers, _Result
+    from pgadvisor.pg.hypo import WhatIf
+
+    plain = IndexDef("public", "orders", (KeyPart(column="created_at"),))
+    wide = IndexDef("public", "orders", (KeyPart(column="created_at"),), include=("total",))
+    two = IndexDef("public", "orders", (KeyPart(column="created_at"), KeyPart(column="user_id")))
+    assert _covers(wide, plain) and _covers(two, plain) and not _covers(plain, wide)
+    assert not _covers(IndexDef("public", "orders", (KeyPart(column="created_at"),), predicate="total > 5"), plain)
+    stmts = [st("SELECT id FROM orders WHERE created_at >= '2024-02-20'", qid="a"),
+             st("SELECT sum(total) FROM orders WHERE created_at >= '2024-02-01'", qid="b")]
+    with connect(adv_db) as conn:
+        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
+                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
+                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None)
+        adv.prepare(stmts)
+        with WhatIf(conn, schema=adv.view.schema) as engine:
+            adv.engine = engine
+            adv.baseline()
+            both = _Result([plain, wide], 0.0, 0.0, 0.0, 2)
+            # statement a costs ~17% more on the wider index: kept at 5% tolerance, dropped at 50%
+            assert adv.consolidate(both, tolerance=0.05) is both
+            out = adv.consolidate(both, tolerance=0.5)
+            assert out.config == [wide] and out.pruned[plain] == [wide]
+            assert "consolidate: drop public.orders(created_at) (covered by" in out.history[-1]
+            # nothing covers anything: the result is returned as it is
+            other = IndexDef("public", "orders", (KeyPart(column="user_id"),))
+            same = _Result([wide, other], 1.0, 1.0, 0.0, 2)
+            assert adv.consolidate(same) is same

@@ -743,6 +743,33 @@ class IndexAdvisor:
         read_total = sum(q.weight * cur[q.key] for q in self.stmts)
         return config, read_total, self.write_cost(config), pruned
 
+    def consolidate(self, best: _Result, tolerance: float = 0.05) -> _Result:
+        """Drop a chosen index that another chosen one covers (it starts with the same keys, has the same
+        predicate, and the other holds its INCLUDE columns) when the statements it serves cost at most
+        `tolerance` more without it: `(a)` next to `(a) INCLUDE (b)` is one index too many for a DBA."""
+        config = list(best.config)
+        cur = self.costs_under(config, self.stmts)
+        dropped, pruned = [], dict(best.pruned)
+        for a in sorted(best.config, key=lambda d: (-d.width, d.label())):
+            cover = next((b for b in config if b != a and _covers(b, a)), None)
+            if cover is None:
+                continue
+            rest = [d for d in config if d != a]
+            affected = self.relevant(a)
+            costs = self.costs_under(rest, affected)
+            loss = sum(q.weight * (costs[q.key] - cur[q.key]) for q in affected)
+            loss -= self.write_cost(config, [a.table_key]) - self.write_cost(rest, [a.table_key])
+            if loss <= tolerance * sum(q.weight * cur[q.key] for q in affected):
+                config = rest
+                cur.update(costs)
+                pruned[a] = [cover]
+                dropped.append(f"consolidate: drop {a.label()} (covered by {cover.label()})")
+        if not dropped:
+            return best
+        read, write = sum(q.weight * cur[q.key] for q in self.stmts), self.write_cost(config)
+        return _Result(config, read + write, read, write, best.steps, best.stopped, best.history + dropped,
+                       pruned, best.values)
+
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
         parse_report = self.prepare(statements)
@@ -786,6 +813,7 @@ class IndexAdvisor:
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
+            best = results[winner] = self.consolidate(best)
             self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
             recs += self.rule_recommendations(rules, best.config)
@@ -1065,6 +1093,16 @@ class IndexAdvisor:
             else:
                 reason = "benefit below the minimum improvement, or less benefit per byte than the chosen indexes"
             self.rejected[c.id] = Rejected(c.id, d.table_key, reason, detail)
+
+
+def _covers(b: IndexDef, a: IndexDef) -> bool:
+    """Whether B-tree `b` serves what `a` does: a's keys lead b's, same predicate, a's INCLUDE within b."""
+    return (
+        a.method == b.method == "btree"
+        and a.predicate == b.predicate
+        and b.keys[: len(a.keys)] == a.keys
+        and set(a.include) <= {k.column for k in b.keys if k.column} | set(b.include)
+    )
 
 
 def _statement_evidence(q: _Stmt, cost_after: float | None) -> dict[str, Any]:
