@@ -351,20 +351,20 @@ class IndexAdvisor:
         report["failures"] = dict(report["failures"])
         return report
 
-    def _expr_predicates(self, examples: list[ParsedStatement]) -> tuple[tuple[str, str, str, str], ...]:
+    def _expr_predicates(self, examples: list[ParsedStatement]) -> tuple[tuple[int, str, str, str, str], ...]:
         """The examples' equality and prefix-LIKE filters on expressions, as SQL to sample with."""
         out = []
-        for ex in examples:
+        for i, ex in enumerate(examples):
             for p in ex.predicates if ex.ok else ():
                 k = self.view.resolve(p.column.schema, p.column.table)
                 if k and p.expression and p.constant and p.kind in ("eq", "prefix_like"):
                     op = "LIKE" if p.kind == "prefix_like" else "="
-                    out.append((k, norm_expr(p.expression), p.kind, f"{p.expression} {op} {p.constant}"))
+                    out.append((i, k, norm_expr(p.expression), p.kind, f"{p.expression} {op} {p.constant}"))
         return tuple(out)
 
     def _whatif_statement(
         self, key: str, ps: ParsedStatement, examples: tuple[str, ...] = (),
-        expr_predicates: tuple[tuple[str, str, str, str], ...] = (),
+        expr_predicates: tuple[tuple[int, str, str, str, str], ...] = (),
     ) -> WhatIfStatement:
         res = self.view.resolve
         tables = frozenset(k for k in (res(s, n) for s, n in ps.tables) if k)

@@ -229,9 +229,9 @@ class WhatIfStatement:
     filters: tuple[Filter, ...] = ()
     # literal texts with logged parameter values: costed as custom plans (their mean) instead of `text`
     examples: tuple[str, ...] = ()
-    # (table key, normalized expression, kind, predicate SQL) of the examples' filters on expressions,
-    # whose selectivity is sampled: hypopg has no statistics for expression indexes
-    expr_predicates: tuple[tuple[str, str, str, str], ...] = ()
+    # (example number, table key, normalized expression, kind, predicate SQL) of the examples' filters
+    # on expressions, whose selectivity is sampled: hypopg has no statistics for expression indexes
+    expr_predicates: tuple[tuple[int, str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -578,13 +578,13 @@ class WhatIf:
             return None
         return self._heuristic_cost(stmt, usable)
 
-    def _walk_correction(self, stmt: WhatIfStatement, plan: list[dict[str, Any]]) -> float:
+    def _walk_correction(self, stmt: WhatIfStatement, plan: list[dict[str, Any]], example: int) -> float:
         """Cost to add for a LIMIT over a scan that filters on a sampled expression (walking another
         index in ORDER BY order until enough rows pass): the planner costed the walk with its default
         0.5% selectivity; when the sample shows fewer rows pass, the walk is longer than that."""
         sels: dict[str, list[float]] = {}
-        for table_key, e, _kind, pred in stmt.expr_predicates:
-            sel = self._sample(table_key, pred)
+        for i, table_key, e, _kind, pred in stmt.expr_predicates:
+            sel = self._sample(table_key, pred) if i == example else None
             if sel is not None:
                 sels.setdefault(e, []).append(sel)
         delta = 0.0
@@ -611,7 +611,7 @@ class WhatIf:
         """Mean sampled selectivity of the statement's example filters on d's leading expression."""
         expr = norm_expr(d.keys[0].expression or "")
         sels = []
-        for table_key, e, kind, pred in stmt.expr_predicates:
+        for _i, table_key, e, kind, pred in stmt.expr_predicates:
             if table_key != d.table_key or e != expr:
                 continue
             if kind == "prefix_like" and not self._c_collation and "pattern_ops" not in (d.keys[0].opclass or ""):
@@ -645,9 +645,14 @@ class WhatIf:
         """The generic plan's cost, or the mean over the statement's examples (custom plans) when it
         has them and all of them can be planned."""
         if stmt.examples:
-            adjust = (lambda plan: self._walk_correction(stmt, plan)) if stmt.expr_predicates else None
-            results = [self._plan_cost(t, keep_scans=stmt.key if keep_scans and not i else None, adjust=adjust)
-                       for i, t in enumerate(stmt.examples)]
+            results = [
+                self._plan_cost(
+                    t,
+                    keep_scans=stmt.key if keep_scans and not i else None,
+                    adjust=(lambda plan, i=i: self._walk_correction(stmt, plan, i)) if stmt.expr_predicates else None,
+                )
+                for i, t in enumerate(stmt.examples)
+            ]
             if all(r.cost is not None for r in results):
                 return PlanResult(
                     sum(r.cost or 0.0 for r in results) / len(results), frozenset().union(*(r.used for r in results))
