@@ -1,7 +1,7 @@
 """Write mix: does the write-aware advisor get the same read benefit with fewer indexes and less WAL?
 
     PYTHONPATH=. python tests/bench/bench_writemix.py [--scale 0.3] [--advise-transactions 6000] \\
-        [--seconds 30] [--repeats 3] [--json out.json]
+        [--transactions 10000 | --seconds 30] [--repeats 3] [--json out.json]
 
 Issue 3's goal "at equal read benefit, fewer indexes and less WAL than a write-blind greedy" on a
 write-heavy pgbench mix over the e-commerce fixture schema (primary keys only to start with).
@@ -21,8 +21,9 @@ write-heavy pgbench mix over the e-commerce fixture schema (primary keys only to
    per-table writes) twice: write-aware (the product) and write-blind (`write_aware=False`, the
    same greedy without its write model).
 4. Three copies of the database (CREATE DATABASE ... TEMPLATE): primary keys only, the write-blind
-   set, the write-aware set. `--repeats` rounds, each running the same mix for `--seconds` on each
-   copy in turn (VACUUM, CHECKPOINT, then pgbench -c 2 -j 2), measuring WAL (pg_current_wal_lsn
+   set, the write-aware set. `--repeats` rounds, each running the same mix on each copy in turn
+   (VACUUM, CHECKPOINT, then pgbench -c 2 -j 2, `--transactions` per client with the same
+   --random-seed everywhere, or `--seconds`), measuring WAL (pg_current_wal_lsn
    difference and pg_stat_wal), TPS, HOT updates and the read statements' time in the mix
    (pg_stat_statements of that database). Afterwards the read statements alone are timed on each
    copy (measure_workload, warm medians, same parameters): the read benefit, measured the same way
@@ -155,7 +156,7 @@ def is_read(text: str) -> bool:
     return t.startswith("SELECT") and not t.startswith("SELECT (ARRAY[") and "PG_" not in t
 
 
-def measure_run(cluster, db: str, scripts, seconds: float) -> dict:
+def measure_run(cluster, db: str, scripts, seconds: float | None, transactions: int | None, seed: int) -> dict:
     dsn = cluster.dsn(db)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM")
@@ -165,7 +166,7 @@ def measure_run(cluster, db: str, scripts, seconds: float) -> dict:
         lsn0 = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
         t0 = {r[0]: r[1:] for r in conn.execute(TABLE_STATS)}
         q0 = pgss(conn)
-    run = pgbench(cluster, db, scripts, seconds)
+    run = pgbench(cluster, db, scripts, seconds, transactions=transactions, seed=seed)
     time.sleep(0.6)  # table counters are flushed by backends at most every 0.5 s... and at exit
     with psycopg.connect(dsn, autocommit=True) as conn:
         lsn_bytes = float(conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn0,)).fetchone()[0])
@@ -240,7 +241,12 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.3)
     ap.add_argument("--advise-transactions", type=int, default=6000,
                     help="transactions per client (of 2) between the two snapshots, the advisor's window")
-    ap.add_argument("--seconds", type=float, default=30.0, help="each measured run")
+    ap.add_argument("--transactions", type=int, default=10000,
+                    help="each measured run: this many transactions per client (of 2), the same sequence "
+                         "(--random-seed) on every copy, so WAL per transaction compares the same work")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="each measured run lasts this long instead (a faster copy then runs more transactions "
+                         "after the same CHECKPOINT, which lowers its full-page-image WAL per transaction)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--param-sets", type=int, default=64, help="pre-generated parameter sets per statement")
     ap.add_argument("--read-repeats", type=int, default=3, help="measure_workload repeats for the read benefit")
@@ -249,6 +255,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write the raw results here")
     args = ap.parse_args()
+    if args.seconds:
+        args.transactions = None
 
     settings = {**JSONLOG_SETTINGS, "full_page_writes": "on", "autovacuum": "off"}
     cluster = start_cluster(settings=settings)
@@ -320,7 +328,7 @@ def main() -> None:
         for r in range(args.repeats):
             order = CONFIGS[r % 3:] + CONFIGS[: r % 3]  # rotate so no configuration always runs first
             for cfg in order:
-                res = measure_run(cluster, cfg, scripts, args.seconds)
+                res = measure_run(cluster, cfg, scripts, args.seconds, args.transactions, args.seed + 1)
                 runs[cfg].append(res)
                 print(f"round {r + 1} {cfg}: {res['transactions']} tx, {res['tps']:.1f} tps, "
                       f"{res['wal_per_tx']:.0f} WAL B/tx, HOT {res['hot_ratio']:.2f}, "
@@ -333,7 +341,8 @@ def main() -> None:
             return statistics.median(x[key] for x in runs[cfg])
 
         load_avg = Path("/proc/loadavg").read_text().split()[:3]
-        print(f"\nscale {args.scale}, {args.repeats} rounds of {args.seconds:.0f} s per configuration, "
+        length = f"{args.seconds:.0f} s" if args.seconds else f"2 x {args.transactions} transactions"
+        print(f"\nscale {args.scale}, {args.repeats} rounds of {length} per configuration, "
               f"pgbench -c 2 -j 2 -M prepared; load average at the end {' '.join(load_avg)}\n")
         print("| configuration | indexes | index size MB | TPS | WAL bytes/tx | pg_stat_wal bytes/tx | "
               "FPI/tx | HOT ratio | HOT products | HOT orders | read ms/call in mix | read mix ms (measured) | "
