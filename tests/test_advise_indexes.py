@@ -167,6 +167,32 @@ def test_write_heavy_table_gets_fewer_indexes(adv_db):
     assert all(r.cost["write_overhead_pct"] > 0 for r in created(aware))
 
 
+def test_write_model_charges_the_measured_cost_of_an_index_entry(adv_db):
+    """tests/bench/bench_write_cost.py measured 1 to 5 planner cost units per index entry a write adds
+    (µs per extra entry ÷ µs per cost unit of a sequential scan). An index on a column that every update
+    changes costs each update about 1.95 entries at a 95% HOT ratio (the update is no longer HOT: the
+    primary key's entry and its own). So an index whose read gain is below that maintenance even at
+    1 unit per entry must be rejected, and one whose gain is above it even at 3 units must be kept."""
+    read = st("SELECT * FROM events WHERE a = $1", 200, 5.0)
+    with connect(adv_db) as conn:
+        blind, _, _ = recommend_indexes(conn, [read], write_aware=False)
+        [index] = created(blind)
+        gain = index.benefit["cost_saved"]
+
+        def with_updates(n: int):
+            upd = st("UPDATE events SET a = a + 1 WHERE id = $1", n, 0.05)
+            counters = {"n_tup_ins": 0, "n_tup_upd": n, "n_tup_del": 0, "n_tup_hot_upd": int(0.95 * n)}
+            return recommend_indexes(conn, [read, upd], table_writes={"public.events": counters})
+
+        costly, rejected, _ = with_updates(int(1.25 * gain / 1.95))  # > gain at 1 unit per entry
+        cheap, _, _ = with_updates(int(0.8 * gain / (1.95 * 3.0)))  # < gain at 3 units per entry
+    assert gain > 10_000  # a real read gain: 200 sequential scans of 40,000 rows become index scans
+    assert [r.id for r in created(costly) if r.target == "public.events"] == []
+    assert any(r.id == index.id and r.reason == "write overhead outweighs its read benefit" for r in rejected)
+    assert [r.id for r in created(cheap)] == [index.id]
+    assert 0 < created(cheap)[0].cost["write_overhead_pct"]
+
+
 def test_bad_statements_are_skipped_with_reasons(adv_db):
     stmts = [
         st("SELECT * FROM nosuch_table WHERE x = $1", qid="missing"),

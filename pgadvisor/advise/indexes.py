@@ -61,10 +61,16 @@ from pgadvisor.workload import StatementStats
 
 Progress = Callable[[str, int, int], None]
 READ_KINDS = ("select", "update", "delete", "merge", "insert")
-# planner cost units to maintain one index entry for one written row: a leaf page dirtied and its WAL,
-# about half a sequential page, plus the descent's comparisons (scaled by log2 of the table size)
-MAINT_BASE = 0.5
-MAINT_PER_LEVEL = 0.0025
+# planner cost units to maintain one index entry for one written row (the descent, the leaf insert and
+# its WAL; for a non-HOT update also bottom-up deletion), scaled a little by log2 of the table size.
+# Measured with tests/bench/bench_write_cost.py (µs per extra index entry ÷ µs per cost unit of a
+# sequential scan, PostgreSQL 15, 2 shared cores, load 3-5): median 1.1 (0.3-2.8) per entry in
+# server-side batches, about 3 (1.3-7.6, noisier) for single-row statements through pgbench (each
+# also opens and locks every index); 2 sits between the two (docs/benchmarks.md, "Write mix"). The
+# former 0.5 ("half a sequential page") let near-useless indexes on written tables through on a
+# write-heavy mix (tests/bench/bench_writemix.py).
+MAINT_BASE = 2.0
+MAINT_PER_LEVEL = 0.01
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02

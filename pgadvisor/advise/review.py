@@ -83,8 +83,11 @@ def with_samples(
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
-              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run the index and drop advisors against the live database at `dsn`; returns the JSON document."""
+              progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True) -> dict[str, Any]:
+    """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
+
+    `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
+    benchmarks; the CLI always runs write-aware)."""
     from pgadvisor.advise.drops import recommend_drops
     from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
     from pgadvisor.pg import catalog
@@ -106,7 +109,7 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
             recs, rejected, stats = recommend_indexes(
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
                 window_days=window_days, table_writes=table_writes or None, progress=progress,
-                narrower_than_existing=allow_prefixes)
+                narrower_than_existing=allow_prefixes, write_aware=write_aware)
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
