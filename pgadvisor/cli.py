@@ -248,6 +248,8 @@ def recommend(
     budget: str | None = typer.Option(None, "--budget", help="storage budget for new indexes, e.g. 500MB, 2GB"),
     max_indexes: int | None = typer.Option(None, "--max-indexes", min=0, help="at most this many new indexes"),
     max_width: int = typer.Option(3, "--max-width", min=1, max=8, help="at most this many key columns per index"),
+    time_limit: str = typer.Option("90s", "--time-limit", help="deadline for screening candidates and the search, "
+                                   "e.g. 90s, 5m, or 'none'; the best configuration found by then is recommended"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
@@ -271,12 +273,13 @@ def recommend(
                 budget_bytes = parse_size(budget)
             except ValueError as exc:
                 raise UsageError(f"--budget: {exc}") from None
+        limit_s = None if time_limit.strip().lower() in ("none", "off") else _duration(time_limit, "--time-limit")
         texts = list(statements or [])
         if file:
             texts += _read_statements_file(file)
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
-                          progress=progress)
+                          time_limit_s=limit_s, progress=progress)
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:

@@ -266,3 +266,28 @@ def test_served_by_existing_prefix_unless_narrower_is_asked_for():
     assert served_by(a, [pk]) is pk and served_by(a_desc_b, [pk]) is pk  # a backward scan serves DESC, DESC
     assert served_by(a, [pk], narrower=True) is None  # opt-in: the smaller index may still pay off
     assert served_by(IndexDef("public", "t", (KeyPart(column="a"),), include=("c",)), [pk]) is None
+
+
+def test_time_limit_cuts_screening_and_search_and_says_so(adv_db):
+    stmts = [st(t, c, ms) for t, c, ms in WORKLOAD]
+    with connect(adv_db) as conn:
+        full, _, s_full = recommend_indexes(conn, stmts)
+        roomy, _, s_roomy = recommend_indexes(conn, stmts, time_limit_s=600)
+        cut, rej_cut, s_cut = recommend_indexes(conn, stmts, time_limit_s=1e-6)
+    # a limit that is not reached changes nothing (screening order is not the search's order)
+    assert [r.id for r in roomy] == [r.id for r in full]
+    assert s_roomy["selection"]["time_limit_hit"] == [] and s_roomy["selection"]["time_limit_s"] == 600
+    assert s_full["selection"]["time_limit_s"] is None and s_full["candidates"]["not_screened"] == 0
+    # a limit reached before screening: every candidate is left out and said so, the search does not run
+    sel = s_cut["selection"]
+    assert sel["time_limit_s"] == 1e-6
+    # (nothing screened in: the greedy has no move to make; Extend's single-column moves are cut)
+    assert "screening" in sel["time_limit_hit"] and "extend" in sel["time_limit_hit"]
+    assert s_cut["candidates"]["not_screened"] == s_cut["candidates"]["whatif"] > 0
+    assert sel["stopped"] == "time limit reached" and sel["steps"] == 0
+    assert not created(cut) and sel["relative_cost"] == 1.0
+    assert sum(r.reason == "time limit reached before it was costed" for r in rej_cut) == s_cut["candidates"]["whatif"]
+    # parsing and the baseline always complete; the phases are timed
+    assert s_cut["statements"]["considered"] == s_full["statements"]["considered"]
+    assert set(s_full["phases"]) >= {"prepare", "baseline", "candidates", "screening", "search", "report"}
+    assert all(v >= 0 for v in s_full["phases"].values())

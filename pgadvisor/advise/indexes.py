@@ -59,6 +59,9 @@ MAINT_PER_LEVEL = 0.0025
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
+# under a time limit, screening may use up to this share of it (counted from the start of the run): the
+# rest is the search's, so that a workload too large for the limit still gets a search
+SCREEN_SHARE = 0.5
 
 
 @dataclass
@@ -86,6 +89,7 @@ class _Result:
     history: list[str] = field(default_factory=list)
     pruned: dict[IndexDef, list[IndexDef]] = field(default_factory=dict)
     values: dict[IndexDef, tuple[float, float]] = field(default_factory=dict)  # last (read gain, write cost)
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -248,7 +252,11 @@ class IndexAdvisor:
         self.heuristic = heuristic
         self.max_hypothetical = max_hypothetical
         self.table_writes = table_writes or {}
-        self.deadline = time.monotonic() + time_limit_s if time_limit_s else None
+        self.time_limit = time_limit_s if time_limit_s and time_limit_s > 0 else None
+        self.deadline = time.monotonic() + self.time_limit if self.time_limit else None
+        self.screen_deadline = time.monotonic() + SCREEN_SHARE * self.time_limit if self.time_limit else None
+        self.not_screened = 0
+        self.limit_hit: list[str] = []  # the phases the time limit cut short
         self.narrower = narrower
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
@@ -475,8 +483,17 @@ class IndexAdvisor:
         grouped = config if isinstance(config, dict) else self.by_table_of(config)
         return self.engine.cost(q.wis, [d for t in q.wis.tables for d in grouped.get(t, ())])
 
-    def costs_under(self, config: Iterable[IndexDef], stmts: Iterable[_Stmt]) -> dict[str, float]:
-        grouped = self.by_table_of(config)
+    @staticmethod
+    def without(grouped: dict[str, list[IndexDef]], d: IndexDef) -> dict[str, list[IndexDef]]:
+        """A by-table configuration without `d` (a shallow copy: only d's table's list is new)."""
+        out = dict(grouped)
+        out[d.table_key] = [x for x in grouped.get(d.table_key, ()) if x != d]
+        return out
+
+    def costs_under(
+        self, config: Iterable[IndexDef] | dict[str, list[IndexDef]], stmts: Iterable[_Stmt]
+    ) -> dict[str, float]:
+        grouped = config if isinstance(config, dict) else self.by_table_of(config)
         return {q.key: self.eff(q, self.plan(q, grouped)) for q in stmts}
 
     def write_cost(self, config: Iterable[IndexDef], tables: Iterable[str] | None = None) -> float:
@@ -497,11 +514,12 @@ class IndexAdvisor:
         return [q for q in self.relevant(add) if col in q.wis.columns]
 
     def _evaluate(
-        self, config: list[IndexDef], cur: dict[str, float], add: IndexDef, remove: IndexDef | None
+        self, config: dict[str, list[IndexDef]], cur: dict[str, float], add: IndexDef, remove: IndexDef | None
     ) -> tuple[float, float, dict[str, float]]:
+        """A move's (read gain, write cost delta, new costs of the statements it touches); `config` by table."""
         affected = {q.key: q for q in self._touched(add, remove)}
         tables = {add.table_key} | {t for q in affected.values() for t in q.wis.tables}
-        near = [d for d in config if d.table_key in tables and d != remove]  # the rest cannot matter
+        near = [d for t in tables for d in config.get(t, ()) if d != remove]  # the rest cannot matter
         costs = self.costs_under(near + [add], affected.values())
         read_gain = sum(affected[k].weight * (cur[k] - c) for k, c in costs.items())
         same = [d for d in near if d.table_key == add.table_key]
@@ -529,7 +547,9 @@ class IndexAdvisor:
         grows; moves wait in a priority queue and only the top one is re-evaluated, until the top one is
         fresh (none of the statements it touches changed since) and is taken.
         """
+        t_start = time.monotonic()
         config: list[IndexDef] = list(start or [])
+        by_t = self.by_table_of(config)
         in_config = set(config)
         cur = {q.key: q.base for q in self.stmts}
         if config:
@@ -582,6 +602,7 @@ class IndexAdvisor:
         while heap:
             if self.deadline and time.monotonic() > self.deadline:
                 stopped = "time limit reached"
+                self.limit_hit.append(label)
                 break
             neg_bound, _, add, remove = heapq.heappop(heap)
             self.progress(f"{label} step {steps + 1}", len(evaluated), len(evaluated) + len(heap))
@@ -603,7 +624,7 @@ class IndexAdvisor:
             if fresh:
                 _, read_gain, write_delta, costs = ev
             else:
-                read_gain, write_delta, costs = self._evaluate(config, cur, add, remove)
+                read_gain, write_delta, costs = self._evaluate(by_t, cur, add, remove)
                 evaluated[(add, remove)] = (steps, read_gain, write_delta, costs)
             gain = read_gain - write_delta
             if remove is None:
@@ -618,10 +639,12 @@ class IndexAdvisor:
             # fresh, and its value is at least every other move's bound: take it
             if remove is not None:
                 config = [add if d == remove else d for d in config]
+                by_t[add.table_key] = [add if d == remove else d for d in by_t[add.table_key]]
                 in_config.discard(remove)
                 history.append(f"extend {remove.label()} → {add.label()}")
             else:
                 config.append(add)
+                by_t.setdefault(add.table_key, []).append(add)
                 history.append(f"add {add.label()}")
             in_config.add(add)
             used_bytes += dsize
@@ -648,6 +671,7 @@ class IndexAdvisor:
             config, read_total + write_total, read_total, write_total, steps, stopped, history, pruned, values
         )
         res.history.insert(0, f"{label}: baseline {base_total:.1f}")
+        res.seconds = time.monotonic() - t_start
         return res
 
     def extensions(self, d: IndexDef, attributes: dict[str, set[str]]) -> list[IndexDef]:
@@ -688,6 +712,7 @@ class IndexAdvisor:
             top = sorted((c for c in pool if c not in chosen), key=lambda c: -solo.get(c, 0.0))[:width]
             for d in sorted(best.config, key=lambda x: (-(self.size(x) or 0), x.label()))[:tries]:
                 if self.deadline and time.monotonic() > self.deadline:
+                    self.limit_hit.append("swap")
                     return best
                 start = [x for x in best.config if x != d]
                 trial = self.search(
@@ -712,6 +737,7 @@ class IndexAdvisor:
         pruned: dict[IndexDef, list[IndexDef]] = {}
         config = list(config)
         losses: dict[IndexDef, tuple[float, list[_Stmt], dict[str, float]]] = {}
+        labels = {d: d.label() for d in config}
         while config:
             grouped = self.by_table_of(config)
             for d in config:
@@ -720,18 +746,20 @@ class IndexAdvisor:
                 rest = [x for x in grouped[d.table_key] if x != d]
                 # a statement whose plan does not use d keeps its plan without it
                 affected = [q for q in self.relevant(d) if d in self.plan(q, grouped).used]
-                costs = self.costs_under([x for x in config if x != d], affected)
+                costs = self.costs_under(self.without(grouped, d), affected)
                 read_loss = sum(q.weight * (costs[q.key] - cur[q.key]) for q in affected)
                 write_saved = self.writes.cost(d.table_key, rest + [d]) - self.writes.cost(d.table_key, rest)
                 losses[d] = (read_loss - write_saved, affected, costs)
-            d = min(config, key=lambda x: (losses[x][0], x.label()))
+            d = min(config, key=lambda x: (losses[x][0], labels[x]))
             loss, affected, costs = losses[d]
             total = sum(q.weight * cur[q.key] for q in self.stmts)
             if loss > max(threshold * total, 1e-9 * max(1.0, total)):
                 break
             config = [x for x in config if x != d]
             cur.update(costs)
-            pruned[d] = [x for x in config if any(x in self.plan(q, config).used for q in affected)]
+            grouped = self.without(grouped, d)
+            used = {x for q in affected for x in self.plan(q, grouped).used}
+            pruned[d] = [x for x in config if x in used]
             # the losses of indexes on the tables those statements read may have changed
             tables = {d.table_key} | {t for q in affected for t in q.wis.tables}
             alive = set(config)
@@ -741,7 +769,16 @@ class IndexAdvisor:
 
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
+        phases: dict[str, float] = {}
+        mark = [time.monotonic()]
+
+        def lap(name: str) -> None:
+            now = time.monotonic()
+            phases[name] = round(phases.get(name, 0.0) + now - mark[0], 3)
+            mark[0] = now
+
         parse_report = self.prepare(statements)
+        lap("prepare")
         stats: dict[str, Any] = {"parse": parse_report}
         with WhatIf(
             self.conn,
@@ -752,6 +789,7 @@ class IndexAdvisor:
         ) as engine:
             self.engine = engine
             self.baseline()
+            lap("baseline")
             gen = CandidateGenerator(
                 self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg", narrower=self.narrower
             )
@@ -760,7 +798,9 @@ class IndexAdvisor:
                 self.rejected[r.id] = r
             whatif = [c for c in cands if c.verify == "whatif"]
             rules = [c for c in cands if c.verify == "rule"]
+            lap("candidates")
             pool = self.screen(whatif)
+            lap("screening")
             singles = self.extend_singles(gen.indexable)
             indexes = [c.index for c in pool]
             results: dict[str, _Result] = {}
@@ -782,11 +822,13 @@ class IndexAdvisor:
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
+            lap("search")
             self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
             recs += self.rule_recommendations(rules, best.config)
             self.progress("rejections", 0, len(pool))
             self.reject_rest(pool, best)
+            lap("report")
             base_total = sum(q.weight * q.base for q in self.stmts)
             stats.update(
                 {
@@ -801,6 +843,7 @@ class IndexAdvisor:
                         "whatif": len(whatif),
                         "rule": len(rules),
                         "screened_in": len(pool),
+                        "not_screened": self.not_screened,
                         "served_by_existing": sum("existing index" in r.reason for r in pre_rejected),
                     },
                     "selection": {
@@ -812,10 +855,16 @@ class IndexAdvisor:
                         "size_bytes": sum(self.size(d) or 0 for d in best.config),
                         "steps": best.steps,
                         "stopped": best.stopped,
+                        "time_limit_s": self.time_limit,
+                        # where the time limit cut the run short (screening, a search run, the swap pass)
+                        "time_limit_hit": sorted(set(self.limit_hit)),
                         "history": best.history,
                         "runs": {
                             k: {
                                 "objective": round(v.objective, 2),
+                                "steps": v.steps,
+                                "stopped": v.stopped,
+                                "seconds": round(v.seconds, 2),
                                 "read_cost": round(v.read_cost, 2),
                                 "indexes": [d.label() for d in v.config],
                             }
@@ -825,6 +874,7 @@ class IndexAdvisor:
                 }
             )
         stats["seconds"] = round(time.monotonic() - self.t0, 3)
+        stats["phases"] = phases
         reasons = Counter(
             s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else s["reason"]
             for s in self.skipped
@@ -842,9 +892,18 @@ class IndexAdvisor:
     def screen(self, cands: list[Candidate]) -> list[Candidate]:
         """Keep candidates some plan uses when each is alone; reject the rest with the reason."""
         keep = []
+        # most promising first (the weighted cost of the statements it was made for), so that a time
+        # limit leaves out the candidates that matter least
+        potential = {c.id: sum(self.by_key[k].weight * self.by_key[k].base for k in c.statements if k in self.by_key)
+                     for c in cands}
+        position = {c.id: i for i, c in enumerate(cands)}
+        cands = sorted(cands, key=lambda c: (-potential[c.id], c.id))
         for i, c in enumerate(cands):
             self.progress("screening", i, len(cands))
-            if self.deadline and time.monotonic() > self.deadline:
+            if self.screen_deadline and time.monotonic() > self.screen_deadline:
+                if not self.not_screened:
+                    self.limit_hit.append("screening")
+                self.not_screened += 1
                 self.rejected[c.id] = Rejected(c.id, c.index.table_key, "time limit reached before it was costed")
                 continue
             if self.size(c.index) is None:
@@ -866,7 +925,7 @@ class IndexAdvisor:
                 self.rejected[c.id] = Rejected(
                     c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
                 )
-        return keep
+        return sorted(keep, key=lambda c: position[c.id])  # the generator's order: the search's tie-break
 
     def extend_singles(self, attributes: dict[str, set[str]]) -> list[IndexDef]:
         """Extend's candidate set: a single-column index on every indexable attribute."""
@@ -888,8 +947,8 @@ class IndexAdvisor:
         for d in sorted(config, key=lambda x: x.label()):
             affected = self.relevant(d)
             with_all = {q.key: self.plan(q, grouped) for q in affected}
-            rest = [x for x in config if x != d]
-            without = self.costs_under(rest, affected)
+            rest = [x for x in grouped[d.table_key] if x != d]  # (only d's table matters to its write overhead)
+            without = self.costs_under(self.without(grouped, d), affected)
             served = [
                 q for q in affected if d in with_all[q.key].used and self.eff(q, with_all[q.key]) < without[q.key]
             ]
@@ -1052,7 +1111,7 @@ class IndexAdvisor:
                 continue
             wider = [
                 x
-                for x in best.config
+                for x in grouped.get(d.table_key, ())
                 if x.table_key == d.table_key
                 and len(x.keys) > len(d.keys)
                 and x.keys[: len(d.keys)] == d.keys
@@ -1126,8 +1185,11 @@ def recommend_indexes(
     `algorithm`: "auto" (the best of the greedy runs and of Extend's moves), "greedy" or "extend".
     `min_improvement`: a move must save this share of the workload's estimated cost.
     `create_extension`: try `CREATE EXTENSION hypopg` when it is installed but not created (a write).
-    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: stop the search (not the
-    baseline) after that long and recommend what was found. `narrower_than_existing`: also propose a
+    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for the run from
+    its start: screening stops at SCREEN_SHARE of it (the most promising candidates first; the rest are
+    rejected as not costed), the search at the deadline, and what was found is recommended (parsing, the
+    baseline and the final report always complete; stats["selection"]["time_limit_hit"] says what was cut).
+    `narrower_than_existing`: also propose a
     strict key prefix of a wider existing index (off: an existing index serves it).
     The connection may be read-only; hypothetical indexes are reset before returning.
     """

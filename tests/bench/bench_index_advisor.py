@@ -230,7 +230,8 @@ def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit
             "stopped": sel.get("stopped"), "rule_indexes": [r.sql for r in rules],
             "skipped": stats.get("statements", {}).get("skip_reasons"),
             "considered": stats.get("statements", {}).get("considered"),
-            "candidates": stats.get("candidates"), "runs": sel.get("runs"), "history": sel.get("history")}
+            "candidates": stats.get("candidates"), "runs": sel.get("runs"), "history": sel.get("history"),
+            "phases": stats.get("phases"), "time_limit_hit": sel.get("time_limit_hit")}
 
 
 class EabConnector:
@@ -628,6 +629,15 @@ def print_report(res: dict[str, Any], methods: list[str]) -> None:
         print(f"\npgadvisor considered {pga[0]['considered']} of {res['pgss_rows']} pg_stat_statements rows; "
               f"skipped: {pga[0]['skipped'] or 'none'}; algorithms that won: "
               f"{sorted({r['algorithm'] for r in pga})}")
+        print("\npgadvisor's phases (s) and where its time limit cut the run:\n")
+        print("| width | budget MB | prepare | baseline | candidates | screening | search | report | limit hit |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in pga:
+            ph = r.get("phases") or {}
+            cells = [f"{ph.get(k, 0):.1f}" for k in ("prepare", "baseline", "candidates", "screening", "search",
+                                                      "report")]
+            print(f"| {r['width']} | {r['budget_mb']:g} | " + " | ".join(cells)
+                  + f" | {', '.join(r.get('time_limit_hit') or []) or 'no'} |")
     worse = worse_than_extend(res)
     print("\npgadvisor worse than Extend: " + ("; ".join(worse) if worse else "nowhere"))
     dup = [r for r in res["runs"] if r.get("existing_recommended")]
