@@ -59,8 +59,8 @@ MAINT_PER_LEVEL = 0.0025
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
-# under a time limit, screening may use up to this share of it (counted from the start of the run): the
-# rest is the search's, so that a workload too large for the limit still gets a search
+# under a time limit (which covers screening and the search), screening may use up to this share of it:
+# the rest is the search's, so that a workload too large for the limit still gets a search
 SCREEN_SHARE = 0.5
 
 
@@ -253,10 +253,12 @@ class IndexAdvisor:
         self.max_hypothetical = max_hypothetical
         self.table_writes = table_writes or {}
         self.time_limit = time_limit_s if time_limit_s and time_limit_s > 0 else None
-        self.deadline = time.monotonic() + self.time_limit if self.time_limit else None
-        self.screen_deadline = time.monotonic() + SCREEN_SHARE * self.time_limit if self.time_limit else None
+        # the clock starts with screening (see `start_clock`): parsing, the baseline and the report always run
+        self.deadline: float | None = None
+        self.screen_deadline: float | None = None
         self.not_screened = 0
         self.limit_hit: list[str] = []  # the phases the time limit cut short
+        self.moves: Counter = Counter()  # the searches' move evaluations, by outcome
         self.narrower = narrower
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
@@ -621,16 +623,27 @@ class IndexAdvisor:
                 and changed_tables.get(add.table_key, -1) <= ev[0]
                 and all(changed.get(k, -1) <= ev[0] for k in ev[3])
             )
+            threshold = min_improvement * max(read_total, 1e-9)
+            if not fresh and threshold > 0:
+                # no what-if for a move that cannot pass: its read gain is at most all the cost of the
+                # statements it touches, and its write cost is not negative (a wide workload's long tail)
+                ceiling = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
+                if ceiling <= threshold:
+                    dropped.add((add, remove))
+                    self.moves["skipped below the minimum improvement"] += 1
+                    continue
             if fresh:
                 _, read_gain, write_delta, costs = ev
             else:
                 read_gain, write_delta, costs = self._evaluate(by_t, cur, add, remove)
                 evaluated[(add, remove)] = (steps, read_gain, write_delta, costs)
+                self.moves["evaluated"] += 1
             gain = read_gain - write_delta
             if remove is None:
                 values[add] = (read_gain, write_delta)
-            if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9):
+            if read_gain <= 0 or gain <= threshold:
                 dropped.add((add, remove))
+                self.moves["dropped"] += 1
                 continue  # until a change to the statements it touches brings it back (below)
             value = gain / max(dsize, 8192) if by == "ratio" else gain
             if not fresh or -neg_bound > value * (1 + 1e-9) + 1e-12:
@@ -659,6 +672,7 @@ class IndexAdvisor:
             # benefits mostly shrink as the configuration grows (the lazy queue relies on it), but a move
             # that was worth nothing may be worth something next to the new index (both sides of a
             # join): the dropped moves on the statements that changed are costed again
+            self.moves["requeued"] += len(requeue)
             for a, r in requeue:
                 dropped.discard((a, r))
                 if a not in in_config and (r is None or r in in_config):
@@ -772,10 +786,16 @@ class IndexAdvisor:
         phases: dict[str, float] = {}
         mark = [time.monotonic()]
 
+        phase_calls: dict[str, int] = {}
+        calls_mark = [0]
+
         def lap(name: str) -> None:
             now = time.monotonic()
             phases[name] = round(phases.get(name, 0.0) + now - mark[0], 3)
             mark[0] = now
+            calls = self.engine.calls if self.engine is not None else 0
+            phase_calls[name] = phase_calls.get(name, 0) + calls - calls_mark[0]
+            calls_mark[0] = calls
 
         parse_report = self.prepare(statements)
         lap("prepare")
@@ -799,6 +819,7 @@ class IndexAdvisor:
             whatif = [c for c in cands if c.verify == "whatif"]
             rules = [c for c in cands if c.verify == "rule"]
             lap("candidates")
+            self.start_clock()
             pool = self.screen(whatif)
             lap("screening")
             singles = self.extend_singles(gen.indexable)
@@ -875,6 +896,8 @@ class IndexAdvisor:
             )
         stats["seconds"] = round(time.monotonic() - self.t0, 3)
         stats["phases"] = phases
+        stats["phase_whatif_calls"] = phase_calls
+        stats["search_moves"] = dict(self.moves)
         reasons = Counter(
             s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else s["reason"]
             for s in self.skipped
@@ -888,6 +911,13 @@ class IndexAdvisor:
         }
         rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
         return rank(recs), rejected, stats
+
+    def start_clock(self) -> None:
+        """The time limit runs from here: screening, then the searches."""
+        if self.time_limit:
+            now = time.monotonic()
+            self.deadline = now + self.time_limit
+            self.screen_deadline = now + SCREEN_SHARE * self.time_limit
 
     def screen(self, cands: list[Candidate]) -> list[Candidate]:
         """Keep candidates some plan uses when each is alone; reject the rest with the reason."""
@@ -1185,10 +1215,11 @@ def recommend_indexes(
     `algorithm`: "auto" (the best of the greedy runs and of Extend's moves), "greedy" or "extend".
     `min_improvement`: a move must save this share of the workload's estimated cost.
     `create_extension`: try `CREATE EXTENSION hypopg` when it is installed but not created (a write).
-    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for the run from
-    its start: screening stops at SCREEN_SHARE of it (the most promising candidates first; the rest are
-    rejected as not costed), the search at the deadline, and what was found is recommended (parsing, the
-    baseline and the final report always complete; stats["selection"]["time_limit_hit"] says what was cut).
+    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for screening and
+    the search (counted from the start of screening): screening stops at SCREEN_SHARE of it (the most
+    promising candidates first; the rest are rejected as not costed), the search at the deadline, and
+    what was found is recommended (parsing, the baseline and the final report always run in full;
+    stats["selection"]["time_limit_hit"] says what was cut).
     `narrower_than_existing`: also propose a
     strict key prefix of a wider existing index (off: an existing index serves it).
     The connection may be read-only; hypothetical indexes are reset before returning.

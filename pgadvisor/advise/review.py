@@ -10,8 +10,8 @@ from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import UsageError
 from pgadvisor.workload import StatementStats
 
-# the default deadline of the index advisor's run (screening and search; see recommend_indexes): with
-# parsing, the baseline and the report, `recommend` on 5,000 statements over 300 tables stays within 2 min
+# the default deadline of the index advisor's screening and search (see recommend_indexes): with parsing,
+# the baseline and the report, `recommend` on 5,000 statements over 300 tables stays within 2 min
 DEFAULT_TIME_LIMIT_S = 90.0
 
 _WRITE_KEYS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd")

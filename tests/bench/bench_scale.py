@@ -108,7 +108,9 @@ def setup(cluster, args) -> str:
         c.execute("CREATE EXTENSION hypopg")
         c.execute("CREATE EXTENSION pg_stat_statements")
         for i in range(args.tables):
-            c.execute(f"CREATE TABLE t{i} (id serial PRIMARY KEY, a int, b int, c int, d timestamptz, e text, f int)")
+            # no autovacuum: statistics stay those of the ANALYZE after the workload (runs are comparable)
+            c.execute(f"CREATE TABLE t{i} (id serial PRIMARY KEY, a int, b int, c int, d timestamptz, e text, f int) "
+                      "WITH (autovacuum_enabled = off)")
             c.execute(
                 f"INSERT INTO t{i} (a, b, c, d, e, f) SELECT g % 50, g % 1000, (g * 7) % 3000, "
                 f"timestamptz '2026-01-31' - make_interval(mins => g * {1 + i % 13}), md5(g::text), g % 7 "
@@ -141,6 +143,8 @@ def run_workload(dsn: str, store_path: Path, args) -> None:
                 c.execute(FORMS[form](t, (t + 1) % args.tables, x, y, r))
                 runs += 1
     log(f"{len(shapes)} statements, {runs} executions in {time.monotonic() - t0:.0f}s")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("ANALYZE")
     with open_store(str(store_path)) as st:
         st.save_snapshot(collect(dsn, "scale", plans_top=0))
 
@@ -159,7 +163,8 @@ def main() -> None:
     ap.add_argument("--pg-dir", type=Path, default=None,
                     help="keep the cluster, data and store here and re-use them (default: a throwaway cluster)")
     ap.add_argument("--keep-running", action="store_true", help="leave the --pg-dir cluster running")
-    ap.add_argument("--time-limit", default=None, help="recommend's time limit, e.g. 90s (default: its default)")
+    ap.add_argument("--time-limit", default=None,
+                    help="recommend's time limit, e.g. 90s, or none (default: recommend's default)")
     ap.add_argument("--max-indexes", type=int, default=None)
     ap.add_argument("--budget", default=None, help="storage budget, e.g. 500MB")
     ap.add_argument("--repeat", type=int, default=1, help="time the recommend call this many times")
@@ -174,13 +179,13 @@ def main() -> None:
 
     kwargs = {}
     if args.time_limit is not None:
-        kwargs["time_limit_s"] = parse_duration(args.time_limit)
+        kwargs["time_limit_s"] = None if args.time_limit == "none" else parse_duration(args.time_limit)
     if args.max_indexes is not None:
         kwargs["max_indexes"] = args.max_indexes
     if args.budget is not None:
         kwargs["budget_bytes"] = parse_size(args.budget)
 
-    marker = f"v4-{args.statements}-{args.tables}-{args.rows}-{args.max_calls}-{args.seed}"
+    marker = f"v5-{args.statements}-{args.tables}-{args.rows}-{args.max_calls}-{args.seed}"
     if args.pg_dir is not None:
         if (args.pg_dir / "data" / "postmaster.pid").exists():  # left running by --keep-running: restart it
             from pgadvisor.pg.local import LocalCluster, find_bindir
@@ -236,7 +241,12 @@ def main() -> None:
     for r in rows:
         print("| " + " | ".join(str(r[h]) for h in heads) + " |")
     stopped = docs[-1]["stats"].get("selection", {}).get("stopped")
-    print(f"\nsearch stopped: {stopped}; time limit: {docs[-1]['stats'].get('time_limit_s')}")
+    sel = docs[-1]["stats"].get("selection", {})
+    print(f"\nsearch stopped: {stopped}; time limit: {sel.get('time_limit_s')} s, cut: {sel.get('time_limit_hit')}; "
+          f"runs: " + "; ".join(f"{k} {v.get('seconds')} s, {v.get('steps')} steps, {v.get('stopped')}"
+                               for k, v in sel.get("runs", {}).items()))
+    print(f"what-if calls by phase: {docs[-1]['stats'].get('phase_whatif_calls')}; "
+          f"search moves: {docs[-1]['stats'].get('search_moves')}")
 
 
 def row(doc: dict, seconds: float, load_before, load_after, args) -> dict:
