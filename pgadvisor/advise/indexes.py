@@ -541,6 +541,7 @@ class IndexAdvisor:
         min_improvement: float,
         by: str = "ratio",
         start: list[IndexDef] | None = None,
+        share: float = 1.0,
     ) -> _Result:
         """Greedy over add-candidate and extend-by-one-column moves, by net benefit per byte (`by="ratio"`)
         or by net benefit (`by="gain"`), from `start`; then prune.
@@ -550,6 +551,8 @@ class IndexAdvisor:
         fresh (none of the statements it touches changed since) and is taken.
         """
         t_start = time.monotonic()
+        # under a time limit this run may use `share` of the time left (what it leaves goes to the next run)
+        deadline = t_start + share * (self.deadline - t_start) if self.deadline else None
         config: list[IndexDef] = list(start or [])
         by_t = self.by_table_of(config)
         in_config = set(config)
@@ -602,7 +605,7 @@ class IndexAdvisor:
                 if e not in in_config:
                     push(e, d)
         while heap:
-            if self.deadline and time.monotonic() > self.deadline:
+            if deadline and time.monotonic() > deadline:
                 stopped = "time limit reached"
                 self.limit_hit.append(label)
                 break
@@ -826,11 +829,14 @@ class IndexAdvisor:
             indexes = [c.index for c in pool]
             results: dict[str, _Result] = {}
             if self.algorithm in ("auto", "greedy"):
-                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement)
-                if self.budget is not None or self.cap is not None:
+                bound = self.budget is not None or self.cap is not None
+                # under a time limit, each run gets a share of the time left, so that every run gets some
+                share = 0.35 if bound else 0.9 if self.algorithm == "auto" else 1.0
+                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement, share=share)
+                if bound:
                     # benefit per byte is myopic under a budget (a tiny index first can crowd out the best one)
                     results["greedy-gain"] = self.search(
-                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain"
+                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain", share=0.5
                     )
             if self.algorithm in ("auto", "extend"):
                 results["extend"] = self.search(singles, gen.attributes, "extend", 0.003)
