@@ -248,8 +248,9 @@ def recommend(
     budget: str | None = typer.Option(None, "--budget", help="storage budget for new indexes, e.g. 500MB, 2GB"),
     max_indexes: int | None = typer.Option(None, "--max-indexes", min=0, help="at most this many new indexes"),
     max_width: int = typer.Option(3, "--max-width", min=1, max=8, help="at most this many key columns per index"),
-    time_limit: str = typer.Option("90s", "--time-limit", help="deadline for screening candidates and the search, "
-                                   "e.g. 90s, 5m, or 'none'; the best configuration found by then is recommended"),
+    time_limit: str = typer.Option("100s", "--time-limit", help="deadline for the index search (screening "
+                                   "and selection stop by then), e.g. 100s, 5m, or 'none'; the best "
+                                   "configuration found by then is recommended"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),

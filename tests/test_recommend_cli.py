@@ -121,7 +121,7 @@ def test_time_limit_option(shop):
     assert r.returncode == 2 and r.stderr.startswith("error: --time-limit: invalid duration 'soon'")
     q = 'SELECT * FROM "Customer Orders" WHERE "UserId" = 42 ORDER BY "créé" DESC LIMIT 10'
     default = rec_json(q, "--dsn", shop)
-    assert default["stats"]["selection"]["time_limit_s"] == 90 and not default["stats"]["selection"]["time_limit_hit"]
+    assert default["stats"]["selection"]["time_limit_s"] == 100 and not default["stats"]["selection"]["time_limit_hit"]
     assert rec_json(q, "--dsn", shop, "--time-limit", "none")["stats"]["selection"]["time_limit_s"] is None
     cut = rec_json(q, "--dsn", shop, "--time-limit", "0.001s")
     assert cut["stats"]["selection"]["time_limit_hit"] and cut["stats"]["candidates"]["not_screened"] > 0

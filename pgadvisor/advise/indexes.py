@@ -59,9 +59,12 @@ MAINT_PER_LEVEL = 0.0025
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
-# under a time limit (which covers screening and the search), screening may use up to this share of it:
-# the rest is the search's, so that a workload too large for the limit still gets a search
+# under a time limit (a deadline for the whole run), screening may use up to this share of the time left
+# when it starts: the rest is the search's, so that a workload too large for the limit still gets a search;
+# and screening and the search get at least MIN_SHARE of the limit each, even when parsing and the
+# baseline (which always run in full) used it up
 SCREEN_SHARE = 0.5
+MIN_SHARE = 0.1
 
 
 @dataclass
@@ -253,7 +256,7 @@ class IndexAdvisor:
         self.max_hypothetical = max_hypothetical
         self.table_writes = table_writes or {}
         self.time_limit = time_limit_s if time_limit_s and time_limit_s > 0 else None
-        # the clock starts with screening (see `start_clock`): parsing, the baseline and the report always run
+        # set when screening starts (see `start_clock`): parsing, the baseline and the report always run
         self.deadline: float | None = None
         self.screen_deadline: float | None = None
         self.not_screened = 0
@@ -919,11 +922,11 @@ class IndexAdvisor:
         return rank(recs), rejected, stats
 
     def start_clock(self) -> None:
-        """The time limit runs from here: screening, then the searches."""
+        """The deadlines of screening and of the searches, from the run's time limit and the time left."""
         if self.time_limit:
             now = time.monotonic()
-            self.deadline = now + self.time_limit
-            self.screen_deadline = now + SCREEN_SHARE * self.time_limit
+            self.deadline = max(self.t0 + self.time_limit, now + 2 * MIN_SHARE * self.time_limit)
+            self.screen_deadline = now + SCREEN_SHARE * (self.deadline - now)
 
     def screen(self, cands: list[Candidate]) -> list[Candidate]:
         """Keep candidates some plan uses when each is alone; reject the rest with the reason."""
@@ -1221,11 +1224,11 @@ def recommend_indexes(
     `algorithm`: "auto" (the best of the greedy runs and of Extend's moves), "greedy" or "extend".
     `min_improvement`: a move must save this share of the workload's estimated cost.
     `create_extension`: try `CREATE EXTENSION hypopg` when it is installed but not created (a write).
-    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for screening and
-    the search (counted from the start of screening): screening stops at SCREEN_SHARE of it (the most
-    promising candidates first; the rest are rejected as not costed), the search at the deadline, and
-    what was found is recommended (parsing, the baseline and the final report always run in full;
-    stats["selection"]["time_limit_hit"] says what was cut).
+    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for the run, from
+    its start: parsing and the baseline always run in full; screening stops at SCREEN_SHARE of the time
+    left (the most promising candidates first; the rest are rejected as not costed), the searches at the
+    deadline (screening and the search get at least MIN_SHARE of the limit each, even past it), then the
+    best configuration found is recommended; stats["selection"]["time_limit_hit"] says what was cut.
     `narrower_than_existing`: also propose a
     strict key prefix of a wider existing index (off: an existing index serves it).
     The connection may be read-only; hypothetical indexes are reset before returning.

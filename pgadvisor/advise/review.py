@@ -10,9 +10,9 @@ from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import UsageError
 from pgadvisor.workload import StatementStats
 
-# the default deadline of the index advisor's screening and search (see recommend_indexes): with parsing,
-# the baseline and the report, `recommend` on 5,000 statements over 300 tables stays within 2 min
-DEFAULT_TIME_LIMIT_S = 90.0
+# the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
+# by then): `recommend` on 5,000 statements over 300 tables stays within 2 min (docs/benchmarks.md, Scale)
+DEFAULT_TIME_LIMIT_S = 100.0
 
 _WRITE_KEYS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd")
 
