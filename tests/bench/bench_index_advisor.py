@@ -453,9 +453,9 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
                 t_label = f"{bench_name} width {width} budget {budget:g} MB {method}"
                 try:
                     if method == "pgadvisor":
-                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit)
+                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit or None)
                     elif method == "extend":
-                        r = run_extend(dsn, stmts, schema, budget, width, args.time_limit)
+                        r = run_extend(dsn, stmts, schema, budget, width, args.extend_time_limit)
                     elif method == "dexter":
                         dx, dstats, dsizes = dexter
                         chosen = truncate_to_budget(dx, dsizes, budget * MB)
@@ -569,12 +569,18 @@ def main() -> None:
                     "(default 300 for TPC-H, 60 for TPC-DS)")
     ap.add_argument("--rerun-workload", action="store_true", help="run the queries again instead of re-using "
                     "the pg_stat_statements rows recorded by an earlier run")
-    ap.add_argument("--time-limit", type=float, default=900.0, help="per run: pgadvisor's time_limit_s; Extend is "
-                    "stopped (and reported as not finished) after it")
+    ap.add_argument("--time-limit", type=float, default=None, help="per run: pgadvisor's time_limit_s (default: "
+                    "`pgadvisor recommend`'s default, DEFAULT_TIME_LIMIT_S; 0: none)")
+    ap.add_argument("--extend-time-limit", type=float, default=900.0, help="per run: Extend is stopped (and "
+                    "reported as not finished) after this many seconds")
     ap.add_argument("--json", type=Path, default=None, help="write every run (indexes, costs) to this file")
     ap.add_argument("--keep-running", action="store_true")
     ap.add_argument("--report", type=Path, default=None, help="only print the tables of a saved --json file")
     args = ap.parse_args()
+    if args.time_limit is None:
+        from pgadvisor.advise.review import DEFAULT_TIME_LIMIT_S
+
+        args.time_limit = DEFAULT_TIME_LIMIT_S
     methods = args.methods.split(",")
     if args.report:
         print_report(json.loads(args.report.read_text()), methods)
