@@ -585,6 +585,21 @@ class IndexAdvisor:
         known: set[tuple[IndexDef, IndexDef | None]] = set()
         dropped: set[tuple[IndexDef, IndexDef | None]] = set()
 
+        def reach(add: IndexDef, remove: IndexDef | None) -> list[_Stmt]:
+            """The statements a move can change, or a superset when finding them exactly would take what-ifs
+            (a new index's users are found with one what-if per statement: only for the moves that get
+            evaluated, not for every move queued; a workload-sized pool would cost that much up front)."""
+            if remove is None and add not in self.users_cache:
+                return self.relevant(add)
+            return self._touched(add, remove)
+
+        def register(add: IndexDef, remove: IndexDef | None, stmts: list[_Stmt]) -> None:
+            """A dropped move comes back when one of these statements changes."""
+            if (add, remove) not in known:
+                known.add((add, remove))
+                for q in stmts:
+                    touching.setdefault(q.key, []).append((add, remove))
+
         def push(add: IndexDef, remove: IndexDef | None, value: float | None = None, ceiling: bool = False) -> None:
             if value is None:  # its benefit alone when never evaluated, else all the cost it can touch
                 dsize = dsize_of(add, remove)
@@ -592,12 +607,8 @@ class IndexAdvisor:
                     return
                 gain = self.solo.get(add) if remove is None and not ceiling else None
                 if gain is None:
-                    gain = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
+                    gain = sum(q.weight * cur[q.key] for q in reach(add, remove))
                 value = gain / max(dsize, 8192) if by == "ratio" else gain
-            if (add, remove) not in known:
-                known.add((add, remove))
-                for q in self._touched(add, remove):
-                    touching.setdefault(q.key, []).append((add, remove))
             heapq.heappush(heap, (-value, next(order), add, remove))
 
         for c in pool:
@@ -633,8 +644,10 @@ class IndexAdvisor:
             if not fresh and threshold > 0:
                 # no what-if for a move that cannot pass: its read gain is at most all the cost of the
                 # statements it touches, and its write cost is not negative (a wide workload's long tail)
-                ceiling = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
+                near = reach(add, remove)
+                ceiling = sum(q.weight * cur[q.key] for q in near)
                 if ceiling <= threshold:
+                    register(add, remove, near)
                     dropped.add((add, remove))
                     self.moves["skipped below the minimum improvement"] += 1
                     continue
@@ -648,6 +661,7 @@ class IndexAdvisor:
             if remove is None:
                 values[add] = (read_gain, write_delta)
             if read_gain <= 0 or gain <= threshold:
+                register(add, remove, self._touched(add, remove))
                 dropped.add((add, remove))
                 self.moves["dropped"] += 1
                 continue  # until a change to the statements it touches brings it back (below)
