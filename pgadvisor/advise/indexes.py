@@ -953,6 +953,9 @@ class IndexAdvisor:
         cands = sorted(cands, key=lambda c: (-potential[c.id], c.id))
         for i, c in enumerate(cands):
             self.progress("screening", i, len(cands))
+            late = self.screen_deadline is not None and time.monotonic() > self.screen_deadline
+            if i % 64 == 0 and not late:  # sizes by batches: two round trips for 64 candidates, not two each
+                self.engine.prefetch_sizes([x.index for x in cands[i:i + 64]])
             if self.screen_deadline and time.monotonic() > self.screen_deadline:
                 if not self.not_screened:
                     self.limit_hit.append("screening")
