@@ -257,6 +257,9 @@ def recommend(
                                         "costs the smaller index lower; off by default: the wider index already "
                                         "serves such statements, and the drop advice calls such an index "
                                         "prefix-redundant"),
+    time_limit: str = typer.Option("100s", "--time-limit", help="deadline for the index search (screening "
+                                   "and selection stop by then), e.g. 100s, 5m, or 'none'; the best "
+                                   "configuration found by then is recommended"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
@@ -280,12 +283,13 @@ def recommend(
                 budget_bytes = parse_size(budget)
             except ValueError as exc:
                 raise UsageError(f"--budget: {exc}") from None
+        limit_s = None if time_limit.strip().lower() in ("none", "off") else _duration(time_limit, "--time-limit")
         texts = list(statements or [])
         if file:
             texts += _read_statements_file(file)
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
-                          allow_prefixes=allow_prefixes, progress=progress)
+                          allow_prefixes=allow_prefixes, time_limit_s=limit_s, progress=progress)
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:

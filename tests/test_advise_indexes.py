@@ -368,3 +368,28 @@ def test_a_chosen_index_covered_by_another_is_consolidated_away(adv_db):
             other = IndexDef("public", "orders", (KeyPart(column="user_id"),))
             same = _Result([wide, other], 1.0, 1.0, 0.0, 2)
             assert adv.consolidate(same) is same
+
+
+def test_time_limit_cuts_screening_and_search_and_says_so(adv_db):
+    stmts = [st(t, c, ms) for t, c, ms in WORKLOAD]
+    with connect(adv_db) as conn:
+        full, _, s_full = recommend_indexes(conn, stmts)
+        roomy, _, s_roomy = recommend_indexes(conn, stmts, time_limit_s=600)
+        cut, rej_cut, s_cut = recommend_indexes(conn, stmts, time_limit_s=1e-6)
+    # a limit that is not reached changes nothing (screening order is not the search's order)
+    assert [r.id for r in roomy] == [r.id for r in full]
+    assert s_roomy["selection"]["time_limit_hit"] == [] and s_roomy["selection"]["time_limit_s"] == 600
+    assert s_full["selection"]["time_limit_s"] is None and s_full["candidates"]["not_screened"] == 0
+    # a limit reached before screening: every candidate is left out and said so, the search does not run
+    sel = s_cut["selection"]
+    assert sel["time_limit_s"] == 1e-6
+    # (nothing screened in: the greedy has no move to make; Extend's single-column moves are cut)
+    assert "screening" in sel["time_limit_hit"] and "extend" in sel["time_limit_hit"]
+    assert s_cut["candidates"]["not_screened"] == s_cut["candidates"]["whatif"] > 0
+    assert sel["stopped"] == "time limit reached" and sel["steps"] == 0
+    assert not created(cut) and sel["relative_cost"] == 1.0
+    assert sum(r.reason == "time limit reached before it was costed" for r in rej_cut) == s_cut["candidates"]["whatif"]
+    # parsing and the baseline always complete; the phases are timed
+    assert s_cut["statements"]["considered"] == s_full["statements"]["considered"]
+    assert set(s_full["phases"]) >= {"prepare", "baseline", "candidates", "screening", "search", "report"}
+    assert all(v >= 0 for v in s_full["phases"].values())

@@ -131,3 +131,22 @@ def test_prefix_of_an_existing_index_only_when_asked(make_db):
     [rec] = [r for r in wide["recommendations"] if r["rule"] == "create-index"]
     assert rec["sql"].endswith("lines USING btree (order_id);"), rec["sql"]
     assert rec["benefit"]["cost_after"] < rec["benefit"]["cost_before"]
+
+
+def test_time_limit_option(shop):
+    r = run_cli("recommend", "SELECT 1", "--dsn", shop, "--time-limit", "soon")
+    assert r.returncode == 2 and r.stderr.startswith("error: --time-limit: invalid duration 'soon'")
+    q = 'SELECT * FROM "Customer Orders" WHERE "UserId" = 42 ORDER BY "créé" DESC LIMIT 10'
+    default = rec_json(q, "--dsn", shop)
+    assert default["stats"]["selection"]["time_limit_s"] == 100 and not default["stats"]["selection"]["time_limit_hit"]
+    assert rec_json(q, "--dsn", shop, "--time-limit", "none")["stats"]["selection"]["time_limit_s"] is None
+    cut = rec_json(q, "--dsn", shop, "--time-limit", "0.001s")
+    assert cut["stats"]["selection"]["time_limit_hit"] and cut["stats"]["candidates"]["not_screened"] > 0
+    assert not [x for x in cut["recommendations"] if x["verified"] == "hypopg"]
+    # the terminal and Markdown reports say that the run was cut short, and by what
+    for fmt in ("table", "markdown"):
+        out = run_cli("recommend", q, "--dsn", shop, "--time-limit", "0.001s", "--format", fmt)
+        assert out.returncode == 0, out.stderr
+        text = " ".join(out.stdout.split()).lower()
+        assert "not screened before the time limit (0.001 s)" in text and "search stopped at the time limit" in text
+        assert "no recommendations found before the time limit" in text and "already serve" not in text

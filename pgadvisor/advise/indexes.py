@@ -74,6 +74,12 @@ MAINT_PER_LEVEL = 0.01
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
+# under a time limit (a deadline for the whole run), screening may use up to this share of the time left
+# when it starts: the rest is the search's, so that a workload too large for the limit still gets a search;
+# and screening and the search get at least MIN_SHARE of the limit each, even when parsing and the
+# baseline (which always run in full) used it up
+SCREEN_SHARE = 0.5
+MIN_SHARE = 0.1
 
 
 @dataclass
@@ -101,6 +107,7 @@ class _Result:
     history: list[str] = field(default_factory=list)
     pruned: dict[IndexDef, list[IndexDef]] = field(default_factory=dict)
     values: dict[IndexDef, tuple[float, float]] = field(default_factory=dict)  # last (read gain, write cost)
+    seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -244,7 +251,13 @@ class IndexAdvisor:
         self.heuristic = heuristic
         self.max_hypothetical = max_hypothetical
         self.table_writes = table_writes or {}
-        self.deadline = time.monotonic() + time_limit_s if time_limit_s else None
+        self.time_limit = time_limit_s if time_limit_s and time_limit_s > 0 else None
+        # set when screening starts (see `start_clock`): parsing, the baseline and the report always run
+        self.deadline: float | None = None
+        self.screen_deadline: float | None = None
+        self.not_screened = 0
+        self.limit_hit: list[str] = []  # the phases the time limit cut short
+        self.moves: Counter = Counter()  # the searches' move evaluations, by outcome
         self.narrower = narrower
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
@@ -485,8 +498,17 @@ class IndexAdvisor:
         grouped = config if isinstance(config, dict) else self.by_table_of(config)
         return self.engine.cost(q.wis, [d for t in q.wis.tables for d in grouped.get(t, ())])
 
-    def costs_under(self, config: Iterable[IndexDef], stmts: Iterable[_Stmt]) -> dict[str, float]:
-        grouped = self.by_table_of(config)
+    @staticmethod
+    def without(grouped: dict[str, list[IndexDef]], d: IndexDef) -> dict[str, list[IndexDef]]:
+        """A by-table configuration without `d` (a shallow copy: only d's table's list is new)."""
+        out = dict(grouped)
+        out[d.table_key] = [x for x in grouped.get(d.table_key, ()) if x != d]
+        return out
+
+    def costs_under(
+        self, config: Iterable[IndexDef] | dict[str, list[IndexDef]], stmts: Iterable[_Stmt]
+    ) -> dict[str, float]:
+        grouped = config if isinstance(config, dict) else self.by_table_of(config)
         return {q.key: self.eff(q, self.plan(q, grouped)) for q in stmts}
 
     def write_cost(self, config: Iterable[IndexDef], tables: Iterable[str] | None = None) -> float:
@@ -507,11 +529,12 @@ class IndexAdvisor:
         return [q for q in self.relevant(add) if col in q.wis.columns]
 
     def _evaluate(
-        self, config: list[IndexDef], cur: dict[str, float], add: IndexDef, remove: IndexDef | None
+        self, config: dict[str, list[IndexDef]], cur: dict[str, float], add: IndexDef, remove: IndexDef | None
     ) -> tuple[float, float, dict[str, float]]:
+        """A move's (read gain, write cost delta, new costs of the statements it touches); `config` by table."""
         affected = {q.key: q for q in self._touched(add, remove)}
         tables = {add.table_key} | {t for q in affected.values() for t in q.wis.tables}
-        near = [d for d in config if d.table_key in tables and d != remove]  # the rest cannot matter
+        near = [d for t in tables for d in config.get(t, ()) if d != remove]  # the rest cannot matter
         costs = self.costs_under(near + [add], affected.values())
         read_gain = sum(affected[k].weight * (cur[k] - c) for k, c in costs.items())
         same = [d for d in near if d.table_key == add.table_key]
@@ -531,6 +554,7 @@ class IndexAdvisor:
         min_improvement: float,
         by: str = "ratio",
         start: list[IndexDef] | None = None,
+        share: float = 1.0,
     ) -> _Result:
         """Greedy over add-candidate and extend-by-one-column moves, by net benefit per byte (`by="ratio"`)
         or by net benefit (`by="gain"`), from `start`; then prune.
@@ -539,7 +563,11 @@ class IndexAdvisor:
         grows; moves wait in a priority queue and only the top one is re-evaluated, until the top one is
         fresh (none of the statements it touches changed since) and is taken.
         """
+        t_start = time.monotonic()
+        # under a time limit this run may use `share` of the time left (what it leaves goes to the next run)
+        deadline = t_start + share * (self.deadline - t_start) if self.deadline else None
         config: list[IndexDef] = list(start or [])
+        by_t = self.by_table_of(config)
         in_config = set(config)
         cur = {q.key: q.base for q in self.stmts}
         if config:
@@ -567,6 +595,21 @@ class IndexAdvisor:
         known: set[tuple[IndexDef, IndexDef | None]] = set()
         dropped: set[tuple[IndexDef, IndexDef | None]] = set()
 
+        def reach(add: IndexDef, remove: IndexDef | None) -> list[_Stmt]:
+            """The statements a move can change, or a superset when finding them exactly would take what-ifs
+            (a new index's users are found with one what-if per statement: only for the moves that get
+            evaluated, not for every move queued; a workload-sized pool would cost that much up front)."""
+            if remove is None and add not in self.users_cache:
+                return self.relevant(add)
+            return self._touched(add, remove)
+
+        def register(add: IndexDef, remove: IndexDef | None, stmts: list[_Stmt]) -> None:
+            """A dropped move comes back when one of these statements changes."""
+            if (add, remove) not in known:
+                known.add((add, remove))
+                for q in stmts:
+                    touching.setdefault(q.key, []).append((add, remove))
+
         def push(add: IndexDef, remove: IndexDef | None, value: float | None = None, ceiling: bool = False) -> None:
             if value is None:  # its benefit alone when never evaluated, else all the cost it can touch
                 dsize = dsize_of(add, remove)
@@ -574,12 +617,8 @@ class IndexAdvisor:
                     return
                 gain = self.solo.get(add) if remove is None and not ceiling else None
                 if gain is None:
-                    gain = sum(q.weight * cur[q.key] for q in self._touched(add, remove))
+                    gain = sum(q.weight * cur[q.key] for q in reach(add, remove))
                 value = gain / max(dsize, 8192) if by == "ratio" else gain
-            if (add, remove) not in known:
-                known.add((add, remove))
-                for q in self._touched(add, remove):
-                    touching.setdefault(q.key, []).append((add, remove))
             heapq.heappush(heap, (-value, next(order), add, remove))
 
         for c in pool:
@@ -590,8 +629,9 @@ class IndexAdvisor:
                 if e not in in_config:
                     push(e, d)
         while heap:
-            if self.deadline and time.monotonic() > self.deadline:
+            if deadline and time.monotonic() > deadline:
                 stopped = "time limit reached"
+                self.limit_hit.append(label)
                 break
             neg_bound, _, add, remove = heapq.heappop(heap)
             self.progress(f"{label} step {steps + 1}", len(evaluated), len(evaluated) + len(heap))
@@ -610,16 +650,30 @@ class IndexAdvisor:
                 and changed_tables.get(add.table_key, -1) <= ev[0]
                 and all(changed.get(k, -1) <= ev[0] for k in ev[3])
             )
+            threshold = min_improvement * max(read_total, 1e-9)
+            if not fresh and threshold > 0:
+                # no what-if for a move that cannot pass: its read gain is at most all the cost of the
+                # statements it touches, and its write cost is not negative (a wide workload's long tail)
+                near = reach(add, remove)
+                ceiling = sum(q.weight * cur[q.key] for q in near)
+                if ceiling <= threshold:
+                    register(add, remove, near)
+                    dropped.add((add, remove))
+                    self.moves["skipped below the minimum improvement"] += 1
+                    continue
             if fresh:
                 _, read_gain, write_delta, costs = ev
             else:
-                read_gain, write_delta, costs = self._evaluate(config, cur, add, remove)
+                read_gain, write_delta, costs = self._evaluate(by_t, cur, add, remove)
                 evaluated[(add, remove)] = (steps, read_gain, write_delta, costs)
+                self.moves["evaluated"] += 1
             gain = read_gain - write_delta
             if remove is None:
                 values[add] = (read_gain, write_delta)
-            if read_gain <= 0 or gain <= min_improvement * max(read_total, 1e-9):
+            if read_gain <= 0 or gain <= threshold:
+                register(add, remove, self._touched(add, remove))
                 dropped.add((add, remove))
+                self.moves["dropped"] += 1
                 continue  # until a change to the statements it touches brings it back (below)
             value = gain / max(dsize, 8192) if by == "ratio" else gain
             if not fresh or -neg_bound > value * (1 + 1e-9) + 1e-12:
@@ -628,10 +682,12 @@ class IndexAdvisor:
             # fresh, and its value is at least every other move's bound: take it
             if remove is not None:
                 config = [add if d == remove else d for d in config]
+                by_t[add.table_key] = [add if d == remove else d for d in by_t[add.table_key]]
                 in_config.discard(remove)
                 history.append(f"extend {remove.label()} → {add.label()}")
             else:
                 config.append(add)
+                by_t.setdefault(add.table_key, []).append(add)
                 history.append(f"add {add.label()}")
             in_config.add(add)
             used_bytes += dsize
@@ -646,6 +702,7 @@ class IndexAdvisor:
             # benefits mostly shrink as the configuration grows (the lazy queue relies on it), but a move
             # that was worth nothing may be worth something next to the new index (both sides of a
             # join): the dropped moves on the statements that changed are costed again
+            self.moves["requeued"] += len(requeue)
             for a, r in requeue:
                 dropped.discard((a, r))
                 if a not in in_config and (r is None or r in in_config):
@@ -658,6 +715,7 @@ class IndexAdvisor:
             config, read_total + write_total, read_total, write_total, steps, stopped, history, pruned, values
         )
         res.history.insert(0, f"{label}: baseline {base_total:.1f}")
+        res.seconds = time.monotonic() - t_start
         return res
 
     def extensions(self, d: IndexDef, attributes: dict[str, set[str]]) -> list[IndexDef]:
@@ -698,6 +756,7 @@ class IndexAdvisor:
             top = sorted((c for c in pool if c not in chosen), key=lambda c: -solo.get(c, 0.0))[:width]
             for d in sorted(best.config, key=lambda x: (-(self.size(x) or 0), x.label()))[:tries]:
                 if self.deadline and time.monotonic() > self.deadline:
+                    self.limit_hit.append("swap")
                     return best
                 start = [x for x in best.config if x != d]
                 trial = self.search(
@@ -722,6 +781,7 @@ class IndexAdvisor:
         pruned: dict[IndexDef, list[IndexDef]] = {}
         config = list(config)
         losses: dict[IndexDef, tuple[float, list[_Stmt], dict[str, float]]] = {}
+        labels = {d: d.label() for d in config}
         while config:
             grouped = self.by_table_of(config)
             for d in config:
@@ -730,18 +790,20 @@ class IndexAdvisor:
                 rest = [x for x in grouped[d.table_key] if x != d]
                 # a statement whose plan does not use d keeps its plan without it
                 affected = [q for q in self.relevant(d) if d in self.plan(q, grouped).used]
-                costs = self.costs_under([x for x in config if x != d], affected)
+                costs = self.costs_under(self.without(grouped, d), affected)
                 read_loss = sum(q.weight * (costs[q.key] - cur[q.key]) for q in affected)
                 write_saved = self.writes.cost(d.table_key, rest + [d]) - self.writes.cost(d.table_key, rest)
                 losses[d] = (read_loss - write_saved, affected, costs)
-            d = min(config, key=lambda x: (losses[x][0], x.label()))
+            d = min(config, key=lambda x: (losses[x][0], labels[x]))
             loss, affected, costs = losses[d]
             total = sum(q.weight * cur[q.key] for q in self.stmts)
             if loss > max(threshold * total, 1e-9 * max(1.0, total)):
                 break
             config = [x for x in config if x != d]
             cur.update(costs)
-            pruned[d] = [x for x in config if any(x in self.plan(q, config).used for q in affected)]
+            grouped = self.without(grouped, d)
+            used = {x for q in affected for x in self.plan(q, grouped).used}
+            pruned[d] = [x for x in config if x in used]
             # the losses of indexes on the tables those statements read may have changed
             tables = {d.table_key} | {t for q in affected for t in q.wis.tables}
             alive = set(config)
@@ -778,7 +840,22 @@ class IndexAdvisor:
 
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
+        phases: dict[str, float] = {}
+        mark = [time.monotonic()]
+
+        phase_calls: dict[str, int] = {}
+        calls_mark = [0]
+
+        def lap(name: str) -> None:
+            now = time.monotonic()
+            phases[name] = round(phases.get(name, 0.0) + now - mark[0], 3)
+            mark[0] = now
+            calls = self.engine.calls if self.engine is not None else 0
+            phase_calls[name] = phase_calls.get(name, 0) + calls - calls_mark[0]
+            calls_mark[0] = calls
+
         parse_report = self.prepare(statements)
+        lap("prepare")
         stats: dict[str, Any] = {"parse": parse_report}
         with WhatIf(
             self.conn,
@@ -789,6 +866,7 @@ class IndexAdvisor:
         ) as engine:
             self.engine = engine
             self.baseline()
+            lap("baseline")
             gen = CandidateGenerator(
                 self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg", narrower=self.narrower
             )
@@ -797,16 +875,22 @@ class IndexAdvisor:
                 self.rejected[r.id] = r
             whatif = [c for c in cands if c.verify == "whatif"]
             rules = [c for c in cands if c.verify == "rule"]
+            lap("candidates")
+            self.start_clock()
             pool = self.screen(whatif)
+            lap("screening")
             singles = self.extend_singles(gen.indexable)
             indexes = [c.index for c in pool]
             results: dict[str, _Result] = {}
             if self.algorithm in ("auto", "greedy"):
-                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement)
-                if self.budget is not None or self.cap is not None:
+                bound = self.budget is not None or self.cap is not None
+                # under a time limit, each run gets a share of the time left, so that every run gets some
+                share = 0.35 if bound else 0.9 if self.algorithm == "auto" else 1.0
+                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement, share=share)
+                if bound:
                     # benefit per byte is myopic under a budget (a tiny index first can crowd out the best one)
                     results["greedy-gain"] = self.search(
-                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain"
+                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain", share=0.5
                     )
             if self.algorithm in ("auto", "extend"):
                 results["extend"] = self.search(singles, gen.attributes, "extend", 0.003)
@@ -820,11 +904,13 @@ class IndexAdvisor:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
             best = results[winner] = self.consolidate(best)
+            lap("search")
             self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
             recs += self.rule_recommendations(rules, best.config)
             self.progress("rejections", 0, len(pool))
             self.reject_rest(pool, best)
+            lap("report")
             base_total = sum(q.weight * q.base for q in self.stmts)
             stats.update(
                 {
@@ -840,6 +926,7 @@ class IndexAdvisor:
                         "whatif": len(whatif),
                         "rule": len(rules),
                         "screened_in": len(pool),
+                        "not_screened": self.not_screened,
                         "served_by_existing": sum("existing index" in r.reason for r in pre_rejected),
                     },
                     "selection": {
@@ -851,10 +938,16 @@ class IndexAdvisor:
                         "size_bytes": sum(self.size(d) or 0 for d in best.config),
                         "steps": best.steps,
                         "stopped": best.stopped,
+                        "time_limit_s": self.time_limit,
+                        # where the time limit cut the run short (screening, a search run, the swap pass)
+                        "time_limit_hit": sorted(set(self.limit_hit)),
                         "history": best.history,
                         "runs": {
                             k: {
                                 "objective": round(v.objective, 2),
+                                "steps": v.steps,
+                                "stopped": v.stopped,
+                                "seconds": round(v.seconds, 2),
                                 "read_cost": round(v.read_cost, 2),
                                 "indexes": [d.label() for d in v.config],
                             }
@@ -864,6 +957,9 @@ class IndexAdvisor:
                 }
             )
         stats["seconds"] = round(time.monotonic() - self.t0, 3)
+        stats["phases"] = phases
+        stats["phase_whatif_calls"] = phase_calls
+        stats["search_moves"] = dict(self.moves)
         reasons = Counter(
             s["reason"].split(":")[0] if s["reason"].startswith(("unparseable", "EXPLAIN")) else s["reason"]
             for s in self.skipped
@@ -878,12 +974,31 @@ class IndexAdvisor:
         rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
         return rank(recs), rejected, stats
 
+    def start_clock(self) -> None:
+        """The deadlines of screening and of the searches, from the run's time limit and the time left."""
+        if self.time_limit:
+            now = time.monotonic()
+            self.deadline = max(self.t0 + self.time_limit, now + 2 * MIN_SHARE * self.time_limit)
+            self.screen_deadline = now + SCREEN_SHARE * (self.deadline - now)
+
     def screen(self, cands: list[Candidate]) -> list[Candidate]:
         """Keep candidates some plan uses when each is alone; reject the rest with the reason."""
         keep = []
+        # most promising first (the weighted cost of the statements it was made for), so that a time
+        # limit leaves out the candidates that matter least
+        potential = {c.id: sum(self.by_key[k].weight * self.by_key[k].base for k in c.statements if k in self.by_key)
+                     for c in cands}
+        position = {c.id: i for i, c in enumerate(cands)}
+        cands = sorted(cands, key=lambda c: (-potential[c.id], c.id))
         for i, c in enumerate(cands):
             self.progress("screening", i, len(cands))
-            if self.deadline and time.monotonic() > self.deadline:
+            late = self.screen_deadline is not None and time.monotonic() > self.screen_deadline
+            if i % 64 == 0 and not late:  # sizes by batches: two round trips for 64 candidates, not two each
+                self.engine.prefetch_sizes([x.index for x in cands[i:i + 64]])
+            if self.screen_deadline and time.monotonic() > self.screen_deadline:
+                if not self.not_screened:
+                    self.limit_hit.append("screening")
+                self.not_screened += 1
                 self.rejected[c.id] = Rejected(c.id, c.index.table_key, "time limit reached before it was costed")
                 continue
             if self.size(c.index) is None:
@@ -905,7 +1020,7 @@ class IndexAdvisor:
                 self.rejected[c.id] = Rejected(
                     c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
                 )
-        return keep
+        return sorted(keep, key=lambda c: position[c.id])  # the generator's order: the search's tie-break
 
     def extend_singles(self, attributes: dict[str, set[str]]) -> list[IndexDef]:
         """Extend's candidate set: a single-column index on every indexable attribute."""
@@ -927,8 +1042,8 @@ class IndexAdvisor:
         for d in sorted(config, key=lambda x: x.label()):
             affected = self.relevant(d)
             with_all = {q.key: self.plan(q, grouped) for q in affected}
-            rest = [x for x in config if x != d]
-            without = self.costs_under(rest, affected)
+            rest = [x for x in grouped[d.table_key] if x != d]  # (only d's table matters to its write overhead)
+            without = self.costs_under(self.without(grouped, d), affected)
             served = [
                 q for q in affected if d in with_all[q.key].used and self.eff(q, with_all[q.key]) < without[q.key]
             ]
@@ -1075,7 +1190,7 @@ class IndexAdvisor:
                 continue
             wider = [
                 x
-                for x in best.config
+                for x in grouped.get(d.table_key, ())
                 if x.table_key == d.table_key
                 and len(x.keys) > len(d.keys)
                 and x.keys[: len(d.keys)] == d.keys
@@ -1171,8 +1286,12 @@ def recommend_indexes(
     `algorithm`: "auto" (the best of the greedy runs and of Extend's moves), "greedy" or "extend".
     `min_improvement`: a move must save this share of the workload's estimated cost.
     `create_extension`: try `CREATE EXTENSION hypopg` when it is installed but not created (a write).
-    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: stop the search (not the
-    baseline) after that long and recommend what was found. `narrower_than_existing`: also propose a
+    `heuristic`: do not use hypopg even when it is there. `time_limit_s`: a deadline for the run, from
+    its start: parsing and the baseline always run in full; screening stops at SCREEN_SHARE of the time
+    left (the most promising candidates first; the rest are rejected as not costed), the searches at the
+    deadline (screening and the search get at least MIN_SHARE of the limit each, even past it), then the
+    best configuration found is recommended; stats["selection"]["time_limit_hit"] says what was cut.
+    `narrower_than_existing`: also propose a
     strict key prefix of a wider existing index (off: an existing index serves it).
     The connection may be read-only; hypothetical indexes are reset before returning.
     """

@@ -10,6 +10,10 @@ from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import UsageError
 from pgadvisor.workload import StatementStats
 
+# the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
+# by then): `recommend` on 5,000 statements over 300 tables stays within 2 min (docs/benchmarks.md, Scale)
+DEFAULT_TIME_LIMIT_S = 100.0
+
 _WRITE_KEYS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd")
 
 
@@ -83,9 +87,11 @@ def with_samples(
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
               progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
 
+    `time_limit_s` (None: none) bounds the index advisor's screening and search (see recommend_indexes).
     `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
     benchmarks; the CLI always runs write-aware)."""
     from pgadvisor.advise.drops import recommend_drops
@@ -108,12 +114,13 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
             skipped_other_db = len(statements) - len(mine)
             recs, rejected, stats = recommend_indexes(
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
-                window_days=window_days, table_writes=table_writes or None, progress=progress,
-                narrower_than_existing=allow_prefixes, write_aware=write_aware)
+                window_days=window_days, table_writes=table_writes or None, time_limit_s=time_limit_s,
+                progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware)
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
-                                                  progress=progress, narrower_than_existing=allow_prefixes)
+                                                  time_limit_s=time_limit_s, progress=progress,
+                                                  narrower_than_existing=allow_prefixes)
         stats["statements_other_databases"] = skipped_other_db
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
     all_recs: list[Recommendation] = rank(_dedupe(recs + drops))

@@ -505,6 +505,31 @@ class WhatIf:
         self._sizes[d] = size
         return size
 
+    def prefetch_sizes(self, defs: list[IndexDef], batch: int = 64) -> None:
+        """`size` of many indexes in few round trips: hypothetical indexes created and measured by batches
+        (the index advisor's screening asks for thousands); any that fail are left to `size`."""
+        if not self._hypopg:
+            return
+        todo = [d for d in dict.fromkeys(defs) if d not in self._sizes and d not in self.invalid
+                and d.method in ("btree", "brin", "hash")]
+        batch = max(1, min(batch, self.max_hypothetical // 2))
+        for i in range(0, len(todo), batch):
+            chunk = todo[i:i + batch]
+            if len(self._current) + len(chunk) > self.max_hypothetical:
+                self.reset()
+            self._create_many(chunk)
+            oids = {self._current[d]: d for d in chunk if d in self._current}
+            if not oids:
+                continue
+            try:
+                rows = self._exec(f"SELECT x, {self._fn('hypopg_relation_size')}(x) FROM unnest(%s::oid[]) AS x",
+                                  (list(oids),))
+            except psycopg.Error:
+                continue
+            for oid, size in rows:
+                if size is not None:
+                    self._sizes[oids[int(oid)]] = int(size)
+
     def estimate_size(self, d: IndexDef) -> int:
         """Size from table statistics only (no hypopg)."""
         rel = self._rels.get(d.table_key) or {}

@@ -17,6 +17,25 @@ def _benefit(r: dict[str, Any]) -> str:
     return "-"
 
 
+def time_limit_note(doc: dict[str, Any]) -> str | None:
+    """One line when the advisor's time limit cut its run short (what was cut, what was kept), else None."""
+    stats = doc.get("stats") or {}
+    sel = stats.get("selection") or {}
+    hit = sel.get("time_limit_hit") or []
+    if not hit:
+        return None
+    limit = sel.get("time_limit_s") or 0
+    parts = []
+    searches = [h for h in hit if h != "screening"]
+    if searches:
+        parts.append(f"search stopped at the time limit ({limit:g} s) after {sel.get('steps', 0)} steps "
+                     f"({', '.join(searches)} cut short)")
+    if "screening" in hit:
+        n = (stats.get("candidates") or {}).get("not_screened", 0)
+        parts.append(f"{n} candidate(s) not screened before the time limit ({limit:g} s)")
+    return "; ".join(parts) + ": these are the best indexes found by then (raise --time-limit for a complete run)"
+
+
 def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
     recs = doc["recommendations"]
     stats = doc.get("stats") or {}
@@ -24,8 +43,12 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
     console.print(f"[bold]{doc.get('database', '')}[/] · {st.get('considered', 0)} of {st.get('total', 0)} statements "
                   f"analysed · parse rate {100 * (stats.get('parse') or {}).get('parse_rate', 1):.0f}%"
                   f" · {stats.get('whatif_calls', 0)} what-if calls · {stats.get('seconds', 0):.1f} s", highlight=False)
+    note = time_limit_note(doc)
+    if note:
+        console.print(f"[yellow]![/] {note}", highlight=False, soft_wrap=True)
     if not recs:
-        console.print("no recommendations: the indexes in place already serve this workload")
+        console.print("no recommendations found before the time limit" if note else
+                      "no recommendations: the indexes in place already serve this workload")
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for i, r in enumerate(recs, 1):
         c = r.get("cost") or {}
@@ -61,9 +84,13 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
 
 def markdown(doc: dict[str, Any], verbose: bool = False) -> str:
     out = [f"# pgadvisor recommendations: {doc.get('database', '')}", ""]
+    note = time_limit_note(doc)
+    if note:
+        out += [f"> {note[0].upper()}{note[1:]}.", ""]
     recs = doc["recommendations"]
     if not recs:
-        out.append("No recommendations: the indexes in place already serve this workload.")
+        out.append("No recommendations found before the time limit." if note else
+                   "No recommendations: the indexes in place already serve this workload.")
     else:
         out += ["| # | severity | recommendation | benefit | size | write overhead | confidence | verified |",
                 "|---|---|---|---|---|---|---|---|"]

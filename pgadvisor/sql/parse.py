@@ -472,8 +472,17 @@ _Target = tuple[_Resolved, "exp.Expr | None", tuple, bool]
 class _Extractor:
     """Walks one parsed statement and fills a ParsedStatement."""
 
+    # the advisor parses thousands of statements against one schema: its index is built once per schema
+    # object (the last one seen; a schema dict must not be changed while it is being parsed against)
+    _last: tuple[object, int, _SchemaIndex] | None = None
+
     def __init__(self, schema: Schema | None):
-        self.schema = _SchemaIndex(schema)
+        last = _Extractor._last
+        if last is not None and schema is not None and last[0] is schema and last[1] == len(schema):
+            self.schema = last[2]
+        else:
+            self.schema = _SchemaIndex(schema)
+            _Extractor._last = (schema, len(schema or ()), self.schema)
         self.tables: list[TableKey] = []
         self.predicates: list[Predicate] = []
         self.joins: list[JoinPair] = []

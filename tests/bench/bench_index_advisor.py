@@ -231,7 +231,8 @@ def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit
             "stopped": sel.get("stopped"), "rule_indexes": [r.sql for r in rules],
             "skipped": stats.get("statements", {}).get("skip_reasons"),
             "considered": stats.get("statements", {}).get("considered"),
-            "candidates": stats.get("candidates"), "runs": sel.get("runs"), "history": sel.get("history")}
+            "candidates": stats.get("candidates"), "runs": sel.get("runs"), "history": sel.get("history"),
+            "phases": stats.get("phases"), "time_limit_hit": sel.get("time_limit_hit")}
 
 
 class EabConnector:
@@ -453,9 +454,9 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
                 t_label = f"{bench_name} width {width} budget {budget:g} MB {method}"
                 try:
                     if method in ("pgadvisor", "pgadvisor-prefixes"):  # the latter: recommend --allow-prefixes
-                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit, method != "pgadvisor")
+                        r = run_pgadvisor(dsn, pgss, budget, width, args.time_limit or None, method != "pgadvisor")
                     elif method == "extend":
-                        r = run_extend(dsn, stmts, schema, budget, width, args.time_limit)
+                        r = run_extend(dsn, stmts, schema, budget, width, args.extend_time_limit)
                     elif method == "dexter":
                         dx, dstats, dsizes = dexter
                         chosen = truncate_to_budget(dx, dsizes, budget * MB)
@@ -570,12 +571,18 @@ def main() -> None:
                     "(default 300 for TPC-H, 60 for TPC-DS)")
     ap.add_argument("--rerun-workload", action="store_true", help="run the queries again instead of re-using "
                     "the pg_stat_statements rows recorded by an earlier run")
-    ap.add_argument("--time-limit", type=float, default=900.0, help="per run: pgadvisor's time_limit_s; Extend is "
-                    "stopped (and reported as not finished) after it")
+    ap.add_argument("--time-limit", type=float, default=None, help="per run: pgadvisor's time_limit_s (default: "
+                    "`pgadvisor recommend`'s default, DEFAULT_TIME_LIMIT_S; 0: none)")
+    ap.add_argument("--extend-time-limit", type=float, default=900.0, help="per run: Extend is stopped (and "
+                    "reported as not finished) after this many seconds")
     ap.add_argument("--json", type=Path, default=None, help="write every run (indexes, costs) to this file")
     ap.add_argument("--keep-running", action="store_true")
     ap.add_argument("--report", type=Path, default=None, help="only print the tables of a saved --json file")
     args = ap.parse_args()
+    if args.time_limit is None:
+        from pgadvisor.advise.review import DEFAULT_TIME_LIMIT_S
+
+        args.time_limit = DEFAULT_TIME_LIMIT_S
     methods = args.methods.split(",")
     if args.report:
         print_report(json.loads(args.report.read_text()), methods)
@@ -630,6 +637,15 @@ def print_report(res: dict[str, Any], methods: list[str]) -> None:
         print(f"\npgadvisor considered {pga[0]['considered']} of {res['pgss_rows']} pg_stat_statements rows; "
               f"skipped: {pga[0]['skipped'] or 'none'}; algorithms that won: "
               f"{sorted({r['algorithm'] for r in pga})}")
+        print("\npgadvisor's phases (s) and where its time limit cut the run:\n")
+        print("| width | budget MB | prepare | baseline | candidates | screening | search | report | limit hit |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in pga:
+            ph = r.get("phases") or {}
+            cells = [f"{ph.get(k, 0):.1f}" for k in ("prepare", "baseline", "candidates", "screening", "search",
+                                                      "report")]
+            print(f"| {r['width']} | {r['budget_mb']:g} | " + " | ".join(cells)
+                  + f" | {', '.join(r.get('time_limit_hit') or []) or 'no'} |")
     worse = worse_than_extend(res)
     print("\npgadvisor worse than Extend: " + ("; ".join(worse) if worse else "nowhere"))
     dup = [r for r in res["runs"] if r.get("existing_recommended")]
