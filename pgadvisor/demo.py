@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 
 def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, store: str | None = None,
              fmt: str = "table", top: int = 10) -> dict[str, Any]:
@@ -37,13 +35,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
         with progress:
             t_start = progress.add_task("starting PostgreSQL", total=1)
             cluster = start_cluster(settings=JSONLOG_SETTINGS)
-            dsn = cluster.dsn("shop")
-            with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-                conn.execute("CREATE DATABASE shop")
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                for ext in ("pg_stat_statements", "hypopg", "pg_trgm"):
-                    if ext in cluster.extensions:
-                        conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}")
+            dsn = cluster.create_database("shop", ("pg_stat_statements", "hypopg", "pg_trgm"))
             progress.update(t_start, completed=1)
 
             t_load = progress.add_task(f"loading fixture (scale {scale:g})", total=1.0)

@@ -126,3 +126,15 @@ def test_config_file_precedence(tmp_path):
     (tmp_path / "pgadvisor.toml").write_text("[nonsense]\na = 1\n")
     r = run_here("snapshots")
     assert r.returncode == 2 and "unknown command section(s): nonsense" in r.stderr
+
+
+def test_demo_runs_end_to_end_and_ends_with_recommendations(tmp_path):
+    store = tmp_path / "demo.sqlite"
+    r = subprocess.run([sys.executable, "-m", "pgadvisor", "demo", "--scale", "0.02", "--seconds", "2",
+                        "--store", str(store), "--format", "json"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == 1 and doc["run"]["total_calls"] > 0
+    creates = [x for x in doc["recommendations"] if x["rule"] == "create-index"]
+    assert creates and all(x["sql"].startswith("CREATE INDEX CONCURRENTLY") for x in creates)
+    assert store.exists()  # the store it was given holds the demo's snapshots

@@ -98,6 +98,18 @@ class LocalCluster:
         """A libpq DSN over the private socket (trust auth)."""
         return f"host={self.sockdir} port={self.port} dbname={dbname} user={user or self.superuser}"
 
+    def create_database(self, name: str, extensions: tuple[str, ...] = ()) -> str:
+        """Create database `name` with those of `extensions` the cluster has; its DSN."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(self.dsn(name), autocommit=True) as conn:
+            for ext in extensions:
+                if ext in self.extensions:
+                    conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
+        return self.dsn(name)
+
     def tcp_dsn(self, dbname: str, user: str, password: str | None = None) -> str:
         """A DSN over TCP on 127.0.0.1, where passwords are checked (scram)."""
         dsn = f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"

@@ -79,12 +79,7 @@ def main() -> None:
 
     cluster = start_cluster(settings=JSONLOG_SETTINGS if args.samples else None)
     try:
-        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE shop")
-        dsn = cluster.dsn("shop")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for ext in ("pg_stat_statements", "hypopg"):
-                conn.execute(f"CREATE EXTENSION {ext}")
+        dsn = cluster.create_database("shop", ("pg_stat_statements", "hypopg"))
         t0 = time.monotonic()
         load = load_ecommerce(dsn, args.scale)
         print(f"loaded scale {args.scale} in {time.monotonic() - t0:.1f} s: {load['rows']}")
