@@ -393,3 +393,22 @@ def test_time_limit_cuts_screening_and_search_and_says_so(adv_db):
     assert s_cut["statements"]["considered"] == s_full["statements"]["considered"]
     assert set(s_full["phases"]) >= {"prepare", "baseline", "candidates", "screening", "search", "report"}
     assert all(v >= 0 for v in s_full["phases"].values())
+
+
+def test_near_copy_of_an_existing_index():
+    from pgadvisor.advise.candidates import copy_of, existing_from_catalog
+
+    pk = existing_from_catalog({"name": "users_pkey", "schema": "public", "table": "users", "method": "btree",
+                                "columns": ["id"], "n_key": 1, "is_unique": True, "is_primary": True})
+    two = existing_from_catalog({"name": "acc_tc", "schema": "public", "table": "accounts", "method": "btree",
+                                 "columns": ["tenant_id", "created_at"], "n_key": 2})
+    users_id = (KeyPart(column="id"),)
+    assert copy_of(IndexDef("public", "users", users_id, include=("email",)), [pk]) is pk
+    # more keys after a unique index's keys cannot narrow the search
+    assert copy_of(IndexDef("public", "users", (*users_id, KeyPart(column="active"))), [pk]) is pk
+    assert copy_of(IndexDef("public", "users", users_id, predicate="active"), [pk]) is None
+    assert copy_of(IndexDef("public", "users", (KeyPart(column="email"),)), [pk]) is None
+    tc = (KeyPart(column="tenant_id"), KeyPart(column="created_at"))
+    assert copy_of(IndexDef("public", "accounts", tc, include=("plan",)), [two]) is two
+    # more keys after a non-unique index's keys narrow the search: not a copy
+    assert copy_of(IndexDef("public", "accounts", (*tc, KeyPart(column="plan"))), [two]) is None

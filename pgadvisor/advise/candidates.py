@@ -141,6 +141,22 @@ def served_by(d: IndexDef, existing: Iterable[ExistingIndex], narrower: bool = F
     return None
 
 
+def copy_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
+    """The existing B-tree that `d` would nearly copy: the same keys (only INCLUDE columns differ), or
+    more keys after a unique index's, which cannot narrow a search any further."""
+    if d.method != "btree":
+        return None
+    want = [_part_norm(k) for k in d.keys]
+    pred = norm_expr(d.predicate) if d.predicate else None
+    for e in existing:
+        if not e.valid or e.method != "btree" or e.predicate != pred:
+            continue
+        have = [k for k, _ in e.keys]
+        if want == have or (e.unique and len(want) > len(have) and want[: len(have)] == have):
+            return e
+    return None
+
+
 class SchemaView:
     """Lookups over the catalog dicts of `pgadvisor.pg.catalog.read_schema` (relations, columns, indexes)."""
 

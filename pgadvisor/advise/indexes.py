@@ -38,6 +38,7 @@ from pgadvisor.advise.candidates import (
     CandidateGenerator,
     SchemaView,
     candidate_id,
+    copy_of,
     create_sql,
     drop_sql,
     index_name,
@@ -1013,6 +1014,17 @@ class IndexAdvisor:
 
             # made for `own`: the other statements on the table are tried only when it is useless to them
             solo = gains(own) or gains(others)
+            twin = copy_of(c.index, self.view.indexes.get(c.index.table_key, [])) if solo > 0 else None
+            if twin is not None:
+                served = [q for q in own + others if self.engine.cost(q.wis, [c.index]).used]
+                share = solo / max(1e-9, sum(q.weight * q.base for q in served))
+                if share < COPY_MIN_GAIN:
+                    self.rejected[c.id] = Rejected(
+                        c.id, c.index.table_key,
+                        f"nearly a copy of {twin.qualified_name} ({twin.definition}); a second index on the same "
+                        f"keys must cut its statements' cost by {COPY_MIN_GAIN:.0%}, this one by {share:.1%}",
+                    )
+                    continue
             if solo > 0:
                 keep.append(c)
                 self.solo[c.index] = solo
@@ -1214,6 +1226,11 @@ class IndexAdvisor:
             else:
                 reason = "benefit below the minimum improvement, or less benefit per byte than the chosen indexes"
             self.rejected[c.id] = Rejected(c.id, d.table_key, reason, detail)
+
+
+# a candidate that nearly copies an existing index (same keys, other INCLUDE columns) is a second index
+# to maintain for an index-only scan: worth it only for a large gain
+COPY_MIN_GAIN = 0.2
 
 
 def _covers(b: IndexDef, a: IndexDef) -> bool:
