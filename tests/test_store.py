@@ -153,3 +153,25 @@ def test_postgres_backend_rejects_bad_url():
     with pytest.raises(StoreError):
         open_store("postgresql://nouser@127.0.0.1:1/none?connect_timeout=1")
     assert psycopg  # the backend is psycopg itself
+
+
+def test_reader_of_an_older_store(tmp_path):
+    from pgadvisor.store.core import _reopen
+
+    path = str(tmp_path / "s.sqlite")
+    with open_store(path) as st:
+        st.execute("INSERT INTO servers (name, created_at) VALUES ('x', 0)")
+        st.execute("INSERT INTO texts (hash, query) VALUES ('h', 'SELECT 1 WHERE a = $1')")
+        st.execute("INSERT INTO samples (server_id, queryid, text_hash, seen_at, params) VALUES (1, 'q', 'h', 0, ?)",
+                   ('[["\'5\'"]]',))
+    con = sqlite3.connect(path)  # what pgadvisor wrote before migration 4 (no bind values)
+    con.execute("ALTER TABLE samples DROP COLUMN params")
+    con.execute(f"DELETE FROM schema_migrations WHERE version = {LATEST}")
+    con.commit()
+    con.close()
+    with _reopen(path) as old:  # a store we may not write to is read as it is
+        assert old.schema_version() == LATEST - 1
+        assert old.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}
+    with open_store(path, read_only=True) as st:  # a reader that may write brings the store up to date first
+        assert st.schema_version() == LATEST and st.read_only
+        assert st.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}

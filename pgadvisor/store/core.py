@@ -426,11 +426,12 @@ class Store:
         """Up to SAMPLES_PER_STATEMENT logged samples per queryid, newest first: (text, the bind
         parameters' value sets logged with it, newest last)."""
         out: dict[str, list[tuple[str, list[tuple[str, ...]]]]] = {}
+        params_col = "s.params" if self.schema_version() >= 4 else "NULL"  # a read-only store from before v4
         for i in range(0, len(queryids), 500):
             chunk = queryids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
             for qid, text, params in self.query(
-                f"SELECT s.queryid, t.query, s.params FROM samples s JOIN texts t ON t.hash = s.text_hash "
+                f"SELECT s.queryid, t.query, {params_col} FROM samples s JOIN texts t ON t.hash = s.text_hash "
                 f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
                 (sid, *chunk),
             ):
@@ -695,6 +696,14 @@ def open_store(location: str | None = None, read_only: bool = False) -> Store:
         store = _open_sqlite(location, read_only)
     try:
         store.migrate()
+        if read_only and store.schema_version() < LATEST:
+            # a reader of a store an older pgadvisor wrote: bring it up to date if we may write to it
+            store.close()
+            try:
+                open_store(location).close()
+            except StoreError:
+                pass  # not writable: read it as it is (readers cope with older schemas)
+            store = _reopen(location)
     except StoreError:
         store.close()
         raise
@@ -702,6 +711,13 @@ def open_store(location: str | None = None, read_only: bool = False) -> Store:
         store.close()
         raise StoreError(f"store {store.location} is unusable: {_line(exc)}") from None
     return store
+
+
+def _reopen(location: str) -> Store:
+    """The store opened read-only without any migration check."""
+    if location.startswith(("postgresql://", "postgres://")) or "dbname=" in location:
+        return _open_postgres(location, True)
+    return _open_sqlite(location, True)
 
 
 def _line(exc: BaseException) -> str:
