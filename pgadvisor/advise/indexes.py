@@ -79,7 +79,7 @@ MIN_GAIN_REL = 0.02
 # when it starts: the rest is the search's, so that a workload too large for the limit still gets a search;
 # and screening and the search get at least MIN_SHARE of the limit each, even when parsing and the
 # baseline (which always run in full) used it up
-SCREEN_SHARE = 0.35
+SCREEN_SHARE = 0.5
 MIN_SHARE = 0.1
 
 
