@@ -175,3 +175,18 @@ def test_reader_of_an_older_store(tmp_path):
     with open_store(path, read_only=True) as st:  # a reader that may write brings the store up to date first
         assert st.schema_version() == LATEST and st.read_only
         assert st.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}
+
+
+def test_sample_values_are_kept_newest_last_and_never_huge(tmp_path):
+    from dataclasses import replace
+
+    from pgadvisor.pg.logs import Sample
+
+    text = "SELECT * FROM t WHERE a = $1"
+    small = [Sample("q", "app", "u", text, 1.0, (f"'{i}'",)) for i in range(5)]
+    huge = Sample("q2", "app", "u", "SELECT * FROM t WHERE b = $1", 1.0, ("'" + "x" * 20_000 + "'",))
+    with open_store(str(tmp_path / "s.sqlite")) as st:
+        st.save_snapshot(replace(snapshot("srv", 100.0, statement_rows(2)), samples=[*small, huge]))
+        got = st.samples(st.server_id("srv"), ["q", "q2"])
+    assert got["q"] == [(text, [("'2'",), ("'3'",), ("'4'",)])]  # the last three value sets
+    assert got["q2"] == [("SELECT * FROM t WHERE b = $1", [])]  # a 20 kB value is not stored

@@ -337,6 +337,7 @@ class Store:
 
     SAMPLES_PER_STATEMENT = 5
     VALUE_SETS_PER_SAMPLE = 3
+    MAX_VALUES_CHARS = 10_000
 
     def _save_schema_state(self, sid: int, seq: int, snap_id: int, snap: Snapshot) -> None:
         read_at = snap.taken_at
@@ -385,7 +386,7 @@ class Store:
             bucket = latest.setdefault(s.queryid, {})
             bucket.pop(s.text, None)
             bucket[s.text] = s
-            if s.values:
+            if s.values and sum(map(len, s.values)) <= self.MAX_VALUES_CHARS:  # not a multi-MB bytea
                 sets = values.setdefault((s.queryid, s.text), [])
                 if s.values in sets:
                     sets.remove(s.values)
