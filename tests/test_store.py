@@ -156,7 +156,7 @@ def test_postgres_backend_rejects_bad_url():
 
 
 def test_reader_of_an_older_store(tmp_path):
-    from pgadvisor.store.core import _reopen
+    from pgadvisor.store.core import _connect
 
     path = str(tmp_path / "s.sqlite")
     with open_store(path) as st:
@@ -169,7 +169,7 @@ def test_reader_of_an_older_store(tmp_path):
     con.execute(f"DELETE FROM schema_migrations WHERE version = {LATEST}")
     con.commit()
     con.close()
-    with _reopen(path) as old:  # a store we may not write to is read as it is
+    with _connect(path, read_only=True) as old:  # a store we may not write to is read as it is
         assert old.schema_version() == LATEST - 1
         assert old.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}
     with open_store(path, read_only=True) as st:  # a reader that may write brings the store up to date first

@@ -37,7 +37,7 @@ class Sample:
     user: str | None
     text: str  # as the application sent it: its own constants, $n for bind parameters
     duration_ms: float
-    values: tuple[str, ...] = ()  # the bind parameters' values (not stored)
+    values: tuple[str, ...] = ()  # the bind parameters' values (stored unless collect --no-log-values)
 
 
 def substitute(text: str, params: dict[int, str]) -> str | None:

@@ -691,10 +691,7 @@ class Store:
 def open_store(location: str | None = None, read_only: bool = False) -> Store:
     """Open (and migrate) the store at a path or postgresql:// URL; errors are StoreError with one line."""
     location = location or default_store_path()
-    if location.startswith(("postgresql://", "postgres://")) or "dbname=" in location:
-        store = _open_postgres(location, read_only)
-    else:
-        store = _open_sqlite(location, read_only)
+    store = _connect(location, read_only)
     try:
         store.migrate()
         if read_only and store.schema_version() < LATEST:
@@ -704,7 +701,7 @@ def open_store(location: str | None = None, read_only: bool = False) -> Store:
                 open_store(location).close()
             except StoreError:
                 pass  # not writable: read it as it is (readers cope with older schemas)
-            store = _reopen(location)
+            store = _connect(location, read_only=True)
     except StoreError:
         store.close()
         raise
@@ -714,11 +711,11 @@ def open_store(location: str | None = None, read_only: bool = False) -> Store:
     return store
 
 
-def _reopen(location: str) -> Store:
-    """The store opened read-only without any migration check."""
+def _connect(location: str, read_only: bool) -> Store:
+    """The store at a path or postgresql:// URL, opened without any migration check."""
     if location.startswith(("postgresql://", "postgres://")) or "dbname=" in location:
-        return _open_postgres(location, True)
-    return _open_sqlite(location, True)
+        return _open_postgres(location, read_only)
+    return _open_sqlite(location, read_only)
 
 
 def _line(exc: BaseException) -> str:
