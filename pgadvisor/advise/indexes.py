@@ -322,9 +322,6 @@ class IndexAdvisor:
         for fp, st in merged.items():
             report["total"] += 1
             ps = parse_statement(st.query, parser_schema)
-            example_ps = [parse_statement(t, parser_schema) for t in st.examples] if ps.ok else []
-            if example_ps:
-                ps = with_example_kinds(ps, example_ps)
             if not ps.ok:
                 report["failed"] += 1
                 report["failures"][(ps.error or "").split(":", 1)[0]] += 1
@@ -351,6 +348,10 @@ class IndexAdvisor:
                 keys.append(key)
             if keys is None:
                 continue
+            # the examples (logged values in place) tell which LIKE $n are prefix searches
+            example_ps = [parse_statement(t, parser_schema) for t in st.examples]
+            if example_ps:
+                ps = with_example_kinds(ps, example_ps)
             joins: dict[str, set[str]] = {}
             for j in ps.joins:
                 for ref in (j.left, j.right):
