@@ -18,13 +18,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pgadvisor.advise.recommendation import Rejected
-from pgadvisor.pg.hypo import IndexDef, KeyPart, norm_expr, qualified, quote_ident
+from pgadvisor.pg.hypo import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, norm_expr, qualified, quote_ident
 from pgadvisor.sql.model import ParsedStatement, Predicate
 
 MAX_NAME_BYTES = 63
 MAX_INCLUDE = 3
-EQ_KINDS = ("eq", "in", "is_null", "bool")
-RANGE_KINDS = ("range", "prefix_like")
 _TEXT_TYPES = ("text", "character varying", "varchar", "character", "citext")
 _PARAM = re.compile(r"\$\d+")
 # expressions whose value is text: candidates for a text_pattern_ops key under prefix LIKE
@@ -324,7 +322,7 @@ class CandidateGenerator:
             if p.kind in ("is_not_null",) and _plain(p):
                 use.constants.append(p)
                 continue
-            if p.kind not in EQ_KINDS + RANGE_KINDS:
+            if p.kind not in EQ_KINDS | RANGE_KINDS:
                 continue
             if p.expression is not None and not _expr_ok(p.expression):
                 continue
