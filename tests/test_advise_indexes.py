@@ -412,3 +412,14 @@ def test_near_copy_of_an_existing_index():
     assert copy_of(IndexDef("public", "accounts", tc, include=("plan",)), [two]) is two
     # more keys after a non-unique index's keys narrow the search: not a copy
     assert copy_of(IndexDef("public", "accounts", (*tc, KeyPart(column="plan"))), [two]) is None
+
+
+def test_another_sessions_temp_table_is_skipped(adv_db):
+    with psycopg.connect(adv_db, autocommit=True) as other:
+        other.execute("CREATE TEMP TABLE scratch AS SELECT g AS id, g % 10 AS k FROM generate_series(1, 50000) g")
+        other.execute("ANALYZE scratch")
+        with connect(adv_db) as conn:
+            recs, _, stats = recommend_indexes(conn, [st("SELECT * FROM scratch WHERE k = $1", qid="tmp")])
+    [skip] = stats["statements"]["skipped_detail"]
+    assert skip["queryid"] == "tmp" and "table scratch does not exist in this database" in skip["reason"]
+    assert not created(recs)
