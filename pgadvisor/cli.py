@@ -13,6 +13,7 @@ from enum import Enum
 import typer
 
 from pgadvisor import __version__
+from pgadvisor.advise.review import DEFAULT_TIME_LIMIT_S
 from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError
 
 app = typer.Typer(
@@ -257,9 +258,9 @@ def recommend(
                                         "costs the smaller index lower; off by default: the wider index already "
                                         "serves such statements, and the drop advice calls such an index "
                                         "prefix-redundant"),
-    time_limit: str = typer.Option("100s", "--time-limit", help="deadline for the index search (screening "
-                                   "and selection stop by then), e.g. 100s, 5m, or 'none'; the best "
-                                   "configuration found by then is recommended"),
+    time_limit: str = typer.Option(f"{DEFAULT_TIME_LIMIT_S:g}s", "--time-limit",
+                                   help="deadline for the index search (screening and selection stop by then), "
+                                   "e.g. 100s, 5m, or 'none'; the best configuration found by then is recommended"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
