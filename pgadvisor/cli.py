@@ -253,11 +253,10 @@ def recommend(
     budget: str | None = typer.Option(None, "--budget", help="storage budget for new indexes, e.g. 500MB, 2GB"),
     max_indexes: int | None = typer.Option(None, "--max-indexes", min=0, help="at most this many new indexes"),
     max_width: int = typer.Option(3, "--max-width", min=1, max=8, help="at most this many key columns per index"),
-    allow_prefixes: bool = typer.Option(False, "--allow-prefixes", help="also propose a strict key prefix of an "
-                                        "existing wider index (e.g. (a) next to a primary key (a, b)) when the planner "
-                                        "costs the smaller index lower; off by default: the wider index already "
-                                        "serves such statements, and the drop advice calls such an index "
-                                        "prefix-redundant"),
+    allow_prefixes: bool = typer.Option(False, "--allow-prefixes", help="propose a strict key prefix of an "
+                                        "existing wider index (e.g. (a) next to a primary key (a, b)) for any "
+                                        "gain; by default it must cut its statements' estimated cost by 10%, "
+                                        "since the wider index already serves them"),
     time_limit: str = typer.Option(f"{DEFAULT_TIME_LIMIT_S:g}s", "--time-limit",
                                    help="deadline for the index search (screening and selection stop by then), "
                                    "e.g. 100s, 5m, or 'none'; the best configuration found by then is recommended"),

@@ -128,6 +128,20 @@ def test_prefix_redundant_but_never_a_unique_prefix():
     assert "drop-index:public.d_idx" not in got  # different order
 
 
+def test_a_used_prefix_far_smaller_than_the_wider_index_is_kept():
+    # what `recommend` proposes for lineitem(l_orderkey) next to the primary key (l_orderkey, l_linenumber)
+    small = ix("k_idx", ["user_id"], size=20 * MB)
+    s = schema([small, ix("kc_idx", ["user_id", "created_at"], size=60 * MB)])
+    recs, rejected = recommend_drops(s, stats_window_days=30)
+    assert "drop-index:public.k_idx" not in by_id(recs)
+    [why] = [r.reason for r in rejected if r.id == "drop-index:public.k_idx"]
+    assert why.startswith("a key prefix of kc_idx but used and at most 1/2 of its size (20.0 MiB vs 60.0 MiB)"), why
+    small["idx_scan"] = 0  # never scanned: the wider index does its work, and then it is redundant after all
+    assert by_id(recommend_drops(s, stats_window_days=30)[0])["drop-index:public.k_idx"].evidence["kind"] == (
+        "prefix-redundant"
+    )
+
+
 def test_unused_needs_a_long_enough_window_and_never_drops_a_pk():
     s = schema(
         [

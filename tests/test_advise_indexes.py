@@ -117,10 +117,12 @@ def test_never_recommends_an_existing_index(adv_db):
         recs, rejected, _ = whatif_single(conn, texts)
     assert not [r for r in recs if r.target == "public.accounts"]
     reasons = {r.id: r.reason for r in rejected}
-    assert (
-        "existing index public.accounts_tenant_created serves it" in reasons["create-index:public.accounts(tenant_id)"]
-    )
+    assert "existing index public.accounts_tenant_created serves it" in reasons[
+        "create-index:public.accounts(tenant_id,created_at)"
+    ]
     assert "accounts_pkey" in reasons["create-index:public.accounts(id)"]
+    # a key prefix of an existing index is costed, and the planner prefers the index that exists
+    assert reasons["create-index:public.accounts(tenant_id)"] == "no plan gains from it"
 
 
 WORKLOAD = [
@@ -270,8 +272,8 @@ def test_trigram_gin_is_proposed_by_rule(adv_db):
     assert rec.benefit["cost_saved"] is None and rec.confidence < 0.5
 
 
-def test_served_by_existing_prefix_unless_narrower_is_asked_for():
-    from pgadvisor.advise.candidates import existing_from_catalog, served_by
+def test_served_by_existing_but_a_strict_prefix_is_left_to_the_whatif():
+    from pgadvisor.advise.candidates import existing_from_catalog, prefix_of, served_by
 
     pk = existing_from_catalog(
         {
@@ -290,8 +292,10 @@ def test_served_by_existing_prefix_unless_narrower_is_asked_for():
     )
     a = IndexDef("public", "t", (KeyPart(column="a"),))
     a_desc_b = IndexDef("public", "t", (KeyPart(column="a", descending=True), KeyPart(column="b", descending=True)))
-    assert served_by(a, [pk]) is pk and served_by(a_desc_b, [pk]) is pk  # a backward scan serves DESC, DESC
-    assert served_by(a, [pk], narrower=True) is None  # opt-in: the smaller index may still pay off
+    ab = IndexDef("public", "t", (KeyPart(column="a"), KeyPart(column="b")))
+    assert served_by(ab, [pk]) is pk and served_by(a_desc_b, [pk]) is pk  # a backward scan serves DESC, DESC
+    assert served_by(a, [pk]) is None and prefix_of(a, [pk]) is pk  # the smaller index may still pay off
+    assert prefix_of(ab, [pk]) is None
     assert served_by(IndexDef("public", "t", (KeyPart(column="a"),), include=("c",)), [pk]) is None
 
 

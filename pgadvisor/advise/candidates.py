@@ -5,8 +5,9 @@ one range column, then the sort keys; up to `max_width` keys), covering variants
 statement reads few columns of the table, partial indexes for constant predicates, expression
 indexes, and, by rule, GIN (trigram, jsonb containment, full text) and BRIN (large, append-only,
 physically ordered time columns). A candidate that an existing valid index already serves (same
-leading keys in the same order, compatible predicate, INCLUDE columns present) is never proposed
-(unless the caller opts in to strict key prefixes of wider indexes: `narrower`).
+leading keys in the same order, compatible predicate, INCLUDE columns present) is never proposed.
+A strict key prefix of a wider index is not served by it (the narrower index can be much smaller and
+cheaper to scan); the advisor admits one only for a measured gain (`prefix_of`).
 """
 
 from __future__ import annotations
@@ -109,11 +110,11 @@ def existing_from_catalog(ix: dict[str, Any]) -> ExistingIndex:
     )
 
 
-def served_by(d: IndexDef, existing: Iterable[ExistingIndex], narrower: bool = False) -> ExistingIndex | None:
+def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
     """The existing index that already does what `d` would (its keys start with d's keys), if any.
 
-    `narrower=True` lets a strict key prefix of a wider existing index through: the planner may prefer
-    the smaller index (e.g. `lineitem(l_orderkey)` next to the primary key `(l_orderkey, l_linenumber)`).
+    A strict key prefix of a wider existing index is left to the what-if (`prefix_of`): the planner may
+    prefer the smaller index (e.g. `lineitem(l_orderkey)` next to the primary key `(l_orderkey, l_linenumber)`).
     """
     want = [(_part_norm(k), k.descending) for k in d.keys]
     pred = norm_expr(d.predicate) if d.predicate else None
@@ -124,7 +125,7 @@ def served_by(d: IndexDef, existing: Iterable[ExistingIndex], narrower: bool = F
             continue
         if len(e.keys) < len(want) or [k for k, _ in e.keys[: len(want)]] != [k for k, _ in want]:
             continue
-        if narrower and len(e.keys) > len(want) and not d.include:
+        if len(e.keys) > len(want) and not d.include and d.method == "btree":
             continue
         same = all(a == b for (_, a), (_, b) in zip(e.keys, want, strict=False))
         flipped = all(a != b for (_, a), (_, b) in zip(e.keys, want, strict=False))
@@ -136,6 +137,20 @@ def served_by(d: IndexDef, existing: Iterable[ExistingIndex], narrower: bool = F
         if not set(d.include) <= covered:
             continue
         return e
+    return None
+
+
+def prefix_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
+    """The valid wider B-tree whose leading keys are exactly `d`'s keys (same predicate), if any: `d` is
+    a narrower copy of it, worth a second index only when the planner gains much from the smaller size."""
+    if d.method != "btree" or d.include:
+        return None
+    want = [_part_norm(k) for k in d.keys]
+    pred = norm_expr(d.predicate) if d.predicate else None
+    for e in existing:
+        have = [k for k, _ in e.keys]
+        if e.valid and e.method == "btree" and e.predicate == pred and have[: len(want)] == want != have:
+            return e
     return None
 
 
@@ -273,9 +288,7 @@ class CandidateGenerator:
         max_width: int = 3,
         brin_min_pages: int = 1000,
         hypopg_brin: bool = True,
-        narrower: bool = False,
     ):
-        self.narrower = narrower
         self.view = view
         self.max_width = max(1, max_width)
         self.brin_min_pages = brin_min_pages
@@ -409,7 +422,7 @@ class CandidateGenerator:
         if cid in self.rejected:
             self.rejected[cid].detail.setdefault("statements", []).append(stmt_key)
             return
-        existing = served_by(d, self.view.indexes.get(d.table_key, []), self.narrower)
+        existing = served_by(d, self.view.indexes.get(d.table_key, []))
         if existing is not None:
             self.rejected[cid] = Rejected(
                 cid,

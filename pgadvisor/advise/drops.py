@@ -5,7 +5,8 @@ Rules, one small function each:
 * `invalid`: a failed CREATE INDEX CONCURRENTLY leaves an index that is maintained but never used;
 * `duplicate`: same table, method, keys, INCLUDE columns and predicate as another index;
 * `prefix-redundant`: a B-tree whose keys are a leading prefix of another valid B-tree's keys (same
-  predicate), not unique (a unique index enforces something the wider one does not);
+  predicate), not unique (a unique index enforces something the wider one does not), unless it is
+  used and at most 1/SMALL_PREFIX of the wider index's size;
 * `unused`: no scan over a statistics window long enough to trust, above a size floor;
 * `fk-index`: a foreign key whose columns lead no index, on a table whose parent sees deletes or
   updates (each one scans the child table).
@@ -29,6 +30,8 @@ from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.pg.hypo import IndexDef, KeyPart, qualified
 
 MIN_TRUSTED_WINDOW_DAYS = 7.0
+# a used key-prefix index this many times smaller than the wider index is worth its upkeep
+SMALL_PREFIX = 2
 REPLICA_NOTE = (
     "index statistics are per server: a replica (or a monthly job) may use this index even though "
     "this server never scanned it; check them before dropping"
@@ -188,6 +191,18 @@ def recommend_drops(
             ]
             if wider:
                 d, o = sorted(wider, key=lambda p: (len(p[1].keys), p[0]["name"]))[0]
+                size, wide_size = int(ix.get("size_bytes") or 0), int(d.get("size_bytes") or 0)
+                if size and int(ix.get("idx_scan") or 0) > 0 and size * SMALL_PREFIX <= wide_size:
+                    # what `recommend` may propose: B-tree deduplication can make (a) far smaller than (a, b)
+                    rejected.append(
+                        Rejected(
+                            f"drop-index:{ix['schema']}.{ix['name']}",
+                            f"{ix['schema']}.{ix['table']}",
+                            f"a key prefix of {d['name']} but used and at most 1/{SMALL_PREFIX} of its size "
+                            f"({_mib(size)} vs {_mib(wide_size)}): its scans read far fewer pages",
+                        )
+                    )
+                    continue
                 flagged.add((ix["schema"], ix["name"]))
                 recs.append(
                     _drop_rec(

@@ -42,6 +42,7 @@ from pgadvisor.advise.candidates import (
     create_sql,
     drop_sql,
     index_name,
+    prefix_of,
     served_by,
 )
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
@@ -284,6 +285,7 @@ class IndexAdvisor:
         self.solo: dict[IndexDef, float] = {}
         self.users_cache: dict[IndexDef, list[_Stmt]] = {}
         self._ext_cache: dict[tuple[IndexDef, int], list[IndexDef]] = {}
+        self.copies: set[IndexDef] = set()  # near copies and key prefixes of existing indexes, screened out
 
     # -- 1. statements --------------------------------------------------------------------------------
     def _skip(self, st: StatementStats, reason: str) -> None:
@@ -733,7 +735,7 @@ class IndexAdvisor:
                 if a in have:
                     continue
                 ext = d.extended(KeyPart(column=a, expr_columns=(a,)))
-                if served_by(ext, self.view.indexes.get(ext.table_key, []), self.narrower) is None:
+                if served_by(ext, self.view.indexes.get(ext.table_key, [])) is None and ext not in self.copies:
                     out.append(ext)
         self._ext_cache[key] = out
         return out
@@ -870,7 +872,7 @@ class IndexAdvisor:
             self.baseline()
             lap("baseline")
             gen = CandidateGenerator(
-                self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg", narrower=self.narrower
+                self.view, max_width=self.max_width, hypopg_brin=engine.mode == "hypopg"
             )
             cands, pre_rejected = gen.generate([(q.key, q.ps) for q in self.stmts])
             for r in pre_rejected:
@@ -1015,15 +1017,22 @@ class IndexAdvisor:
 
             # made for `own`: the other statements on the table are tried only when it is useless to them
             solo = gains(own) or gains(others)
-            twin = copy_of(c.index, self.view.indexes.get(c.index.table_key, [])) if solo > 0 else None
-            if twin is not None:
+            existing = self.view.indexes.get(c.index.table_key, [])
+            twin = copy_of(c.index, existing) if solo > 0 else None
+            wider = prefix_of(c.index, existing) if solo > 0 and twin is None else None
+            floor = COPY_MIN_GAIN if twin is not None else 0.0 if self.narrower else PREFIX_MIN_GAIN
+            if twin is not None or (wider is not None and floor > 0):
                 served = [q for q in own + others if self.engine.cost(q.wis, [c.index]).used]
                 share = solo / max(1e-9, sum(q.weight * q.base for q in served))
-                if share < COPY_MIN_GAIN:
+                if share < floor:
+                    self.copies.add(c.index)
+                    what = (f"nearly a copy of {twin.qualified_name} ({twin.definition}); a second index on the "
+                            "same keys" if twin is not None else
+                            f"a key prefix of {wider.qualified_name} ({wider.definition}), which serves the same "
+                            "searches; a narrower index")
                     self.rejected[c.id] = Rejected(
                         c.id, c.index.table_key,
-                        f"nearly a copy of {twin.qualified_name} ({twin.definition}); a second index on the same "
-                        f"keys must cut its statements' cost by {COPY_MIN_GAIN:.0%}, this one by {share:.1%}",
+                        f"{what} must cut its statements' cost by {floor:.0%}, this one by {share:.1%}",
                     )
                     continue
             if solo > 0:
@@ -1042,7 +1051,7 @@ class IndexAdvisor:
             schema, _, table = table_key.partition(".")
             for c in sorted(cols):
                 d = IndexDef(schema, table, (KeyPart(column=c, expr_columns=(c,)),))
-                if served_by(d, self.view.indexes.get(table_key, []), self.narrower) is None:
+                if served_by(d, self.view.indexes.get(table_key, [])) is None and d not in self.copies:
                     out.append(d)
         return out
 
@@ -1087,8 +1096,8 @@ class IndexAdvisor:
                 why += f"; write overhead on {d.table}: +{wpct:.1f}%"
             if param:
                 why += "; costs are from generic plans of parameterized statements"
-            wider = served_by(d, self.view.indexes.get(d.table_key, []))
-            if wider is not None:  # only with narrower_than_existing
+            wider = prefix_of(d, self.view.indexes.get(d.table_key, []))
+            if wider is not None:
                 why += f"; a narrower version of {wider.qualified_name}, which the planner costs lower"
             if verified == "heuristic":
                 why += f"; estimated from statistics without hypopg ({self.engine.reason})"
@@ -1232,6 +1241,9 @@ class IndexAdvisor:
 # a candidate that nearly copies an existing index (same keys, other INCLUDE columns) is a second index
 # to maintain for an index-only scan: worth it only for a large gain
 COPY_MIN_GAIN = 0.2
+# a strict key prefix of an existing index does the same searches on fewer, smaller pages (B-tree
+# deduplication makes `lineitem(l_orderkey)` 2.4x smaller than the primary key it prefixes): a lower bar
+PREFIX_MIN_GAIN = 0.1
 
 
 def _covers(b: IndexDef, a: IndexDef) -> bool:
@@ -1309,8 +1321,8 @@ def recommend_indexes(
     left (the most promising candidates first; the rest are rejected as not costed), the searches at the
     deadline (screening and the search get at least MIN_SHARE of the limit each, even past it), then the
     best configuration found is recommended; stats["selection"]["time_limit_hit"] says what was cut.
-    `narrower_than_existing`: also propose a
-    strict key prefix of a wider existing index (off: an existing index serves it).
+    A strict key prefix of a wider existing index must cut its statements' cost by PREFIX_MIN_GAIN;
+    `narrower_than_existing` lifts that floor (any gain will do, as for Extend).
     The connection may be read-only; hypothetical indexes are reset before returning.
     """
     advisor = IndexAdvisor(
