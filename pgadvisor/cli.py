@@ -260,6 +260,10 @@ def recommend(
     time_limit: str = typer.Option(f"{DEFAULT_TIME_LIMIT_S:g}s", "--time-limit",
                                    help="deadline for the index search (screening and selection stop by then), "
                                    "e.g. 100s, 5m, or 'none'; the best configuration found by then is recommended"),
+    max_slowdown: str = typer.Option("none", "--max-slowdown",
+                                     help="never slow a writing statement by more than this, by estimate (index "
+                                     "entries per row, HOT updates lost), e.g. 10%; 'none' (the default) only "
+                                     "reports each slowed statement in the evidence"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
@@ -274,7 +278,7 @@ def recommend(
     from pgadvisor.advise.review import store_statements
     from pgadvisor.report.recommendations import markdown, terminal
     from pgadvisor.report.render import print_json
-    from pgadvisor.units import parse_size
+    from pgadvisor.units import parse_percent, parse_size
 
     try:
         budget_bytes = None
@@ -284,12 +288,19 @@ def recommend(
             except ValueError as exc:
                 raise UsageError(f"--budget: {exc}") from None
         limit_s = None if time_limit.strip().lower() in ("none", "off") else _duration(time_limit, "--time-limit")
+        slowdown = None
+        if max_slowdown.strip().lower() not in ("none", "off"):
+            try:
+                slowdown = parse_percent(max_slowdown)
+            except ValueError as exc:
+                raise UsageError(f"--max-slowdown: {exc}") from None
         texts = list(statements or [])
         if file:
             texts += _read_statements_file(file)
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
-                          allow_prefixes=allow_prefixes, time_limit_s=limit_s, progress=progress)
+                          allow_prefixes=allow_prefixes, time_limit_s=limit_s, max_slowdown_pct=slowdown,
+                          progress=progress)
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:

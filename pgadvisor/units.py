@@ -33,6 +33,14 @@ def parse_size(text: str) -> int:
     raise ValueError(f"invalid size {text!r}: use a number and a unit, e.g. 500MB, 2GB")
 
 
+def parse_percent(text: str) -> float:
+    """'10%', '10', '2.5 %' → 10.0, 10.0, 2.5; ValueError otherwise (negative included)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text or "")
+    if m:
+        return float(m.group(1))
+    raise ValueError(f"invalid percentage {text!r}: use a number, e.g. 10%")
+
+
 def human_bytes(n: float | None) -> str:
     if n is None:
         return "-"

@@ -195,6 +195,29 @@ def test_write_model_charges_the_measured_cost_of_an_index_entry(adv_db):
     assert 0 < created(cheap)[0].cost["write_overhead_pct"]
 
 
+def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
+    pending = st("SELECT id, total FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 50", 2000, 20.0)
+    by_user = st("SELECT * FROM orders WHERE user_id = $1", 2000, 20.0)
+    status = st("UPDATE orders SET status = $1 WHERE id = $2", 500, 0.2, qid="upd-status")
+    with connect(adv_db) as conn:
+        free, _, stats = recommend_indexes(conn, [pending, by_user, status])
+        on_status = [r for r in created(free) if "status" in r.sql]
+        assert on_status, [r.sql for r in created(free)]
+        # the UPDATE was HOT (no index on status); with an index on status every index gets an entry
+        [slowed] = [s for s in stats["selection"]["slowed_statements"] if s["queryid"] == "upd-status"]
+        assert slowed["slowdown_pct"] > 50 and "stop being HOT" in slowed["why"]
+        [ev] = on_status[0].evidence["slows"]
+        assert ev["queryid"] == "upd-status" and ev["slowdown_pct"] == slowed["slowdown_pct"]
+        assert "slows 1 writing statement" in on_status[0].evidence["why"]
+
+        capped, rejected, stats = recommend_indexes(conn, [pending, by_user, status], max_slowdown_pct=10)
+    assert not [r for r in created(capped) if "status" in r.sql]
+    assert [r for r in created(capped) if "user_id" in r.sql]  # the index its updates do not touch stays
+    assert all(s["slowdown_pct"] <= 10 for s in stats["selection"]["slowed_statements"])
+    reasons = [r.reason for r in rejected if "status" in r.id]
+    assert reasons and all("would slow `UPDATE orders SET status" in x and "is 10%" in x for x in reasons), reasons
+
+
 def test_bad_statements_are_skipped_with_reasons(adv_db):
     stmts = [
         st("SELECT * FROM nosuch_table WHERE x = $1", qid="missing"),

@@ -144,6 +144,14 @@ def test_prefix_of_an_existing_index_only_for_a_large_gain(make_db):
     assert rec["benefit"]["cost_after"] < rec["benefit"]["cost_before"]
 
 
+def test_max_slowdown_option(shop):
+    r = run_cli("recommend", "SELECT 1", "--dsn", shop, "--max-slowdown", "fast")
+    assert r.returncode == 2 and r.stderr.startswith("error: --max-slowdown: invalid percentage 'fast'"), r.stderr
+    q = 'SELECT * FROM "Customer Orders" WHERE "UserId" = 42 ORDER BY "créé" DESC LIMIT 10'
+    assert rec_json(q, "--dsn", shop, "--max-slowdown", "7.5%")["stats"]["selection"]["max_slowdown_pct"] == 7.5
+    assert rec_json(q, "--dsn", shop)["stats"]["selection"]["max_slowdown_pct"] is None
+
+
 def test_time_limit_option(shop):
     r = run_cli("recommend", "SELECT 1", "--dsn", shop, "--time-limit", "soon")
     assert r.returncode == 2 and r.stderr.startswith("error: --time-limit: invalid duration 'soon'")

@@ -134,6 +134,8 @@ class WriteModel:
         self.updates: dict[str, list[tuple[frozenset[str] | None, float]]] = {}
         self.dml_cost: Counter[str] = Counter()  # Σ calls × plan cost of the table's DML
         self.hot_ratio: dict[str, float] = {}
+        # table → its writing statements: (key, kind, rows per call, SET columns, plan cost per call)
+        self.writers: dict[str, list[tuple[str, str, float, frozenset[str] | None, float]]] = {}
 
     def add_statement(
         self, table_key: str, kind: str, rows: float, set_columns: frozenset[str] | None, weighted_cost: float
@@ -145,6 +147,46 @@ class WriteModel:
             self.deletes[table_key] += rows
         elif kind in ("update", "merge"):
             self.updates.setdefault(table_key, []).append((set_columns, rows))
+
+    def add_writer(
+        self, table_key: str, key: str, kind: str, rows_per_call: float, set_columns: frozenset[str] | None,
+        cost: float,
+    ) -> None:
+        """A writing statement whose own slowdown (`slowdowns`) the new indexes are judged by."""
+        self.writers.setdefault(table_key, []).append((key, kind, rows_per_call, set_columns, cost))
+
+    def slowdowns(self, table_key: str, new: Iterable[IndexDef]) -> dict[str, tuple[float, str]]:
+        """Each writing statement's estimated extra time per call with the new indexes on `table_key`, in
+        % of its time now (plan cost, plus a heap write and an entry in every existing index per row),
+        with the reason: `{key: (pct, reason)}`; statements the new indexes do not slow are left out."""
+        new = [d for d in new if d.table_key == table_key]
+        if not self.enabled or not new:
+            return {}
+        maint = self._maint(table_key)
+        n_existing = len(self.view.indexes.get(table_key, []))
+        existing = self._existing_cols(table_key)
+        hot = self.hot_ratio.get(table_key, 0.9)
+        out = {}
+        for key, kind, rows, set_cols, cost in self.writers.get(table_key, []):
+            if kind == "insert":
+                entries, why = len(new), f"{_entries(len(new))} per inserted row"
+            elif kind in ("update", "merge") and set_cols is not None:
+                was_hot = not any("*" in cols or cols & set_cols for cols in existing)
+                breaks = [d for d in new if set_cols & d.columns]
+                if was_hot and breaks:
+                    entries = hot * (n_existing + len(new)) + (1 - hot) * len(new)
+                    cols = sorted(set_cols & set().union(*(d.columns for d in breaks)))
+                    why = f"its updates of {', '.join(cols)} stop being HOT: every index of the table gets an entry"
+                elif not was_hot:
+                    entries, why = len(new), f"{_entries(len(new))} per updated row"
+                else:
+                    continue
+            else:  # deletes leave index entries to VACUUM
+                continue
+            base = cost + rows * (1.0 + n_existing * maint)
+            if base > 0:
+                out[key] = (100.0 * rows * entries * maint / base, why)
+        return out
 
     def add_counters(self, table_key: str, counters: dict[str, Any]) -> None:
         ins = float(counters.get("n_tup_ins") or 0)
@@ -235,6 +277,7 @@ class IndexAdvisor:
         time_limit_s: float | None,
         progress: Progress | None,
         narrower: bool = False,
+        max_slowdown_pct: float | None = None,
     ):
         if budget_bytes is not None and budget_bytes < 0:
             raise ValueError("budget_bytes must be >= 0")
@@ -261,6 +304,10 @@ class IndexAdvisor:
         self.limit_hit: list[str] = []  # the phases the time limit cut short
         self.moves: Counter = Counter()  # the searches' move evaluations, by outcome
         self.narrower = narrower
+        if max_slowdown_pct is not None and max_slowdown_pct < 0:
+            raise ValueError("max_slowdown_pct must be >= 0")
+        self.max_slowdown = max_slowdown_pct
+        self.too_slow: dict[IndexDef, str] = {}  # indexes the slowdown limit kept out, with the reason
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
         was_idle = conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit
@@ -449,6 +496,7 @@ class IndexAdvisor:
                 if q.ps.kind == "insert" and set_cols:  # INSERT … ON CONFLICT DO UPDATE: count both
                     self.writes.add_statement(target, "update", rows, set_cols, 0.0)
                 self.writes.add_statement(target, q.ps.kind, rows, set_cols, q.weight * q.base)
+                self.writes.add_writer(target, q.key, q.ps.kind, rows / max(1.0, q.weight), set_cols, q.base)
         self.stmts = kept
         self.by_key = {q.key: q for q in kept}
         for table_key, counters in self.table_writes.items():
@@ -522,6 +570,22 @@ class IndexAdvisor:
 
     def size(self, d: IndexDef) -> int | None:
         return self.engine.size(d)
+
+    def slows(self, d: IndexDef, others: Iterable[IndexDef]) -> str | None:
+        """Why `d` next to the new indexes `others` (on its table) breaks the max_slowdown_pct limit, if it does."""
+        if self.max_slowdown is None:
+            return None
+        same = [x for x in others if x.table_key == d.table_key and x != d]
+        worst = max(
+            ((pct, key, why) for key, (pct, why) in self.writes.slowdowns(d.table_key, [*same, d]).items()),
+            default=None,
+        )
+        if worst is None or worst[0] <= self.max_slowdown:
+            return None
+        pct, key, why = worst
+        text = " ".join(self.by_key[key].ps.text.split())[:80]
+        return (f"would slow `{text}` by about {pct:.0f}% per call ({why}); the limit (--max-slowdown) is "
+                f"{self.max_slowdown:g}%")
 
     def _touched(self, add: IndexDef, remove: IndexDef | None) -> list[_Stmt]:
         """Statements whose cost a move can change."""
@@ -647,6 +711,11 @@ class IndexAdvisor:
             dsize = dsize_of(add, remove)
             if dsize is None or (self.budget is not None and used_bytes + dsize > self.budget):
                 continue  # used bytes only grow: it will not fit later either
+            slow = self.slows(add, [d for d in by_t.get(add.table_key, ()) if d != remove])
+            if slow is not None:  # more indexes only slow writers more: it will not pass later either
+                self.too_slow.setdefault(add, slow)
+                self.moves["over the writers' slowdown limit"] += 1
+                continue
             ev = evaluated.get((add, remove))
             # stamps: a change at step n happens after the evaluations stamped n - 1, before those stamped n
             fresh = (
@@ -942,6 +1011,9 @@ class IndexAdvisor:
                         "size_bytes": sum(self.size(d) or 0 for d in best.config),
                         "steps": best.steps,
                         "stopped": best.stopped,
+                        "max_slowdown_pct": self.max_slowdown,
+                        # the writing statements the chosen indexes slow down, by estimate
+                        "slowed_statements": self.slowed(best.config),
                         "time_limit_s": self.time_limit,
                         # where the time limit cut the run short (screening, a search run, the swap pass)
                         "time_limit_hit": sorted(set(self.limit_hit)),
@@ -978,6 +1050,15 @@ class IndexAdvisor:
         rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
         return rank(recs), rejected, stats
 
+    def slowed(self, config: list[IndexDef]) -> list[dict[str, Any]]:
+        """The writing statements `config` slows down (estimated % per call), slowest first."""
+        out = []
+        for table_key, new in self.by_table_of(config).items():
+            for key, (pct, why) in self.writes.slowdowns(table_key, new).items():
+                out.append({**_statement_evidence(self.by_key[key], None, cost=False), "slowdown_pct": round(pct, 1),
+                            "why": why})
+        return sorted(out, key=lambda x: -x["slowdown_pct"])
+
     def start_clock(self) -> None:
         """The deadlines of screening and of the searches, from the run's time limit and the time left."""
         if self.time_limit:
@@ -1004,6 +1085,10 @@ class IndexAdvisor:
                     self.limit_hit.append("screening")
                 self.not_screened += 1
                 self.rejected[c.id] = Rejected(c.id, c.index.table_key, "time limit reached before it was costed")
+                continue
+            slow = self.slows(c.index, ())
+            if slow is not None:
+                self.rejected[c.id] = Rejected(c.id, c.index.table_key, slow)
                 continue
             if self.size(c.index) is None:
                 err = self.engine.invalid.get(c.index, "no size estimate")
@@ -1083,6 +1168,13 @@ class IndexAdvisor:
             taken.add((d.schema, name))
             size = self.size(d) or 0
             wpct = self.writes.pct(d.table_key, d, rest)
+            slowed = self.writes.slowdowns(d.table_key, [*rest, d])
+            alone = self.writes.slowdowns(d.table_key, rest)
+            slows = [
+                {**_statement_evidence(self.by_key[k], None, cost=False), "slowdown_pct": round(pct, 1),
+                 "this_index_pct": round(pct - alone.get(k, (0.0, ""))[0], 1), "why": why}
+                for k, (pct, why) in sorted(slowed.items(), key=lambda kv: -kv[1][0])
+            ]
             cand = cands.get(d)
             kind = cand.kind if cand else ("single" if d.width == 1 else "multi")
             param = any(q.parameterized for q in served)
@@ -1094,6 +1186,10 @@ class IndexAdvisor:
             )
             if wpct:
                 why += f"; write overhead on {d.table}: +{wpct:.1f}%"
+            if slows:
+                top = slows[0]
+                why += (f"; slows {_n(len(slows), 'writing statement')}, the most `{top['query'][:60]}` by about "
+                        f"{top['slowdown_pct']:.0f}% per call with the table's new indexes ({top['why']})")
             if param:
                 why += "; costs are from generic plans of parameterized statements"
             wider = prefix_of(d, self.view.indexes.get(d.table_key, []))
@@ -1125,6 +1221,7 @@ class IndexAdvisor:
                             _statement_evidence(q, self.eff(q, with_all[q.key]))
                             for q in sorted(served, key=lambda q: -q.weight * q.base)
                         ],
+                        "slows": slows,
                         "why": why,
                         "kind": kind,
                         "index": {"schema": d.schema, "table": d.table, "name": name, "method": d.method},
@@ -1220,8 +1317,11 @@ class IndexAdvisor:
             ]
             read_gain, write_delta = best.values.get(d, (self.solo.get(d, 0.0), 0.0))
             detail = {"size_bytes": size, "read_benefit": round(read_gain, 2), "write_cost": round(write_delta, 2)}
+            slow = self.slows(d, grouped.get(d.table_key, ()))
             if wider:
                 reason = f"made redundant by {wider[0].label()} (its keys start with these)"
+            elif slow is not None:
+                reason = slow
             elif read_gain <= 1e-9 * scale:
                 users = {x for q in self.relevant(d) for x in self.plan(q, grouped).used}
                 by = sorted(users, key=lambda x: x.label())
@@ -1256,16 +1356,17 @@ def _covers(b: IndexDef, a: IndexDef) -> bool:
     )
 
 
-def _statement_evidence(q: _Stmt, cost_after: float | None) -> dict[str, Any]:
+def _statement_evidence(q: _Stmt, cost_after: float | None, cost: bool = True) -> dict[str, Any]:
     """One served statement in a recommendation's evidence (cost_after None: not verified)."""
-    return {
-        "queryid": q.stats.queryid,
-        "calls": q.stats.calls,
-        "mean_ms": round(q.stats.mean_exec_ms, 3),
-        "cost_before": round(q.base, 2),
-        "cost_after": None if cost_after is None else round(cost_after, 2),
-        "query": " ".join(q.ps.text.split())[:300],
-    }
+    out = {"queryid": q.stats.queryid, "calls": q.stats.calls, "mean_ms": round(q.stats.mean_exec_ms, 3)}
+    if cost:
+        out.update(cost_before=round(q.base, 2), cost_after=None if cost_after is None else round(cost_after, 2))
+    out["query"] = " ".join(q.ps.text.split())[:300]
+    return out
+
+
+def _entries(n: int) -> str:
+    return f"{n} more index entr{'y' if n == 1 else 'ies'}"
 
 
 def _n(n: int, word: str) -> str:
@@ -1307,6 +1408,7 @@ def recommend_indexes(
     table_writes: dict[str, dict] | None = None,
     time_limit_s: float | None = None,
     narrower_than_existing: bool = False,
+    max_slowdown_pct: float | None = None,
 ) -> tuple[list[Recommendation], list[Rejected], dict]:
     """New indexes for a workload: ranked recommendations, rejected candidates with reasons, and run stats.
 
@@ -1323,6 +1425,8 @@ def recommend_indexes(
     best configuration found is recommended; stats["selection"]["time_limit_hit"] says what was cut.
     A strict key prefix of a wider existing index must cut its statements' cost by PREFIX_MIN_GAIN;
     `narrower_than_existing` lifts that floor (any gain will do, as for Extend).
+    `max_slowdown_pct`: no writing statement may get slower than this by estimate (index entries per row,
+    HOT updates lost); None: no limit, the slowdowns are reported in each recommendation's evidence.
     The connection may be read-only; hypothetical indexes are reset before returning.
     """
     advisor = IndexAdvisor(
@@ -1342,6 +1446,7 @@ def recommend_indexes(
         time_limit_s=time_limit_s,
         progress=progress,
         narrower=narrower_than_existing,
+        max_slowdown_pct=max_slowdown_pct,
     )
     return advisor.run(statements)
 

@@ -87,11 +87,12 @@ def with_samples(
 def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
-              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
+              time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, max_slowdown_pct: float | None = None,
               progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
 
-    `time_limit_s` (None: none) bounds the index advisor's screening and search (see recommend_indexes).
+    `time_limit_s` (None: none) bounds the index advisor's screening and search, `max_slowdown_pct` the
+    estimated slowdown of any writing statement (see recommend_indexes).
     `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
     benchmarks; the CLI always runs write-aware)."""
     from pgadvisor.advise.drops import recommend_drops
@@ -115,12 +116,14 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
             recs, rejected, stats = recommend_indexes(
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
                 window_days=window_days, table_writes=table_writes or None, time_limit_s=time_limit_s,
-                progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware)
+                progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware,
+                max_slowdown_pct=max_slowdown_pct)
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
                                                   time_limit_s=time_limit_s, progress=progress,
-                                                  narrower_than_existing=allow_prefixes)
+                                                  narrower_than_existing=allow_prefixes,
+                                                  max_slowdown_pct=max_slowdown_pct)
         stats["statements_other_databases"] = skipped_other_db
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
     all_recs: list[Recommendation] = rank(_dedupe(recs + drops))

@@ -36,6 +36,13 @@ def time_limit_note(doc: dict[str, Any]) -> str | None:
     return "; ".join(parts) + ": these are the best indexes found by then (raise --time-limit for a complete run)"
 
 
+def slowed_note(doc: dict[str, Any]) -> list[str]:
+    """One line per writing statement the recommended indexes slow down, by estimate (slowest first)."""
+    sel = (doc.get("stats") or {}).get("selection") or {}
+    return [f"{s['slowdown_pct']:.0f}% slower (estimate): {short(s.get('query') or '', 70)} ({s['why']})"
+            for s in (sel.get("slowed_statements") or [])[:10]]
+
+
 def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
     recs = doc["recommendations"]
     stats = doc.get("stats") or {}
@@ -67,6 +74,11 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
         console.print(f"   {r['sql']}\n   [dim]rollback:[/] {r['rollback_sql']}", highlight=False, soft_wrap=True)
         if verbose:
             console.print(f"   [dim]why:[/] {r['evidence'].get('why', '')}", highlight=False, soft_wrap=True)
+    slowed = slowed_note(doc)
+    if slowed:
+        console.print("\n[bold]Writing statements these indexes slow down[/] (--max-slowdown sets a limit)")
+        for line in slowed:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
     if verbose and doc.get("rejected"):
         console.print("\n[bold]Rejected candidates[/]")
         for r in doc["rejected"]:
@@ -109,6 +121,10 @@ def markdown(doc: dict[str, Any], verbose: bool = False) -> str:
                     q = short(s.get("query") or "", 80).replace("|", "\\|")
                     out.append(f"| {s['queryid']} | {s['calls']} | {s.get('mean_ms', '')} | {s.get('cost_before', '')} "
                                f"| {s.get('cost_after', '')} | `{q}` |")
+    slowed = slowed_note(doc)
+    if slowed:
+        out += ["", "## Writing statements these indexes slow down", ""] + [
+            "- " + line for line in slowed]
     if verbose and doc.get("rejected"):
         out += ["", "## Rejected candidates", ""] + [f"- `{r['id']}`: {r['reason']}" for r in doc["rejected"]]
     return "\n".join(out) + "\n"

@@ -6,8 +6,9 @@ Starts a throwaway cluster, loads the fixture (primary keys only), runs the API 
 pg_stat_statements holds it, takes two snapshots around the run, asks `recommend` (the library
 behind the CLI) for indexes, then measures the workload (median of warm runs, fixed parameters)
 three ways in the same run: primary keys only, the obvious single-column indexes, pgadvisor's
-indexes. Prints per-statement medians and the totals; checks that no statement got >10% slower
-and that no recommended index already existed.
+indexes (and, with --max-slowdown, a fourth: pgadvisor's under that limit on writers' slowdown).
+Prints per-statement medians and the totals; checks that no statement got >10% slower and that no
+recommended index already existed.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def main() -> None:
     ap.add_argument("--json", help="write the raw results here")
     ap.add_argument("--explain-over-ms", type=float, default=5.0,
                     help="print EXPLAIN ANALYZE of statements still slower than this with pgadvisor's indexes")
+    ap.add_argument("--max-slowdown", type=float, default=None, help="also measure `recommend --max-slowdown` "
+                    "with this percentage (a fourth configuration)")
     ap.add_argument("--no-samples", dest="samples", action="store_false",
                     help="advise from pg_stat_statements texts only (no JSON log samples with real values)")
     args = ap.parse_args()
@@ -102,10 +105,12 @@ def main() -> None:
         run_sql(dsn, [])
         base = measure_workload(dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)
 
-        t0 = time.monotonic()
-        doc = recommend(dsn, statements=stmts, window=window, table_writes=writes)
-        advise_s = time.monotonic() - t0
-        creates = [r for r in doc["recommendations"] if r["rule"] == "create-index"]
+        def advise(max_slowdown: float | None) -> tuple[dict, list[dict], float]:
+            t0 = time.monotonic()
+            doc = recommend(dsn, statements=stmts, window=window, table_writes=writes, max_slowdown_pct=max_slowdown)
+            return doc, [r for r in doc["recommendations"] if r["rule"] == "create-index"], time.monotonic() - t0
+
+        doc, creates, advise_s = advise(None)
         print(f"samples: {window.get('sampled_statements', 0)} of {len(stmts)} statements have one")
         print(f"recommend: {advise_s:.1f} s, {doc['stats'].get('whatif_calls')} what-if calls, "
               f"{len(creates)} create-index recommendations")
@@ -117,20 +122,35 @@ def main() -> None:
 
         run_sql(dsn, [r["sql"] for r in creates])
         ours = measure_workload(dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)
+        columns = [("PK only ms", base), ("obvious ms", obvious), ("pgadvisor ms", ours)]
+        capped_doc = None
+        if args.max_slowdown is not None:
+            capped_doc, capped, capped_s = advise(args.max_slowdown)
+            print(f"recommend --max-slowdown {args.max_slowdown:g}%: {capped_s:.1f} s, {len(capped)} create-index "
+                  "recommendations")
+            run_sql(dsn, [f"DROP INDEX {r['sql'].split()[3]}" for r in creates] + [r["sql"] for r in capped])
+            columns.append((f"max {args.max_slowdown:g}% ms", measure_workload(
+                dsn, repeats=args.repeats, calls_per_entry=args.calls, max_ids=max_ids)))
+            existing_again += [r["sql"] for r in capped if any(r["sql"].split(" USING ")[-1] in d for d in before_defs)]
 
         names = sorted(k for k in base if not k.startswith("_"))
-        print(f"\n{'statement':<26}{'PK only ms':>12}{'obvious ms':>12}{'pgadvisor ms':>14}{'speed-up':>10}")
-        slower = []
+        print(f"\n{'statement':<26}" + "".join(f"{h:>16}" for h, _ in columns) + f"{'speed-up':>10}")
+        slower: dict[str, list] = {h: [] for h, _ in columns[2:]}
         for n in names:
-            sp = base[n] / ours[n] if ours[n] else float("inf")
-            print(f"{n:<26}{base[n]:>12.3f}{obvious[n]:>12.3f}{ours[n]:>14.3f}{sp:>9.1f}x")
-            if ours[n] > 1.10 * base[n] and ours[n] - base[n] > 0.05:
-                slower.append((n, base[n], ours[n]))
-        print(f"{'TOTAL (weighted)':<26}{base['_total']:>12.1f}{obvious['_total']:>12.1f}{ours['_total']:>14.1f}"
-              f"{base['_total'] / ours['_total']:>9.1f}x")
-        print(f"\nobvious single-column: {base['_total'] / obvious['_total']:.1f}x; "
-              f"pgadvisor: {base['_total'] / ours['_total']:.1f}x")
-        print(f"statements >10% (and >0.05 ms) slower: {slower or 'none'}")
+            print(f"{n:<26}" + "".join(f"{m[n]:>16.3f}" for _, m in columns) + f"{base[n] / ours[n]:>9.1f}x")
+            for h, m in columns[2:]:
+                if m[n] > 1.10 * base[n] and m[n] - base[n] > 0.05:
+                    slower[h].append((n, base[n], m[n]))
+        print(f"{'TOTAL (weighted)':<26}" + "".join(f"{m['_total']:>16.1f}" for _, m in columns)
+              + f"{base['_total'] / ours['_total']:>9.1f}x")
+        print("\nspeed-up over primary keys only: " + "; ".join(
+            f"{h.removesuffix(' ms')}: {base['_total'] / m['_total']:.1f}x" for h, m in columns[1:]))
+        for h, found in slower.items():
+            print(f"statements >10% (and >0.05 ms) slower than with primary keys only, {h.removesuffix(' ms')}: "
+                  f"{found or 'none'}")
+        for label, d in [("pgadvisor", doc), (f"max {args.max_slowdown}%", capped_doc)]:
+            for x in ((d or {}).get("stats") or {}).get("selection", {}).get("slowed_statements") or []:
+                print(f"  {label}: estimated {x['slowdown_pct']:.0f}% slower: {x['query'][:70]} ({x['why']})")
         print(f"recommendations of an index that already existed: {len(existing_again)}")
         for r in creates:
             print("  ", r["sql"])
@@ -139,8 +159,9 @@ def main() -> None:
             print(explain_entry(dsn, n, max_ids))
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump({"base": base, "obvious": obvious, "ours": ours, "recommendations": creates,
-                           "advise_seconds": advise_s, "stats": doc["stats"]}, fh, indent=2, default=str)
+                json.dump({"columns": dict(columns), "recommendations": creates, "advise_seconds": advise_s,
+                           "stats": doc["stats"], "capped_stats": (capped_doc or {}).get("stats")},
+                          fh, indent=2, default=str)
     finally:
         cluster.stop()
 
