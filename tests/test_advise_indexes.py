@@ -156,6 +156,42 @@ def test_budget_and_max_indexes(adv_db):
     assert s_free["whatif_calls"] > 0 and s_free["seconds"] < 30
 
 
+def test_parallel_sessions_give_the_sequential_result(adv_db):
+    """Under a budget the searches run at once on a session each (and a large pool is screened by two):
+    without a time limit that cuts them, the result is the one a single session finds."""
+    import pgadvisor.advise.indexes as ix
+
+    stmts = [st(t, c, ms) for t, c, ms in WORKLOAD]
+    budget = 2 * 1024 * 1024
+    opened = []
+
+    def second_session():
+        opened.append(1)
+        return connect(adv_db)
+
+    with connect(adv_db) as conn:
+        one, _, s_one = recommend_indexes(conn, stmts, budget_bytes=budget)
+        old = ix.PARALLEL_SCREEN_MIN
+        ix.PARALLEL_SCREEN_MIN = 2  # this small pool too
+        try:
+            two, _, s_two = recommend_indexes(conn, stmts, budget_bytes=budget, connect=second_session)
+        finally:
+            ix.PARALLEL_SCREEN_MIN = old
+        assert conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0
+    assert s_one["parallel_sessions"] == 1 and s_two["parallel_sessions"] == len(opened) + 1 >= 4
+    assert [r.sql for r in two] == [r.sql for r in one]
+    assert s_two["selection"]["runs"] == {
+        k: {**v, "seconds": s_two["selection"]["runs"][k]["seconds"]} for k, v in s_one["selection"]["runs"].items()
+    }
+
+    def refused():
+        raise ix.ConnectError("too many connections")
+
+    with connect(adv_db) as conn:  # no second session: everything runs in this one
+        alone, _, s_alone = recommend_indexes(conn, stmts, budget_bytes=budget, connect=refused)
+    assert [r.sql for r in alone] == [r.sql for r in one] and s_alone["parallel_sessions"] == 1
+
+
 def test_write_heavy_table_gets_fewer_indexes(adv_db):
     reads = [st(f"SELECT * FROM events WHERE {c} = $1", 50, 5.0) for c in "abcd"]
     writes = [st(f"UPDATE events SET {c} = {c} + 1 WHERE id = $1", 200_000, 0.05) for c in "abcd"]

@@ -24,9 +24,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,6 +49,7 @@ from pgadvisor.advise.candidates import (
     served_by,
 )
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
+from pgadvisor.errors import ConnectError
 from pgadvisor.pg import catalog
 from pgadvisor.pg.catalog import MARKER
 from pgadvisor.pg.hypo import (
@@ -82,6 +86,8 @@ MIN_GAIN_REL = 0.02
 # baseline (which always run in full) used it up
 SCREEN_SHARE = 0.5
 MIN_SHARE = 0.1
+# screening splits a pool this large between two sessions (when `connect` can open a second one)
+PARALLEL_SCREEN_MIN = 64
 
 
 @dataclass
@@ -278,6 +284,7 @@ class IndexAdvisor:
         progress: Progress | None,
         narrower: bool = False,
         max_slowdown_pct: float | None = None,
+        connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
     ):
         if budget_bytes is not None and budget_bytes < 0:
             raise ValueError("budget_bytes must be >= 0")
@@ -328,11 +335,54 @@ class IndexAdvisor:
         self.by_table: dict[str, list[_Stmt]] = {}
         self.writes = WriteModel(self.view, write_aware)
         self.rel_cache: dict[IndexDef, list[_Stmt]] = {}
-        self.engine: WhatIf | None = None
+        self._engine: WhatIf | None = None
+        self._local = threading.local()  # the engine of a search run in another thread, on its own session
+        self._lock = threading.Lock()
+        self.connect = connect  # opens another session: searches under a budget then run in parallel
+        self.helpers: list[WhatIf] = []
         self.solo: dict[IndexDef, float] = {}
         self.users_cache: dict[IndexDef, list[_Stmt]] = {}
         self._ext_cache: dict[tuple[IndexDef, int], list[IndexDef]] = {}
         self.copies: set[IndexDef] = set()  # near copies and key prefixes of existing indexes, screened out
+
+    @property
+    def engine(self) -> WhatIf:
+        """This thread's what-if engine: the run's, or a parallel search's own."""
+        return getattr(self._local, "engine", None) or self._engine
+
+    @engine.setter
+    def engine(self, e: WhatIf | None) -> None:
+        self._engine = e
+
+    def _parallel(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+        """Run the jobs (searches, parts of the screening) at once, the first in this thread and each other
+        one on a session of its own (the engines share their caches); one after another when no other
+        session can be opened."""
+        names = list(jobs)
+        if self.connect is None or len(names) < 2:
+            return {n: jobs[n]() for n in names}
+
+        def helper(name: str) -> Any:
+            with self.connect() as conn, WhatIf(
+                conn, schema=self.view.schema, max_hypothetical=self.max_hypothetical,
+                heuristic=self._engine.mode != "hypopg", shared=self._engine,
+            ) as engine:
+                if engine.mode != self._engine.mode:
+                    raise RuntimeError(f"the other session's engine is {engine.mode}: {engine.reason}")
+                self.helpers.append(engine)
+                self._local.engine = engine
+                return jobs[name]()
+
+        out: dict[str, Any] = {}
+        with ThreadPoolExecutor(max_workers=len(names) - 1) as pool:
+            futures = {n: pool.submit(helper, n) for n in names[1:]}
+            out[names[0]] = jobs[names[0]]()
+            for n, f in futures.items():
+                try:
+                    out[n] = f.result()
+                except (psycopg.Error, ConnectError, RuntimeError):  # no second session: run it here
+                    out[n] = jobs[n]()
+        return {n: out[n] for n in names}
 
     # -- 1. statements --------------------------------------------------------------------------------
     def _skip(self, st: StatementStats, reason: str) -> None:
@@ -955,18 +1005,23 @@ class IndexAdvisor:
             singles = self.extend_singles(gen.indexable)
             indexes = [c.index for c in pool]
             results: dict[str, _Result] = {}
+            bound = self.budget is not None or self.cap is not None
+            jobs: dict[str, Callable[[], _Result]] = {}
+            # one after another, each run gets a share of the time left under a time limit, so that every
+            # run gets some; in parallel (under a budget, with a session each) each may use all of it
+            apart = bound and self.connect is not None
             if self.algorithm in ("auto", "greedy"):
-                bound = self.budget is not None or self.cap is not None
-                # under a time limit, each run gets a share of the time left, so that every run gets some
-                share = 0.35 if bound else 0.9 if self.algorithm == "auto" else 1.0
-                results["greedy"] = self.search(indexes, gen.attributes, "greedy", self.min_improvement, share=share)
+                share = 1.0 if apart else 0.35 if bound else 0.9 if self.algorithm == "auto" else 1.0
+                jobs["greedy"] = lambda: self.search(
+                    indexes, gen.attributes, "greedy", self.min_improvement, share=share)
                 if bound:
                     # benefit per byte is myopic under a budget (a tiny index first can crowd out the best one)
-                    results["greedy-gain"] = self.search(
-                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain", share=0.5
-                    )
+                    jobs["greedy-gain"] = lambda: self.search(
+                        indexes, gen.attributes, "greedy-gain", self.min_improvement, by="gain",
+                        share=1.0 if apart else 0.5)
             if self.algorithm in ("auto", "extend"):
-                results["extend"] = self.search(singles, gen.attributes, "extend", 0.003)
+                jobs["extend"] = lambda: self.search(singles, gen.attributes, "extend", 0.003)
+            results.update(self._parallel(jobs) if apart else {n: job() for n, job in jobs.items()})
             winner = min(results, key=lambda k: (results[k].objective, k))
             best = results[winner]
             if self.algorithm != "extend" and (self.budget is not None or self.cap is not None):
@@ -989,8 +1044,9 @@ class IndexAdvisor:
                 {
                     "mode": engine.mode,
                     "mode_reason": engine.reason,
-                    "whatif_calls": engine.calls,
-                    "cache_hits": engine.cache_hits,
+                    "whatif_calls": engine.calls + sum(h.calls for h in self.helpers),
+                    "cache_hits": engine.cache_hits + sum(h.cache_hits for h in self.helpers),
+                    "parallel_sessions": 1 + len(self.helpers),
                     "selectivity_samples": engine.samples_taken,
                     "hypothetical_created": engine.created,
                     "hypopg_resets": engine.resets,
@@ -1071,13 +1127,28 @@ class IndexAdvisor:
 
         Two passes, most promising candidates first (the weighted cost of the statements each was made
         for): each candidate on its own statements, then the ones useless to those on the table's other
-        statements. Under a time limit, breadth first: the second pass is what the limit cuts first."""
+        statements. Under a time limit, breadth first: the second pass is what the limit cuts first.
+        A large pool is split between two sessions when another one can be opened (`connect`)."""
         keep: list[Candidate] = []
         potential = {c.id: sum(self.by_key[k].weight * self.by_key[k].base for k in c.statements if k in self.by_key)
                      for c in cands}
         position = {c.id: i for i, c in enumerate(cands)}
         cands = sorted(cands, key=lambda c: (-potential[c.id], c.id))
-        useless: list[Candidate] = []  # to its own statements
+        rank_of = {c.id: i for i, c in enumerate(cands)}
+        n = 2 if self.connect is not None and len(cands) >= PARALLEL_SCREEN_MIN else 1
+        useless = [
+            c for part in self._parallel(
+                {f"screen {i}": lambda part=cands[i::n]: self._screen_own(part, keep) for i in range(n)}
+            ).values() for c in part
+        ]
+        useless.sort(key=lambda c: rank_of[c.id])
+        self._parallel({f"screen others {i}": lambda part=useless[i::n]: self._screen_others(part, keep)
+                        for i in range(n)})
+        return sorted(keep, key=lambda c: position[c.id])  # the generator's order: the search's tie-break
+
+    def _screen_own(self, cands: list[Candidate], keep: list[Candidate]) -> list[Candidate]:
+        """Screening's first pass: returns the candidates useless to their own statements."""
+        useless = []
         for i, c in enumerate(cands):
             self.progress("screening", i, len(cands))
             if i % 64 == 0 and not self._screen_late():  # sizes by batches: two round trips for 64 candidates
@@ -1099,8 +1170,12 @@ class IndexAdvisor:
                 self._keep(c, solo, own, keep)
             else:
                 useless.append(c)
-        for i, c in enumerate(useless):
-            self.progress("screening other statements", i, len(useless))
+        return useless
+
+    def _screen_others(self, cands: list[Candidate], keep: list[Candidate]) -> list[Candidate]:
+        """Screening's second pass: candidates useless to their own statements, on the table's others."""
+        for i, c in enumerate(cands):
+            self.progress("screening other statements", i, len(cands))
             if self._screen_late():
                 self._not_screened(c, "no plan of its own statements gains from it; the time limit came before "
                                       "it was tried on the table's other statements")
@@ -1119,15 +1194,16 @@ class IndexAdvisor:
                 self.rejected[c.id] = Rejected(
                     c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
                 )
-        return sorted(keep, key=lambda c: position[c.id])  # the generator's order: the search's tie-break
+        return []
 
     def _screen_late(self) -> bool:
         return self.screen_deadline is not None and time.monotonic() > self.screen_deadline
 
     def _not_screened(self, c: Candidate, reason: str) -> None:
-        if not self.not_screened:
-            self.limit_hit.append("screening")
-        self.not_screened += 1
+        with self._lock:
+            if not self.not_screened:
+                self.limit_hit.append("screening")
+            self.not_screened += 1
         self.rejected[c.id] = Rejected(c.id, c.index.table_key, reason)
 
     def _gains(self, d: IndexDef, stmts: list[_Stmt]) -> float:
@@ -1436,6 +1512,7 @@ def recommend_indexes(
     time_limit_s: float | None = None,
     narrower_than_existing: bool = False,
     max_slowdown_pct: float | None = None,
+    connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
 ) -> tuple[list[Recommendation], list[Rejected], dict]:
     """New indexes for a workload: ranked recommendations, rejected candidates with reasons, and run stats.
 
@@ -1454,6 +1531,8 @@ def recommend_indexes(
     `narrower_than_existing` lifts that floor (any gain will do, as for Extend).
     `max_slowdown_pct`: no writing statement may get slower than this by estimate (index entries per row,
     HOT updates lost); None: no limit, the slowdowns are reported in each recommendation's evidence.
+    `connect`: opens another read-only session on the same database (a context manager); under a budget
+    or cap the searches then run in parallel, one session each, instead of sharing the time limit.
     The connection may be read-only; hypothetical indexes are reset before returning.
     """
     advisor = IndexAdvisor(
@@ -1474,6 +1553,7 @@ def recommend_indexes(
         progress=progress,
         narrower=narrower_than_existing,
         max_slowdown_pct=max_slowdown_pct,
+        connect=connect,
     )
     return advisor.run(statements)
 

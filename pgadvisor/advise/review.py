@@ -117,13 +117,13 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
                 window_days=window_days, table_writes=table_writes or None, time_limit_s=time_limit_s,
                 progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware,
-                max_slowdown_pct=max_slowdown_pct)
+                max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn))
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
                                                   time_limit_s=time_limit_s, progress=progress,
                                                   narrower_than_existing=allow_prefixes,
-                                                  max_slowdown_pct=max_slowdown_pct)
+                                                  max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn))
         stats["statements_other_databases"] = skipped_other_db
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
     all_recs: list[Recommendation] = rank(_dedupe(recs + drops))

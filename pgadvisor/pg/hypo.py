@@ -293,7 +293,10 @@ class WhatIf:
         max_hypothetical: int = 256,
         create_extension: bool = False,
         heuristic: bool = False,
+        shared: WhatIf | None = None,
     ):
+        """`shared`: an engine on another session of the same database whose caches (plan costs, sizes,
+        sampled selectivities) this one shares, for what-ifs run in parallel threads."""
         self.conn = conn
         self.schema = schema or {}
         self.max_hypothetical = max(1, max_hypothetical)
@@ -313,6 +316,9 @@ class WhatIf:
         self._typed: dict[str, str] = {}  # texts that needed casts on their parameters
         self._samples: dict[tuple[str, str], float | None] = {}  # sampled selectivities of expression filters
         self.samples_taken = 0
+        if shared is not None:
+            self._cache, self._sizes, self._samples = shared._cache, shared._sizes, shared._samples
+            self._typed, self.invalid, self._scans = shared._typed, shared.invalid, shared._scans
         self._closed = False
         self._saved_autocommit = conn.autocommit
         self._saved_prepare = conn.prepare_threshold

@@ -217,11 +217,13 @@ def body_of(create_sql: str) -> str:
 def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit: float | None,
                   narrower: bool = False) -> dict[str, Any]:
     from pgadvisor.advise.indexes import recommend_indexes
+    from pgadvisor.pg.connect import connect
 
     t0 = time.monotonic()
     with psycopg.connect(dsn) as conn:
         recs, rejected, stats = recommend_indexes(conn, statements, budget_bytes=int(budget_mb * MB), max_width=width,
-                                                  time_limit_s=time_limit, narrower_than_existing=narrower)
+                                                  time_limit_s=time_limit, narrower_than_existing=narrower,
+                                                  connect=lambda: connect(dsn))
     seconds = time.monotonic() - t0
     whatif = [r for r in recs if r.verified != "rule" and r.rule == "create-index"]
     rules = [r for r in recs if r.verified == "rule"]
