@@ -234,7 +234,7 @@ def test_write_model_charges_the_measured_cost_of_an_index_entry(adv_db):
 def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
     pending = st("SELECT id, total FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 50", 2000, 20.0)
     by_user = st("SELECT * FROM orders WHERE user_id = $1", 2000, 20.0)
-    status = st("UPDATE orders SET status = $1 WHERE id = $2", 500, 0.2, qid="upd-status")
+    status = st("UPDATE orders SET status = $1 WHERE id = $2", 500, 0.05, qid="upd-status")  # 50 µs a call
     with connect(adv_db) as conn:
         free, _, stats = recommend_indexes(conn, [pending, by_user, status])
         on_status = [r for r in created(free) if "status" in r.sql]
@@ -252,6 +252,28 @@ def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
     assert all(s["slowdown_pct"] <= 10 for s in stats["selection"]["slowed_statements"])
     reasons = [r.reason for r in rejected if "status" in r.id]
     assert reasons and all("would slow `UPDATE orders SET status" in x and "is 10%" in x for x in reasons), reasons
+
+
+def test_a_writers_slowdown_is_set_against_its_measured_time():
+    from pgadvisor.advise.candidates import SchemaView
+    from pgadvisor.advise.indexes import MS_PER_COST_UNIT, WriteModel
+
+    pk = {"schema": "public", "table": "t", "name": "t_pkey", "method": "btree", "n_key": 1, "columns": ["id"],
+          "desc_flags": [False], "is_valid": True, "is_unique": True, "is_primary": True, "definition": "…"}
+    view = SchemaView({"relations": [{"schema": "public", "name": "t", "reltuples": 1024}], "indexes": [pk]})
+    model = WriteModel(view)
+    model.add_writer("public.t", "ins-timed", "insert", 1.0, None, 0.01, mean_ms=0.1)
+    model.add_writer("public.t", "ins-untimed", "insert", 1.0, None, 0.01)
+    model.add_writer("public.t", "upd", "update", 1.0, frozenset({"note"}), 8.0, mean_ms=0.1)
+    b = IndexDef("public", "t", (KeyPart(column="b"),))
+    out = model.slowdowns("public.t", [b])
+    maint = 2.0 + 0.01 * 10  # MAINT_BASE + MAINT_PER_LEVEL × log2(1024 rows)
+    assert out["ins-timed"][0] == pytest.approx(100 * maint * MS_PER_COST_UNIT / 0.1)  # 16.8%
+    assert out["ins-untimed"][0] == pytest.approx(100 * maint / (0.01 + 1 + maint))  # no timing: plan cost units
+    assert out["ins-timed"][1] == "1 more index entry per inserted row" and "upd" not in out  # still HOT
+    assert model.slowdowns("public.t", [IndexDef("public", "t", (KeyPart(column="note"),))])["upd"][1].startswith(
+        "its updates of note stop being HOT"
+    )
 
 
 def test_bad_statements_are_skipped_with_reasons(adv_db):

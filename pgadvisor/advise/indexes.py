@@ -77,6 +77,9 @@ READ_KINDS = ("select", "update", "delete", "merge", "insert")
 # write-heavy mix (tests/bench/bench_writemix.py).
 MAINT_BASE = 2.0
 MAINT_PER_LEVEL = 0.01
+# time of a cost unit, to set an index entry's cost against a statement's measured time: 5.1–11.5 µs
+# per unit of a sequential scan in bench_write_cost.py on the 2-core benchmark machine
+MS_PER_COST_UNIT = 0.008
 # a statement's gain below both of these is hypopg noise, not a reason for an index (see `eff`)
 MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
@@ -140,8 +143,8 @@ class WriteModel:
         self.updates: dict[str, list[tuple[frozenset[str] | None, float]]] = {}
         self.dml_cost: Counter[str] = Counter()  # Σ calls × plan cost of the table's DML
         self.hot_ratio: dict[str, float] = {}
-        # table → its writing statements: (key, kind, rows per call, SET columns, plan cost per call)
-        self.writers: dict[str, list[tuple[str, str, float, frozenset[str] | None, float]]] = {}
+        # table → its writing statements: (key, kind, rows per call, SET columns, plan cost, mean ms per call)
+        self.writers: dict[str, list[tuple[str, str, float, frozenset[str] | None, float, float]]] = {}
 
     def add_statement(
         self, table_key: str, kind: str, rows: float, set_columns: frozenset[str] | None, weighted_cost: float
@@ -156,15 +159,17 @@ class WriteModel:
 
     def add_writer(
         self, table_key: str, key: str, kind: str, rows_per_call: float, set_columns: frozenset[str] | None,
-        cost: float,
+        cost: float, mean_ms: float = 0.0,
     ) -> None:
-        """A writing statement whose own slowdown (`slowdowns`) the new indexes are judged by."""
-        self.writers.setdefault(table_key, []).append((key, kind, rows_per_call, set_columns, cost))
+        """A writing statement whose own slowdown (`slowdowns`) the new indexes are judged by; `mean_ms`
+        is its measured mean execution time (0: unknown)."""
+        self.writers.setdefault(table_key, []).append((key, kind, rows_per_call, set_columns, cost, mean_ms))
 
     def slowdowns(self, table_key: str, new: Iterable[IndexDef]) -> dict[str, tuple[float, str]]:
         """Each writing statement's estimated extra time per call with the new indexes on `table_key`, in
-        % of its time now (plan cost, plus a heap write and an entry in every existing index per row),
-        with the reason: `{key: (pct, reason)}`; statements the new indexes do not slow are left out."""
+        % of its measured mean time (without one: of its plan cost plus a heap write and an entry in
+        every existing index per row), with the reason: `{key: (pct, reason)}`; statements the new
+        indexes do not slow are left out."""
         new = [d for d in new if d.table_key == table_key]
         if not self.enabled or not new:
             return {}
@@ -173,7 +178,7 @@ class WriteModel:
         existing = self._existing_cols(table_key)
         hot = self.hot_ratio.get(table_key, 0.9)
         out = {}
-        for key, kind, rows, set_cols, cost in self.writers.get(table_key, []):
+        for key, kind, rows, set_cols, cost, mean_ms in self.writers.get(table_key, []):
             if kind == "insert":
                 entries, why = len(new), f"{_entries(len(new))} per inserted row"
             elif kind in ("update", "merge") and set_cols is not None:
@@ -189,9 +194,11 @@ class WriteModel:
                     continue
             else:  # deletes leave index entries to VACUUM
                 continue
-            base = cost + rows * (1.0 + n_existing * maint)
-            if base > 0:
-                out[key] = (100.0 * rows * entries * maint / base, why)
+            extra = rows * entries * maint
+            if mean_ms > 0:  # a plan's cost leaves out what every statement pays (executor start, locks, WAL)
+                out[key] = (100.0 * extra * MS_PER_COST_UNIT / mean_ms, why)
+            elif cost + rows * (1.0 + n_existing * maint) > 0:
+                out[key] = (100.0 * extra / (cost + rows * (1.0 + n_existing * maint)), why)
         return out
 
     def add_counters(self, table_key: str, counters: dict[str, Any]) -> None:
@@ -546,7 +553,9 @@ class IndexAdvisor:
                 if q.ps.kind == "insert" and set_cols:  # INSERT … ON CONFLICT DO UPDATE: count both
                     self.writes.add_statement(target, "update", rows, set_cols, 0.0)
                 self.writes.add_statement(target, q.ps.kind, rows, set_cols, q.weight * q.base)
-                self.writes.add_writer(target, q.key, q.ps.kind, rows / max(1.0, q.weight), set_cols, q.base)
+                self.writes.add_writer(
+                    target, q.key, q.ps.kind, rows / max(1.0, q.weight), set_cols, q.base, q.stats.mean_exec_ms
+                )
         self.stmts = kept
         self.by_key = {q.key: q for q in kept}
         for table_key, counters in self.table_writes.items():
