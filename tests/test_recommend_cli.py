@@ -150,6 +150,19 @@ def test_max_slowdown_option(shop):
     q = 'SELECT * FROM "Customer Orders" WHERE "UserId" = 42 ORDER BY "créé" DESC LIMIT 10'
     assert rec_json(q, "--dsn", shop, "--max-slowdown", "7.5%")["stats"]["selection"]["max_slowdown_pct"] == 7.5
     assert rec_json(q, "--dsn", shop)["stats"]["selection"]["max_slowdown_pct"] is None
+    # an index on status ends the UPDATE's HOT updates: reported by default, kept out under a limit
+    pending = """SELECT * FROM "Customer Orders" WHERE status = 'pending' ORDER BY "créé" LIMIT 50"""
+    update = """UPDATE "Customer Orders" SET status = 'done' WHERE id = 7"""
+    doc = rec_json(pending, update, "--dsn", shop)
+    [slowed] = doc["stats"]["selection"]["slowed_statements"]
+    assert slowed["query"] == update and "its updates of status stop being HOT" in slowed["why"]
+    for fmt, title in (("table", "Writing statements these indexes slow down"),
+                       ("markdown", "## Writing statements these indexes slow down")):
+        out = run_cli("recommend", pending, update, "--dsn", shop, "--format", fmt)
+        assert out.returncode == 0 and title in out.stdout and "stop being HOT" in out.stdout, out.stdout
+    capped = rec_json(pending, update, "--dsn", shop, "--max-slowdown", "10%", "--verbose")
+    assert not [r for r in capped["recommendations"] if r["rule"] == "create-index" and "status" in r["sql"]]
+    assert any("would slow `UPDATE" in r["reason"] for r in capped["rejected"])
 
 
 def test_time_limit_option(shop):
