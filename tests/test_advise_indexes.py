@@ -192,6 +192,30 @@ def test_parallel_sessions_give_the_sequential_result(adv_db):
     assert [r.sql for r in alone] == [r.sql for r in one] and s_alone["parallel_sessions"] == 1
 
 
+def test_an_interrupted_run_stops_its_parallel_sessions(adv_db):
+    import time
+
+    from pgadvisor.advise.indexes import IndexAdvisor
+    from pgadvisor.pg.hypo import WhatIf
+
+    with connect(adv_db) as conn:
+        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
+                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
+                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None,
+                           connect=lambda: connect(adv_db))
+        with WhatIf(conn, schema=adv.view.schema) as engine:
+            adv.engine = engine
+
+            def interrupted():
+                time.sleep(0.5)  # the other session is busy by now
+                raise KeyboardInterrupt
+
+            t0 = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                adv._parallel({"here": interrupted, "there": lambda: adv._cancel.wait(60)})
+            assert time.monotonic() - t0 < 10 and adv._cancel.is_set() and len(adv.helpers) == 1
+
+
 def test_write_heavy_table_gets_fewer_indexes(adv_db):
     reads = [st(f"SELECT * FROM events WHERE {c} = $1", 50, 5.0) for c in "abcd"]
     writes = [st(f"UPDATE events SET {c} = {c} + 1 WHERE id = $1", 200_000, 0.05) for c in "abcd"]

@@ -345,6 +345,7 @@ class IndexAdvisor:
         self._engine: WhatIf | None = None
         self._local = threading.local()  # the engine of a search run in another thread, on its own session
         self._lock = threading.Lock()
+        self._cancel = threading.Event()  # set when the run is interrupted: parallel jobs stop
         self.connect = connect  # opens another session: searches under a budget then run in parallel
         self.helpers: list[WhatIf] = []
         self.solo: dict[IndexDef, float] = {}
@@ -383,7 +384,11 @@ class IndexAdvisor:
         out: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=len(names) - 1) as pool:
             futures = {n: pool.submit(helper, n) for n in names[1:]}
-            out[names[0]] = jobs[names[0]]()
+            try:
+                out[names[0]] = jobs[names[0]]()
+            except BaseException:  # Ctrl-C or an error here: the other sessions stop at their next step
+                self._cancel.set()
+                raise
             for n, f in futures.items():
                 try:
                     out[n] = f.result()
@@ -756,7 +761,7 @@ class IndexAdvisor:
                 if e not in in_config:
                     push(e, d)
         while heap:
-            if deadline and time.monotonic() > deadline:
+            if (deadline and time.monotonic() > deadline) or self._cancel.is_set():
                 stopped = "time limit reached"
                 self.limit_hit.append(label)
                 break
@@ -1206,7 +1211,7 @@ class IndexAdvisor:
         return []
 
     def _screen_late(self) -> bool:
-        return self.screen_deadline is not None and time.monotonic() > self.screen_deadline
+        return (self.screen_deadline is not None and time.monotonic() > self.screen_deadline) or self._cancel.is_set()
 
     def _not_screened(self, c: Candidate, reason: str) -> None:
         with self._lock:
