@@ -108,7 +108,7 @@ def test_collect_with_log_stores_samples_and_recommend_uses_them(tmp_path):
         assert any("status = 'pending' AND id > $1" in t for t in texts)
         assert not any("pgadvisor" in t for t in texts)
         with open_store(store) as st:
-            [(text, values)] = [x for xs in st.samples(st.server_id("x"), [q for (q,) in st.query(
+            [(text, values, _)] = [x for xs in st.samples(st.server_id("x"), [q for (q,) in st.query(
                 "SELECT queryid FROM samples")]).values() for x in xs if "status = 'pending'" in x[0]]
         assert len(values) == 3 and values[-1] == ("'29'",)  # the newest value sets, for custom plans
         quiet = str(tmp_path / "novalues.sqlite")

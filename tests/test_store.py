@@ -164,17 +164,18 @@ def test_reader_of_an_older_store(tmp_path):
         st.execute("INSERT INTO texts (hash, query) VALUES ('h', 'SELECT 1 WHERE a = $1')")
         st.execute("INSERT INTO samples (server_id, queryid, text_hash, seen_at, params) VALUES (1, 'q', 'h', 0, ?)",
                    ('[["\'5\'"]]',))
-    con = sqlite3.connect(path)  # what pgadvisor wrote before migration 4 (no bind values)
+    con = sqlite3.connect(path)  # what pgadvisor wrote before migration 4 (no bind values, no counts)
     con.execute("ALTER TABLE samples DROP COLUMN params")
-    con.execute(f"DELETE FROM schema_migrations WHERE version = {LATEST}")
+    con.execute("ALTER TABLE samples DROP COLUMN times")
+    con.execute("DELETE FROM schema_migrations WHERE version >= 4")
     con.commit()
     con.close()
     with _connect(path, read_only=True) as old:  # a store we may not write to is read as it is
-        assert old.schema_version() == LATEST - 1
-        assert old.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}
+        assert old.schema_version() == 3 and LATEST == 5
+        assert old.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [], 1)]}
     with open_store(path, read_only=True) as st:  # a reader that may write brings the store up to date first
         assert st.schema_version() == LATEST and st.read_only
-        assert st.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [])]}
+        assert st.samples(1, ["q"]) == {"q": [("SELECT 1 WHERE a = $1", [], 1)]}
 
 
 def test_sample_values_are_kept_newest_last_and_never_huge(tmp_path):
@@ -188,5 +189,29 @@ def test_sample_values_are_kept_newest_last_and_never_huge(tmp_path):
     with open_store(str(tmp_path / "s.sqlite")) as st:
         st.save_snapshot(replace(snapshot("srv", 100.0, statement_rows(2)), samples=[*small, huge]))
         got = st.samples(st.server_id("srv"), ["q", "q2"])
-    assert got["q"] == [(text, [("'2'",), ("'3'",), ("'4'",)])]  # the last three value sets
-    assert got["q2"] == [("SELECT * FROM t WHERE b = $1", [])]  # a 20 kB value is not stored
+    assert got["q"] == [(text, [("'2'",), ("'3'",), ("'4'",)], 5)]  # the last three value sets; logged 5 times
+    assert got["q2"] == [("SELECT * FROM t WHERE b = $1", [], 1)]  # a 20 kB value is not stored
+
+
+def test_a_sample_text_counts_the_times_it_was_logged(tmp_path):
+    from dataclasses import replace
+
+    from pgadvisor.advise.review import with_samples
+    from pgadvisor.pg.logs import SAME_TEXT_MIN, Sample
+    from pgadvisor.workload import StatementStats
+
+    text = "UPDATE o SET status = 'processing' WHERE id = (SELECT id FROM o WHERE status = 'pending' LIMIT 1)"
+    with open_store(str(tmp_path / "s.sqlite")) as st:
+        st.save_snapshot(replace(snapshot("srv", 100.0, statement_rows(2)), samples=[Sample("q", "a", "u", text, 1.0)]))
+        sid = st.server_id("srv")
+        once = st.samples(sid, ["q"])
+        st.save_snapshot(replace(snapshot("srv", 200.0, statement_rows(2)),
+                                 samples=[Sample("q", "a", "u", text, 1.0)] * (SAME_TEXT_MIN - 1)))
+        often = st.samples(sid, ["q"])
+    assert once == {"q": [(text, [], 1)]} and often == {"q": [(text, [], SAME_TEXT_MIN)]}
+    pgss = StatementStats("q", "UPDATE o SET status = $1 WHERE id = (SELECT id FROM o WHERE status = $2 LIMIT $3)",
+                          10, 0, True, 40, 4.0, 40)
+    # logged once, its constants could be a parameter's value; logged every time the same, they are its own
+    assert with_samples([pgss], once)[0].query == pgss.query
+    [s] = with_samples([pgss], often)
+    assert s.query == text and s.template == pgss.query and s.examples == (text,)

@@ -64,7 +64,7 @@ def store_statements(store, server: str | None, since_s: float) -> tuple[str, li
 
 
 def with_samples(
-    statements: list[StatementStats], samples: dict[str, list[tuple[str, list[tuple[str, ...]]]]]
+    statements: list[StatementStats], samples: dict[str, list[tuple[str, list[tuple[str, ...]], int]]]
 ) -> list[StatementStats]:
     """Statements whose logged text (the application's own constants, $n only for bind parameters)
     replaces pg_stat_statements' text, where all constants are $n; with literal examples (logged
@@ -76,9 +76,10 @@ def with_samples(
     out = []
     for s in statements:
         mine = samples.get(s.queryid, [])
-        text = template_from_samples([t for t, _ in mine])
+        text = template_from_samples([t for t, _, _ in mine], [n for _, _, n in mine])
         if text:
-            out.append(replace(s, query=text, template=s.query, examples=tuple(examples(text, mine))))
+            pairs = [(t, sets) for t, sets, _ in mine]
+            out.append(replace(s, query=text, template=s.query, examples=tuple(examples(text, pairs))))
         else:
             out.append(s)
     return out

@@ -28,6 +28,9 @@ _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
 _DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|with|insert|update|delete|values|table)\b", re.I | re.S)
 _TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(\d+)\b)""", re.S)
 MAX_SAMPLE_CHARS = 100_000
+# a statement whose only logged text was logged this often has the application's own constants (the
+# same values every time): `status = 'pending'` in a statement sent without bind parameters
+SAME_TEXT_MIN = 3
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,19 @@ def parse_record(rec: dict) -> Sample | None:
 _LITERAL = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$\d+\b|\b\d+(?:\.\d+)?\b)""", re.S)
 
 
-def template_from_samples(texts: list[str]) -> str | None:
+def template_from_samples(texts: list[str], times: list[int] | None = None) -> str | None:
     """The statement with $n where its samples differ and the application's constants where they agree.
 
-    A sample with bind parameters ($n) already is that. Fully inlined samples (simple protocol) need
-    at least two of the same shape: a constant seen once could be a parameter's value, and a
-    partial index on it would serve only that value.
+    A sample with bind parameters ($n) already is that. Fully inlined samples (simple protocol, or a
+    statement sent without parameters) need at least two of the same shape, or one text logged
+    SAME_TEXT_MIN times (`times[i]`: how often texts[i] was): a constant seen once could be a
+    parameter's value, and a partial index on it would serve only that value.
     """
     with_params = [t for t in texts if _has_param(t)]
     if with_params:
         return with_params[0]
+    if len(texts) == 1 and times and times[0] >= SAME_TEXT_MIN:
+        return texts[0]
     if len(texts) < 2:
         return None
     split = [_LITERAL.split(t) for t in texts]

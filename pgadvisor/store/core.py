@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -382,6 +383,7 @@ class Store:
             )
         latest: dict[str, dict[str, Any]] = {}
         values: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+        times = Counter((s.queryid, s.text) for s in snap.samples)
         for s in snap.samples:  # the newest distinct texts per statement, each with its newest value sets
             bucket = latest.setdefault(s.queryid, {})
             bucket.pop(s.text, None)
@@ -399,12 +401,14 @@ class Store:
                 self.execute("INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING", (h, s.text))
                 sets = values.get((queryid, s.text))
                 params = json.dumps(sets[-self.VALUE_SETS_PER_SAMPLE :]) if sets else None
-                rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms, params))
+                rows.append((sid, queryid, h, s.dbname, snap.taken_at + i * 1e-6, s.duration_ms, params,
+                             times[(queryid, s.text)]))
             self.executemany(
-                "INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms, params) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
+                "INSERT INTO samples (server_id, queryid, text_hash, dbname, seen_at, duration_ms, params, times) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (server_id, queryid, text_hash) "
                 "DO UPDATE SET seen_at = excluded.seen_at, duration_ms = excluded.duration_ms, "
-                "params = COALESCE(excluded.params, samples.params)",
+                "params = COALESCE(excluded.params, samples.params), "
+                "times = COALESCE(samples.times, 1) + excluded.times",
                 rows,
             )
             self.execute(
@@ -423,21 +427,24 @@ class Store:
             for k, v in self.query("SELECT file_key, file_offset FROM log_offsets WHERE server_id = ?", (sid,))
         }
 
-    def samples(self, sid: int, queryids: list[str]) -> dict[str, list[tuple[str, list[tuple[str, ...]]]]]:
+    def samples(self, sid: int, queryids: list[str]) -> dict[str, list[tuple[str, list[tuple[str, ...]], int]]]:
         """Up to SAMPLES_PER_STATEMENT logged samples per queryid, newest first: (text, the bind
-        parameters' value sets logged with it, newest last)."""
-        out: dict[str, list[tuple[str, list[tuple[str, ...]]]]] = {}
-        params_col = "s.params" if self.schema_version() >= 4 else "NULL"  # a read-only store from before v4
+        parameters' value sets logged with it, newest last, how many times the text was logged)."""
+        out: dict[str, list[tuple[str, list[tuple[str, ...]], int]]] = {}
+        version = self.schema_version()  # a read-only store from before v4/v5 lacks the newer columns
+        params_col = "s.params" if version >= 4 else "NULL"
+        times_col = "COALESCE(s.times, 1)" if version >= 5 else "1"
         for i in range(0, len(queryids), 500):
             chunk = queryids[i : i + 500]
             marks = ", ".join("?" * len(chunk))
-            for qid, text, params in self.query(
-                f"SELECT s.queryid, t.query, {params_col} FROM samples s JOIN texts t ON t.hash = s.text_hash "
+            for qid, text, params, times in self.query(
+                f"SELECT s.queryid, t.query, {params_col}, {times_col} FROM samples s "
+                f"JOIN texts t ON t.hash = s.text_hash "
                 f"WHERE s.server_id = ? AND s.queryid IN ({marks}) ORDER BY s.queryid, s.seen_at DESC",
                 (sid, *chunk),
             ):
                 sets = [tuple(v) for v in json.loads(params)] if params else []
-                out.setdefault(qid, []).append((text, sets))
+                out.setdefault(qid, []).append((text, sets, int(times)))
         return out
 
     @staticmethod

@@ -128,6 +128,10 @@ MIGRATIONS.append((4, "bind parameter values of log samples", """
 ALTER TABLE samples ADD COLUMN params TEXT;
 """))
 
+MIGRATIONS.append((5, "how many times each log sample's text was seen", """
+ALTER TABLE samples ADD COLUMN times {int};
+"""))
+
 LATEST = MIGRATIONS[-1][0]
 
 
