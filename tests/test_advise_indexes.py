@@ -192,6 +192,30 @@ def test_parallel_sessions_give_the_sequential_result(adv_db):
     assert [r.sql for r in alone] == [r.sql for r in one] and s_alone["parallel_sessions"] == 1
 
 
+def test_a_chosen_index_no_plan_gains_from_is_dropped(adv_db):
+    from pgadvisor.advise.indexes import IndexAdvisor, _Result
+    from pgadvisor.pg.hypo import WhatIf
+
+    by_user = IndexDef("public", "orders", (KeyPart(column="user_id"),))
+    twin = IndexDef("public", "orders", (KeyPart(column="user_id"),), include=("note",))  # stands in for it
+    unused = IndexDef("public", "orders", (KeyPart(column="note"),))
+    with connect(adv_db) as conn:
+        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
+                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
+                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None)
+        adv.prepare([st("SELECT id FROM orders WHERE user_id = $1", qid="a")])
+        with WhatIf(conn, schema=adv.view.schema) as engine:
+            adv.engine = engine
+            adv.baseline()
+            out = adv.drop_unserved(_Result([by_user, twin, unused], 0.0, 0.0, 0.0, 3))
+            assert unused not in out.config and len(out.config) == 1 and out.config[0] in (by_user, twin)
+            assert any(h.startswith("drop public.orders(note)") for h in out.history)
+            assert adv.rejected["create-index:public.orders(note)"].reason == (
+                "no plan gains from it next to the other chosen indexes")
+            kept = _Result(list(out.config), 0.0, 0.0, 0.0, 1)
+            assert adv.drop_unserved(kept) is kept
+
+
 def test_an_interrupted_run_stops_its_parallel_sessions(adv_db):
     import time
 

@@ -975,6 +975,28 @@ class IndexAdvisor:
         return _Result(config, read + write, read, write, best.steps, best.stopped, best.history + dropped,
                        pruned, best.values)
 
+    def drop_unserved(self, best: _Result) -> _Result:
+        """Drop a chosen index that no statement's plan gains from next to the other chosen ones (the
+        searches can leave one behind when a later index takes its statements): it would only cost writes."""
+        grouped = self.by_table_of(best.config)
+        cur = self.costs_under(grouped, self.stmts)
+        unserved = []
+        for d in best.config:  # one at a time: of two that can stand in for each other, one stays
+            users = [q for q in self.relevant(d) if d in self.plan(q, grouped).used]
+            if not users or self.costs_under(self.without(grouped, d), users) == {q.key: cur[q.key] for q in users}:
+                unserved.append(d)
+                grouped = self.without(grouped, d)
+                self.rejected[candidate_id(d)] = Rejected(
+                    candidate_id(d), d.table_key, "no plan gains from it next to the other chosen indexes"
+                )
+        if not unserved:
+            return best
+        config = [d for d in best.config if d not in unserved]
+        read, write = sum(q.weight * cur[q.key] for q in self.stmts), self.write_cost(config)
+        return _Result(config, read + write, read, write, best.steps, best.stopped,
+                       best.history + [f"drop {d.label()}: no plan gains from it" for d in unserved],
+                       best.pruned, best.values)
+
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
         phases: dict[str, float] = {}
@@ -1045,7 +1067,7 @@ class IndexAdvisor:
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
-            best = results[winner] = self.consolidate(best)
+            best = results[winner] = self.drop_unserved(self.consolidate(best))
             lap("search")
             self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
