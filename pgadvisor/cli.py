@@ -68,6 +68,11 @@ def main_callback(
     """pgadvisor: ranked, verified advice for PostgreSQL workloads."""
 
 
+def _is_none(text: str) -> bool:
+    """Whether an option's value switches it off ('none' or 'off')."""
+    return text.strip().lower() in ("none", "off")
+
+
 def _duration(text: str | None, name: str) -> float | None:
     from pgadvisor.units import parse_duration
 
@@ -287,9 +292,9 @@ def recommend(
                 budget_bytes = parse_size(budget)
             except ValueError as exc:
                 raise UsageError(f"--budget: {exc}") from None
-        limit_s = None if time_limit.strip().lower() in ("none", "off") else _duration(time_limit, "--time-limit")
+        limit_s = None if _is_none(time_limit) else _duration(time_limit, "--time-limit")
         slowdown = None
-        if max_slowdown.strip().lower() not in ("none", "off"):
+        if not _is_none(max_slowdown):
             try:
                 slowdown = parse_percent(max_slowdown)
             except ValueError as exc:

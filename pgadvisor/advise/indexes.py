@@ -321,7 +321,6 @@ class IndexAdvisor:
         if max_slowdown_pct is not None and max_slowdown_pct < 0:
             raise ValueError("max_slowdown_pct must be >= 0")
         self.max_slowdown = max_slowdown_pct
-        self.too_slow: dict[IndexDef, str] = {}  # indexes the slowdown limit kept out, with the reason
         self.progress = progress or (lambda stage, done, total: None)
         self.t0 = time.monotonic()
         was_idle = conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit
@@ -361,6 +360,10 @@ class IndexAdvisor:
     @engine.setter
     def engine(self, e: WhatIf | None) -> None:
         self._engine = e
+
+    def whatif_calls(self) -> int:
+        """EXPLAINs run so far, by the run's engine and the parallel sessions' engines."""
+        return (self._engine.calls if self._engine is not None else 0) + sum(h.calls for h in self.helpers)
 
     def _parallel(self, jobs: dict[str, Callable[[], Any]]) -> dict[str, Any]:
         """Run the jobs (searches, parts of the screening) at once, the first in this thread and each other
@@ -777,7 +780,6 @@ class IndexAdvisor:
                 continue  # used bytes only grow: it will not fit later either
             slow = self.slows(add, [d for d in by_t.get(add.table_key, ()) if d != remove])
             if slow is not None:  # more indexes only slow writers more: it will not pass later either
-                self.too_slow.setdefault(add, slow)
                 self.moves["over the writers' slowdown limit"] += 1
                 continue
             ev = evaluated.get((add, remove))
@@ -914,9 +916,14 @@ class IndexAdvisor:
         threshold: float = 0.0,
     ) -> tuple[list[IndexDef], float, float, dict[IndexDef, list[IndexDef]]]:
         """Remove, least useful first, every index whose removal raises the cost (reads + writes) by no
-        more than `threshold` × the workload's cost: one the others made (nearly) useless."""
+        more than `threshold` × the workload's cost: one the others made (nearly) useless.
+
+        `cur` is brought up to date first: the search takes an extended index's cost for the statements
+        that do not read the new column as unchanged, and a stale, too low cost there would keep an
+        index (a BRIN next to the extended B-tree) that no plan gains from any more."""
         pruned: dict[IndexDef, list[IndexDef]] = {}
         config = list(config)
+        cur.update(self.costs_under(config, self.stmts))
         losses: dict[IndexDef, tuple[float, list[_Stmt], dict[str, float]]] = {}
         labels = {d: d.label() for d in config}
         while config:
@@ -975,28 +982,6 @@ class IndexAdvisor:
         return _Result(config, read + write, read, write, best.steps, best.stopped, best.history + dropped,
                        pruned, best.values)
 
-    def drop_unserved(self, best: _Result) -> _Result:
-        """Drop a chosen index that no statement's plan gains from next to the other chosen ones (the
-        searches can leave one behind when a later index takes its statements): it would only cost writes."""
-        grouped = self.by_table_of(best.config)
-        cur = self.costs_under(grouped, self.stmts)
-        unserved = []
-        for d in best.config:  # one at a time: of two that can stand in for each other, one stays
-            users = [q for q in self.relevant(d) if d in self.plan(q, grouped).used]
-            if not users or self.costs_under(self.without(grouped, d), users) == {q.key: cur[q.key] for q in users}:
-                unserved.append(d)
-                grouped = self.without(grouped, d)
-                self.rejected[candidate_id(d)] = Rejected(
-                    candidate_id(d), d.table_key, "no plan gains from it next to the other chosen indexes"
-                )
-        if not unserved:
-            return best
-        config = [d for d in best.config if d not in unserved]
-        read, write = sum(q.weight * cur[q.key] for q in self.stmts), self.write_cost(config)
-        return _Result(config, read + write, read, write, best.steps, best.stopped,
-                       best.history + [f"drop {d.label()}: no plan gains from it" for d in unserved],
-                       best.pruned, best.values)
-
     # -- the run ----------------------------------------------------------------------------------------
     def run(self, statements: list[StatementStats]) -> tuple[list[Recommendation], list[Rejected], dict]:
         phases: dict[str, float] = {}
@@ -1009,7 +994,7 @@ class IndexAdvisor:
             now = time.monotonic()
             phases[name] = round(phases.get(name, 0.0) + now - mark[0], 3)
             mark[0] = now
-            calls = self.engine.calls if self.engine is not None else 0
+            calls = self.whatif_calls()
             phase_calls[name] = phase_calls.get(name, 0) + calls - calls_mark[0]
             calls_mark[0] = calls
 
@@ -1060,14 +1045,14 @@ class IndexAdvisor:
             results.update(self._parallel(jobs) if apart else {n: job() for n, job in jobs.items()})
             winner = min(results, key=lambda k: (results[k].objective, k))
             best = results[winner]
-            if self.algorithm != "extend" and (self.budget is not None or self.cap is not None):
+            if self.algorithm != "extend" and bound:
                 improved = self.improve(
                     best, indexes + [d for d in best.config if d not in indexes], gen.attributes, self.solo
                 )
                 if improved is not best:
                     winner, best = f"{winner}+swap", improved
                     results[winner] = best
-            best = results[winner] = self.drop_unserved(self.consolidate(best))
+            best = results[winner] = self.consolidate(best)
             lap("search")
             self.progress("recommendations", 0, len(best.config))
             recs = self.recommendations(best.config, {c.index: c for c in cands})
@@ -1080,7 +1065,7 @@ class IndexAdvisor:
                 {
                     "mode": engine.mode,
                     "mode_reason": engine.reason,
-                    "whatif_calls": engine.calls + sum(h.calls for h in self.helpers),
+                    "whatif_calls": self.whatif_calls(),
                     "cache_hits": engine.cache_hits + sum(h.cache_hits for h in self.helpers),
                     "parallel_sessions": 1 + len(self.helpers),
                     "selectivity_samples": engine.samples_taken,
@@ -1142,13 +1127,17 @@ class IndexAdvisor:
         rejected = sorted(self.rejected.values(), key=lambda r: (r.target, r.id))
         return rank(recs), rejected, stats
 
-    def slowed(self, config: list[IndexDef]) -> list[dict[str, Any]]:
-        """The writing statements `config` slows down (estimated % per call), slowest first."""
+    def slowed(self, config: list[IndexDef], before: list[IndexDef] | None = None) -> list[dict[str, Any]]:
+        """The writing statements `config` slows down (estimated % per call), slowest first; with `before`
+        (a part of `config`), also how much of it is the rest of `config`'s doing (`this_index_pct`)."""
         out = []
         for table_key, new in self.by_table_of(config).items():
+            prior = self.writes.slowdowns(table_key, before) if before is not None else {}
             for key, (pct, why) in self.writes.slowdowns(table_key, new).items():
-                out.append({**_statement_evidence(self.by_key[key], None, cost=False), "slowdown_pct": round(pct, 1),
-                            "why": why})
+                item = {**_statement_evidence(self.by_key[key], None, cost=False), "slowdown_pct": round(pct, 1)}
+                if before is not None:
+                    item["this_index_pct"] = round(pct - prior.get(key, (0.0, ""))[0], 1)
+                out.append({**item, "why": why})
         return sorted(out, key=lambda x: -x["slowdown_pct"])
 
     def start_clock(self) -> None:
@@ -1208,7 +1197,7 @@ class IndexAdvisor:
                 useless.append(c)
         return useless
 
-    def _screen_others(self, cands: list[Candidate], keep: list[Candidate]) -> list[Candidate]:
+    def _screen_others(self, cands: list[Candidate], keep: list[Candidate]) -> None:
         """Screening's second pass: candidates useless to their own statements, on the table's others."""
         for i, c in enumerate(cands):
             self.progress("screening other statements", i, len(cands))
@@ -1230,7 +1219,6 @@ class IndexAdvisor:
                 self.rejected[c.id] = Rejected(
                     c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
                 )
-        return []
 
     def _screen_late(self) -> bool:
         return (self.screen_deadline is not None and time.monotonic() > self.screen_deadline) or self._cancel.is_set()
@@ -1307,13 +1295,7 @@ class IndexAdvisor:
             taken.add((d.schema, name))
             size = self.size(d) or 0
             wpct = self.writes.pct(d.table_key, d, rest)
-            slowed = self.writes.slowdowns(d.table_key, [*rest, d])
-            alone = self.writes.slowdowns(d.table_key, rest)
-            slows = [
-                {**_statement_evidence(self.by_key[k], None, cost=False), "slowdown_pct": round(pct, 1),
-                 "this_index_pct": round(pct - alone.get(k, (0.0, ""))[0], 1), "why": why}
-                for k, (pct, why) in sorted(slowed.items(), key=lambda kv: -kv[1][0])
-            ]
+            slows = self.slowed([*rest, d], before=rest)
             cand = cands.get(d)
             kind = cand.kind if cand else ("single" if d.width == 1 else "multi")
             param = any(q.parameterized for q in served)
