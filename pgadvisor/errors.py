@@ -36,5 +36,9 @@ class StoreError(PgAdvisorError):
     """The local store is unreadable, unwritable or of another version."""
 
 
+class CannotRun(PgAdvisorError):
+    """The command ran but could not do its job on this server (a standby, no privilege to plan)."""
+
+
 class NoPostgres(PgAdvisorError):
     """No local PostgreSQL server binaries were found."""

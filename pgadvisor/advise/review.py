@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
-from pgadvisor.errors import UsageError
+from pgadvisor.errors import CannotRun, UsageError
 from pgadvisor.workload import StatementStats
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
@@ -89,22 +89,36 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
               window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
               time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, max_slowdown_pct: float | None = None,
-              progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True) -> dict[str, Any]:
+              progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True,
+              trusted_roles: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
 
     `time_limit_s` (None: none) bounds the index advisor's screening and search, `max_slowdown_pct` the
     estimated slowdown of any writing statement (see recommend_indexes).
     `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
-    benchmarks; the CLI always runs write-aware)."""
+    benchmarks; the CLI always runs write-aware). `trusted_roles`: roles whose functions may be planned
+    besides the superusers' (pg/guard.py).
+
+    Raises CannotRun when `apply` is asked of a hot standby, and when not one statement could be
+    planned (no privilege on its tables, or none the code guard lets through): an empty advice would
+    read as an all-clear."""
     from pgadvisor.advise.drops import recommend_drops
     from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
 
     doc: dict[str, Any] = {"schema": 1}
+    notes: list[str] = []
     with connect(dsn) as conn:
         info = catalog.server_info(conn)
-        schema = catalog.read_schema(conn)
+        if apply and info["in_recovery"]:
+            raise CannotRun("the server is a hot standby (pg_is_in_recovery() is true): --apply cannot create "
+                            "indexes on it", hint="run --apply against the primary (a test copy of it), or leave "
+                            "out --apply to get the advice from this standby")
+        if info["in_recovery"]:
+            notes.append("this server is a hot standby: its workload is its read-only queries; indexes are "
+                         "created on the primary")
+        schema = catalog.read_schema(conn, notes)
         age_days = catalog.stats_age_days(conn)
         conn.rollback()
         window_days = 1.0
@@ -118,27 +132,52 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
                 window_days=window_days, table_writes=table_writes or None, time_limit_s=time_limit_s,
                 progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware,
-                max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn))
+                max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn), trusted_roles=trusted_roles)
         else:
             recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
                                                   max_indexes=max_indexes, max_width=max_width, schema=schema,
                                                   time_limit_s=time_limit_s, progress=progress,
                                                   narrower_than_existing=allow_prefixes,
-                                                  max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn))
+                                                  max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn),
+                                                  trusted_roles=trusted_roles)
         stats["statements_other_databases"] = skipped_other_db
+    notes += _unplanned(stats, info["username"])
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
     all_recs: list[Recommendation] = rank(_dedupe(recs + drops))
     doc.update(database=info["datname"], server_version=info["version"], stats=stats,
                recommendations=[r.to_dict() for r in all_recs],
                rejected=[r.to_dict() for r in _sorted_rejected(rejected + drop_rejected)])
+    if notes:
+        doc["notes"] = notes
     if window:
         doc.update(window)
     if apply:
         creates = [r for r in all_recs if r.rule == "create-index" and r.verified in ("hypopg", "heuristic")]
         doc["applied"] = apply_indexes(dsn, creates)
         full = {s.queryid: s.query for s in statements or []}
-        doc["remeasured"] = remeasure(dsn, creates, full)
+        doc["remeasured"] = remeasure(dsn, creates, full, trusted_roles)
     return doc
+
+
+# the start of the skip reasons of statements that were meant to be planned and could not be
+_UNPLANNED = ("EXPLAIN failed", "not explained")
+
+
+def _unplanned(stats: dict[str, Any], role: str) -> list[str]:
+    """Notes on statements that could not be planned; CannotRun when none of them could: with no plan,
+    "no recommendations" would read as an all-clear (a pg_monitor role has no SELECT on the tables)."""
+    st = stats.get("statements") or {}
+    failed = [s for s in st.get("skipped_detail") or [] if s["reason"].startswith(_UNPLANNED)]
+    denied = [s for s in failed if "permission denied" in s["reason"]]
+    grant = (f"EXPLAIN needs SELECT on the tables a statement reads: GRANT pg_read_all_data TO {role} "
+             f"(PostgreSQL 14+), or GRANT SELECT ON ALL TABLES IN SCHEMA <schema> TO {role}")
+    if failed and not st.get("considered"):
+        first = failed[0]["reason"]
+        raise CannotRun(f"none of the {st.get('total', 0)} statements could be planned ({len(failed)} failed: "
+                        f"{first})", hint=grant if denied else "see `recommend -v --format json` for each reason")
+    if denied:
+        return [f"{len(denied)} statement(s) could not be planned: {denied[0]['reason']}; {grant}"]
+    return []
 
 
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
@@ -162,22 +201,25 @@ def _sorted_rejected(rejected: list[Rejected]) -> list[Rejected]:
     return sorted(rejected, key=lambda r: (r.target, r.id))
 
 
-def remeasure(dsn: str, recs: list[Recommendation], texts: dict[str, str]) -> list[dict[str, Any]]:
+def remeasure(dsn: str, recs: list[Recommendation], texts: dict[str, str],
+              trusted_roles: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """After --apply: the generic-plan cost of each served statement with the real indexes in place."""
     from pgadvisor.collect import explain_generic
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
+    from pgadvisor.pg.guard import CodeGuard
 
     out = []
     with connect(dsn) as conn:
         version = catalog.server_info(conn)["version_num"]
+        guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
         conn.rollback()
         for rec in recs:
             for st in rec.evidence.get("statements", []):
                 text = texts.get(st.get("queryid")) or st.get("query")
                 if not text:
                     continue
-                plan = explain_generic(conn, text, version)
+                plan = explain_generic(conn, text, version, guard)
                 out.append({"id": rec.id, "queryid": st.get("queryid"), "cost_before": st.get("cost_before"),
                             "cost_estimated_after": st.get("cost_after"),
                             "cost_real_after": plan[0]["Plan"]["Total Cost"] if plan else None})

@@ -22,7 +22,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -32,7 +33,9 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from pgadvisor.advise import sizes
-from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg import catalog
+from pgadvisor.pg.catalog import mark
+from pgadvisor.pg.guard import CodeGuard, tokens
 
 # PostgreSQL keywords that cannot be a bare column/table name in every position (pg_get_keywords()
 # categories R, T and C); quoting one of these is never wrong, leaving it bare sometimes is.
@@ -53,7 +56,6 @@ xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable
 )
 _SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
 _HYPO_NAME = re.compile(r"<(\d+)>")
-_PARAM = re.compile(r"\$(\d+)")
 _PREPARED = "pgadvisor_whatif"
 DEFAULT_EXPR_SEL = 0.005  # the planner's selectivity for = or LIKE on an expression without statistics
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -294,9 +296,13 @@ class WhatIf:
         create_extension: bool = False,
         heuristic: bool = False,
         shared: WhatIf | None = None,
+        guard: CodeGuard | None = None,
+        trusted_roles: Iterable[str] = (),
     ):
         """`shared`: an engine on another session of the same database whose caches (plan costs, sizes,
-        sampled selectivities) this one shares, for what-ifs run in parallel threads."""
+        sampled selectivities) and code guard this one shares, for what-ifs run in parallel threads.
+        `guard`: what may be planned (pg/guard.py); read from the server when not given, trusting the
+        superusers and `trusted_roles`."""
         self.conn = conn
         self.schema = schema or {}
         self.max_hypothetical = max(1, max_hypothetical)
@@ -329,6 +335,12 @@ class WhatIf:
             conn.autocommit = True
         try:
             self.version = int(self._scalar("SELECT current_setting('server_version_num')::int"))
+            if shared is not None:
+                self.guard = shared.guard
+            elif guard is not None:
+                self.guard = guard
+            else:
+                self.guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
             self._setup_hypopg(create_extension, heuristic)
             if self.version < 160000:
                 self._saved_plan_cache = self._scalar("SELECT current_setting('plan_cache_mode')")
@@ -345,10 +357,10 @@ class WhatIf:
     def _exec(self, query: str, params: Any = None) -> list[tuple]:
         if self.conn.autocommit:  # each statement is its own transaction already
             with self.conn.cursor() as cur:
-                cur.execute(f"{MARKER} {query}", params)
+                cur.execute(mark(query), params)
                 return cur.fetchall() if cur.description else []
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(f"{MARKER} {query}", params)
+            cur.execute(mark(query), params)
             return cur.fetchall() if cur.description else []
 
     def _scalar(self, query: str, params: Any = None) -> Any:
@@ -370,8 +382,8 @@ class WhatIf:
             try:
                 with self.conn.transaction():
                     # the one write pgadvisor may do, and only when asked to: the session is read-only otherwise
-                    self.conn.execute(f"{MARKER} SET TRANSACTION READ WRITE")
-                    self.conn.execute(f"{MARKER} CREATE EXTENSION IF NOT EXISTS hypopg")
+                    self.conn.execute(mark("SET TRANSACTION READ WRITE"))
+                    self.conn.execute(mark("CREATE EXTENSION IF NOT EXISTS hypopg"))
                 schema = self._scalar("""SELECT n.nspname FROM pg_extension e
                                            JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'""")
             except psycopg.Error as exc:
@@ -661,12 +673,13 @@ class WhatIf:
         tuples = max(1.0, float(rel.get("reltuples") or 1.0))
         pct = min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / tuples))
         schema, _, name = table_key.partition(".")
+        query = (f"SELECT count(*) FILTER (WHERE {pred}), count(*) FROM {qualified(schema, name)} "
+                 f"TABLESAMPLE SYSTEM ({pct:.4f}) REPEATABLE (1)")
         try:
-            hit, n = self._exec(
-                f"SELECT count(*) FILTER (WHERE {pred}), count(*) FROM {qualified(schema, name)} "
-                f"TABLESAMPLE SYSTEM ({pct:.4f}) REPEATABLE (1)"
-            )[0]
-        except psycopg.Error:
+            if self.guard.reason(query):  # this one runs: the filter comes from a logged text
+                raise Refused(query)
+            hit, n = _planned(self.conn, query)
+        except (psycopg.Error, Refused):
             hit, n = 0, 0
         self.samples_taken += 1
         self._samples[key] = (max(float(hit), 0.5) / n) if n else None
@@ -703,7 +716,7 @@ class WhatIf:
     ) -> PlanResult:
         try:
             plan = self.explain(text)
-        except psycopg.Error as exc:
+        except (psycopg.Error, Refused) as exc:
             return PlanResult(None, error=_one_line(exc))
         if keep_scans is not None:
             self._scans[keep_scans] = list(_seq_scans(plan[0]["Plan"], 1.0))
@@ -715,9 +728,14 @@ class WhatIf:
     def explain(self, text: str) -> list[dict[str, Any]]:
         """`EXPLAIN (FORMAT JSON)` of a statement, a generic plan when it has `$n` parameters.
 
-        A parameter whose type PostgreSQL cannot infer (`$1 - $2`, `THEN $3`) makes the statement
-        fail to prepare; it is retried once with such parameters cast (numeric, else text).
+        The text must pass the code guard (one explainable statement that reaches no untrusted code,
+        see pg/guard.py), else `Refused` is raised and nothing is sent. A parameter whose type
+        PostgreSQL cannot infer (`$1 - $2`, `THEN $3`) makes the statement fail to prepare; it is
+        retried with such parameters cast (numeric, else text).
         """
+        why = self.guard.reason(text)
+        if why:
+            raise Refused(why)
         body = self._typed.get(text) or _strip(text)
         self.calls += 1
         for _ in range(6):
@@ -735,62 +753,7 @@ class WhatIf:
         return self._explain(body)
 
     def _explain(self, body: str) -> list[dict[str, Any]]:
-        if not _PARAM.search(body):
-            return _json(self._scalar(f"EXPLAIN (FORMAT JSON) {body}"))
-        if self.version >= 160000:
-            return _json(self._scalar(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {body}"))
-        if self.conn.autocommit:
-            plan = self._explain_prepared_fast(body)
-            if plan is not None:
-                return plan
-        prepared = False
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute(f"{MARKER} PREPARE {_PREPARED} AS {body}")
-                prepared = True
-                cur.execute(
-                    f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
-                    f"WHERE name = '{_PREPARED}'"
-                )
-                n = cur.fetchone()[0] or 0
-                args = f"({', '.join(['NULL'] * n)})" if n else ""
-                cur.execute(f"{MARKER} EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}{args}")
-                return _json(cur.fetchone()[0])
-        finally:
-            if prepared and self.conn.info.transaction_status != TransactionStatus.INERROR:
-                # PREPARE is not transactional: it outlives the rolled back savepoint
-                try:
-                    self._exec(f"DEALLOCATE {_PREPARED}")
-                except psycopg.Error:
-                    pass
-
-    def _explain_prepared_fast(self, body: str) -> list[dict[str, Any]] | None:
-        """PREPARE, EXPLAIN EXECUTE and DEALLOCATE in one round trip (simple protocol, autocommit only);
-        None when the parameter count read from the text was wrong."""
-        n = max(int(x) for x in _PARAM.findall(body))
-        args = ", ".join(["NULL"] * n)
-        # newlines: a trailing `-- comment` in the text must not swallow what follows
-        query = (
-            f"{MARKER} PREPARE {_PREPARED} AS {body}\n;\n{MARKER} EXPLAIN (FORMAT JSON) EXECUTE "
-            f"{_PREPARED}({args});\nDEALLOCATE {_PREPARED}"
-        )
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(query)
-                plan = None
-                while True:
-                    if cur.description is not None:
-                        plan = cur.fetchone()[0]
-                    if not cur.nextset():
-                        break
-                return _json(plan)
-        except psycopg.Error as exc:
-            exists = self._scalar(f"SELECT count(*) FROM pg_prepared_statements WHERE name = '{_PREPARED}'")
-            if exists:
-                self._exec(f"DEALLOCATE {_PREPARED}")
-                if "wrong number of parameters" in str(exc):
-                    return None
-            raise
+        return explain_json(self.conn, body, self.version)
 
     # -- heuristic mode -------------------------------------------------------------------------------
     def _eq_selectivity(self, table_key: str, column: str, kind: str = "eq") -> float:
@@ -915,6 +878,73 @@ def _cast_params(body: str, error: str) -> str | None:
             break
         out = new
     return _CASE_RESULT.sub(r"\1\2\3::numeric", out)
+
+
+def explain_json(conn: psycopg.Connection, body: str, version_num: int) -> list[dict[str, Any]]:
+    """`EXPLAIN (FORMAT JSON)` of one statement, the generic plan when it has `$n` parameters
+    (`GENERIC_PLAN` on PostgreSQL 16+, else a prepared statement explained with NULL arguments).
+    The caller has checked `body` with the code guard; psycopg.Error when it cannot be planned."""
+    params = [int(t.text[1:]) for t in tokens(body) if t.kind == "param"]
+    if not params:
+        return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) {body}")[0])
+    if version_num >= 160000:
+        return _json(_planned(conn, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {body}")[0])
+    args = ", ".join(["NULL"] * max(params))
+    return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}({args})", prepare=body)[0])
+
+
+def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -> tuple:
+    """The one row `query` returns, run in a read-only transaction (or, inside the caller's, a
+    savepoint) that is rolled back, and sent with the extended protocol: one statement per message,
+    so a text cannot smuggle in a second one. `prepare`: a statement to PREPARE as `_PREPARED` first
+    and explain as a generic plan (before PostgreSQL 16); deallocated after (PREPARE is not
+    transactional)."""
+    generic = mark("SET LOCAL plan_cache_mode = force_generic_plan")
+    own = conn.info.transaction_status == TransactionStatus.IDLE and conn.autocommit
+    try:
+        if own:
+            with conn.pipeline():  # BEGIN … ROLLBACK, DEALLOCATE: one round trip
+                conn.execute(mark("BEGIN READ ONLY"))
+                if prepare is not None:
+                    conn.execute(generic)
+                    conn.execute(mark(f"PREPARE {_PREPARED} AS {prepare}"))
+                cur = conn.execute(mark(query))
+                conn.execute(mark("ROLLBACK"))
+                if prepare is not None:
+                    conn.execute(mark(f"DEALLOCATE {_PREPARED}"))
+            return cur.fetchone()
+        with _rolled_back(conn), conn.cursor() as cur:
+            if prepare is not None:
+                cur.execute(generic, binary=True)
+                cur.execute(mark(f"PREPARE {_PREPARED} AS {prepare}"), binary=True)
+            cur.execute(mark(query), binary=True)
+            return cur.fetchone()
+    except psycopg.Error:
+        if own and not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.execute(mark("ROLLBACK"))  # the pipeline stopped at the error, before its ROLLBACK
+        raise
+    finally:
+        if prepare is not None and not conn.closed and conn.info.transaction_status != TransactionStatus.INERROR:
+            with conn.cursor() as cur:
+                cur.execute(mark("SELECT 1 FROM pg_prepared_statements WHERE name = %s"), (_PREPARED,))
+                if cur.fetchone():
+                    cur.execute(mark(f"DEALLOCATE {_PREPARED}"))
+
+
+class Refused(Exception):
+    """A text the code guard does not let pgadvisor plan (pg/guard.py); the message says why."""
+
+
+@contextmanager
+def _rolled_back(conn: psycopg.Connection) -> Iterator[None]:
+    """A marked savepoint (inside the caller's transaction) that is always rolled back."""
+    conn.execute(mark("SAVEPOINT pgadvisor_explain"))
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute(mark("ROLLBACK TO SAVEPOINT pgadvisor_explain"))
+            conn.execute(mark("RELEASE SAVEPOINT pgadvisor_explain"))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:
