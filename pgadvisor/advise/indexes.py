@@ -51,7 +51,7 @@ from pgadvisor.advise.candidates import (
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import ConnectError
 from pgadvisor.pg import catalog
-from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg.catalog import is_marked, mark
 from pgadvisor.pg.hypo import (
     Filter,
     IndexDef,
@@ -410,7 +410,7 @@ class IndexAdvisor:
 
         merged: dict[str, StatementStats] = {}
         for st in statements:
-            if MARKER in (st.query or ""):
+            if is_marked(st.query):
                 self._skip(st, "pgadvisor's own statement")
                 continue
             if st.dbid and self.dbid and int(st.dbid) != int(self.dbid):
@@ -1620,25 +1620,25 @@ def apply_indexes(
                 continue
             name = qualified(ix["schema"], ix["name"])
             row: dict[str, Any] = {"id": rec.id, "index": name, "sql": rec.sql}
-            exists = conn.execute(f"{MARKER} SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+            exists = conn.execute(mark("SELECT to_regclass(%s) IS NOT NULL"), (name,)).fetchone()[0]
             if exists:
                 row.update(ok=False, error="an index of that name already exists", seconds=0.0)
                 out.append(row)
                 continue
             t0 = time.monotonic()
             try:
-                conn.execute(f"{MARKER} {rec.sql}")
+                conn.execute(mark(rec.sql))
                 row["ok"] = True
             except psycopg.Error as exc:
                 row.update(ok=False, error=" ".join(str(exc).split()))
                 try:
-                    conn.execute(f"{MARKER} DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                    conn.execute(mark(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
                 except psycopg.Error:
                     pass
             row["seconds"] = round(time.monotonic() - t0, 3)
             if row["ok"]:
                 row["size_bytes"] = conn.execute(
-                    f"{MARKER} SELECT pg_relation_size(to_regclass(%s))", (name,)
+                    mark("SELECT pg_relation_size(to_regclass(%s))"), (name,)
                 ).fetchone()[0]
                 row["estimated_size_bytes"] = (rec.cost or {}).get("size_bytes")
             out.append(row)

@@ -7,6 +7,7 @@ marker so that our own activity is recognisable in pg_stat_statements and filter
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,26 @@ from psycopg.rows import dict_row
 from pgadvisor.workload import COUNTERS
 
 MARKER = "/* pgadvisor */"
+_FIRST_WORD = re.compile(r"\s*([A-Za-z_]+)")
+_MARKED = re.compile(r"\s*(?:[A-Za-z_]+\s*)?" + re.escape(MARKER))
+
+
+def mark(sql: str) -> str:
+    """`sql` with the marker right after its first keyword: `SELECT /* pgadvisor */ …`.
+
+    pg_stat_statements keeps a statement's text from its first token on, and PostgreSQL 18 no longer
+    counts a leading comment as part of the statement: `/* pgadvisor */ SELECT …` is stored as `SELECT …`.
+    A comment after the first keyword is kept by every version. Text that does not start with a keyword
+    gets the marker in front (the old form)."""
+    m = _FIRST_WORD.match(sql)
+    if not m:
+        return f"{MARKER} {sql}"
+    return f"{m.group(1)} {MARKER}{sql[m.end():]}"
+
+
+def is_marked(text: str | None) -> bool:
+    """A text pgadvisor sent: the marker after the first keyword, or in front (stores written before 18)."""
+    return bool(text) and _MARKED.match(text) is not None
 
 # pg_stat_statements counters we keep, by the name we store them under; the value is the column
 # expression per extension version (pganalyze/collector does the same).
@@ -53,7 +74,7 @@ def _pgss_columns(extversion: str) -> dict[str, str]:
 def q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
     """Run one marked read query and return rows as dicts."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"{MARKER} {sql}", params)
+        cur.execute(mark(sql), params)
         return cur.fetchall() if cur.description else []
 
 
@@ -66,28 +87,28 @@ def savepoint(conn: psycopg.Connection) -> Iterator[None]:
     else:
         sp = "SAVEPOINT pgadvisor_sp"
         begin, undo, done = sp, f"ROLLBACK TO {sp}", f"RELEASE {sp}"
-    conn.execute(f"{MARKER} {begin}")
+    conn.execute(mark(begin))
     try:
         yield
     except BaseException:
         if not conn.closed:
-            conn.execute(f"{MARKER} {undo}")
+            conn.execute(mark(undo))
         raise
-    conn.execute(f"{MARKER} {done}")
+    conn.execute(mark(done))
 
 
 @contextmanager
 def snapshot_transaction(conn: psycopg.Connection) -> Iterator[None]:
     """One marked, read-only REPEATABLE READ transaction: every view is read at the same moment."""
     conn.autocommit = True
-    conn.execute(f"{MARKER} BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    conn.execute(mark("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
     try:
         yield
     except BaseException:
         if not conn.closed:
-            conn.execute(f"{MARKER} ROLLBACK")
+            conn.execute(mark("ROLLBACK"))
         raise
-    conn.execute(f"{MARKER} COMMIT")
+    conn.execute(mark("COMMIT"))
 
 
 def server_info(conn: psycopg.Connection) -> dict[str, Any]:

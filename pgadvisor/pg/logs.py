@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgadvisor.pg.catalog import MARKER
+from pgadvisor.pg.catalog import is_marked
 
 _MSG = re.compile(r"^duration: ([\d.]+) ms\s+(?:execute [^:]*|statement): (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
@@ -69,7 +69,7 @@ def parse_record(rec: dict) -> Sample | None:
     if not m:
         return None
     text = m.group(2)
-    if not _DML.match(text[:2000]) or MARKER in text[:200] or "password" in text.lower() or \
+    if not _DML.match(text[:2000]) or is_marked(text) or "password" in text.lower() or \
             len(text) > MAX_SAMPLE_CHARS:
         return None
     detail = rec.get("detail") or ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from pgadvisor.report.render import console, short
 from pgadvisor.units import human_bytes
 
@@ -36,6 +38,16 @@ def time_limit_note(doc: dict[str, Any]) -> str | None:
     return "; ".join(parts) + ": these are the best indexes found by then (raise --time-limit for a complete run)"
 
 
+def heuristic_note(doc: dict[str, Any]) -> str | None:
+    """One line when the advice was not verified with hypopg (heuristic mode): why, and what that means."""
+    stats = doc.get("stats") or {}
+    if stats.get("mode") != "heuristic":
+        return None
+    reason = stats.get("mode_reason") or "hypopg is not available"
+    return (f"heuristic mode, not verified with hypopg: {reason}; costs and benefits are heuristic estimates "
+            "(with hypopg in this database each index is checked by the planner)")
+
+
 def slowed_note(doc: dict[str, Any]) -> list[str]:
     """One line per writing statement the recommended indexes slow down, by estimate (slowest first)."""
     sel = (doc.get("stats") or {}).get("selection") or {}
@@ -50,6 +62,9 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
     console.print(f"[bold]{doc.get('database', '')}[/] · {st.get('considered', 0)} of {st.get('total', 0)} statements "
                   f"analysed · parse rate {100 * (stats.get('parse') or {}).get('parse_rate', 1):.0f}%"
                   f" · {stats.get('whatif_calls', 0)} what-if calls · {stats.get('seconds', 0):.1f} s", highlight=False)
+    heuristic = heuristic_note(doc)
+    if heuristic:
+        console.print(f"[yellow]![/] {escape(heuristic)}", highlight=False, soft_wrap=True)
     note = time_limit_note(doc)
     if note:
         console.print(f"[yellow]![/] {note}", highlight=False, soft_wrap=True)
@@ -96,6 +111,9 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
 
 def markdown(doc: dict[str, Any], verbose: bool = False) -> str:
     out = [f"# pgadvisor recommendations: {doc.get('database', '')}", ""]
+    heuristic = heuristic_note(doc)
+    if heuristic:
+        out += [f"> {heuristic[0].upper()}{heuristic[1:]}.", ""]
     note = time_limit_note(doc)
     if note:
         out += [f"> {note[0].upper()}{note[1:]}.", ""]
