@@ -332,7 +332,7 @@ def test_bad_statements_are_skipped_with_reasons(adv_db):
         st("SELEC garbage(", qid="broken"),
         st("VACUUM orders", qid="utility"),
         st("SELECT * FROM users WHERE name = $1", qid="ok"),
-        st("SELECT * FROM users WHERE name = $1 /* pgadvisor */", qid="ours"),
+        st("SELECT /* pgadvisor */ * FROM users WHERE name = $1", qid="ours"),  # where catalog.mark() puts it
         st("SELECT * FROM users WHERE id = $1", qid="otherdb", dbid=1),
     ]
     with connect(adv_db) as conn:
