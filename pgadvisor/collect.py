@@ -17,6 +17,7 @@ from pgadvisor.pg import catalog
 from pgadvisor.pg.catalog import is_marked, mark
 from pgadvisor.pg.connect import connect, describe
 from pgadvisor.snapshot import Snapshot
+from pgadvisor.sql.redact import redact, redact_settings
 
 HIDDEN_TEXT = "<insufficient privilege>"
 _EXPLAINABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|with|insert|update|delete|values|table)\b", re.I | re.S)
@@ -151,14 +152,16 @@ def collect(
             statements, hidden = [], 0
             for r in rows:
                 if r["queryid"] is None or r["query"] == HIDDEN_TEXT:
-                    hidden += 1
+                    hidden += r["dbid"] == info["dbid"]  # other databases' statements are not this workload
                     continue
                 if is_own(r["query"]):
                     continue  # our own catalog reads are never part of the workload
+                r["query"] = redact(r["query"])  # no password literal reaches the store (sql/redact.py)
                 r["toplevel"] = bool(r["toplevel"])
                 statements.append(r)
             if hidden:
-                notes.append(f"{hidden} statements of other roles are hidden: grant pg_read_all_stats to see them")
+                notes.append(f"{hidden} statements of other roles in this database are hidden: grant "
+                             "pg_read_all_stats to see them")
             parts: dict[str, Any] = {}
             fingerprint, reused = None, False
             if with_schema:
@@ -167,7 +170,7 @@ def collect(
                 reused = known_schema is not None and fingerprint == known_schema
                 if not reused:
                     parts.update(catalog.read_schema(conn))
-                    parts["settings"] = catalog.settings(conn)
+                    parts["settings"] = redact_settings(catalog.settings(conn))
                 parts["database"] = catalog.database_counters(conn)
                 parts["activity"] = catalog.activity_summary(conn)
             say("plans")

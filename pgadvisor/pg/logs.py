@@ -8,7 +8,8 @@ text keeps the application's constants and `$n` only for bind parameters — tha
 For the simple protocol every value is inlined; such samples are kept as they are and turned into a
 template only when several of them show which constants vary (see `template_from_samples`).
 Only reads/writes of data are kept: utility statements and anything mentioning a password are
-skipped, so secrets do not reach the store.
+skipped, and connection strings in the rest (texts and bind values) have their passwords redacted
+(sql/redact.py), so secrets do not reach the store.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgadvisor.pg.catalog import is_marked
+from pgadvisor.sql.redact import redact, redact_values
 
 _MSG = re.compile(r"^duration: ([\d.]+) ms\s+(?:execute [^:]*|statement): (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
@@ -76,8 +78,9 @@ def parse_record(rec: dict) -> Sample | None:
     params = {int(n): v for n, v in _PARAM.findall(detail)} if detail.startswith("parameters:") else {}
     if substitute(text, params) is None:
         return None  # a $n without its value: not a statement we can plan
-    return Sample(queryid=str(rec["query_id"]), dbname=rec.get("dbname"), user=rec.get("user"), text=text,
-                  duration_ms=float(m.group(1)), values=tuple(params[k] for k in sorted(params)))
+    # a connection string in the text or a bind value ('host=… password=…', postgresql://u:pw@h) is redacted
+    return Sample(queryid=str(rec["query_id"]), dbname=rec.get("dbname"), user=rec.get("user"), text=redact(text),
+                  duration_ms=float(m.group(1)), values=redact_values(tuple(params[k] for k in sorted(params))))
 
 
 _LITERAL = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$\d+\b|\b\d+(?:\.\d+)?\b)""", re.S)

@@ -145,13 +145,66 @@ class Store:
             for version, description, sql in MIGRATIONS:
                 if version <= current:
                     continue
-                for stmt in render(sql, self.dialect).split(";"):
-                    if stmt.strip():
-                        self.execute(stmt)
+                if sql.startswith("python:"):
+                    getattr(self, "_migrate_" + sql.removeprefix("python:"))()
+                else:
+                    for stmt in render(sql, self.dialect).split(";"):
+                        if stmt.strip():
+                            self.execute(stmt)
                 self.execute(
                     "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                     (version, description, time.time()),
                 )
+        if getattr(self, "_checkpoint_after_migrate", False):  # no old page of a scrubbed text left in the WAL
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _migrate_redact_secrets(self) -> None:
+        """Migration 6: passwords stored before texts were redacted (ALTER ROLE … PASSWORD '…', connection
+        strings) are redacted in place. A changed text gets the hash of its redacted form (the old hash,
+        a SHA-1 of the text with the password, would let anyone test password guesses) and every
+        reference moves with it; log samples' bind values and stored settings are redacted too."""
+        from pgadvisor.sql.redact import might_hold_secret, redact, redact_settings
+
+        if self.dialect == "sqlite":  # the old texts' bytes are zeroed, not left on free pages
+            self.execute("PRAGMA secure_delete = ON")
+            self._checkpoint_after_migrate = True
+        moved: dict[str, str] = {}
+        for h, query in self.query("SELECT hash, query FROM texts"):
+            new = redact(query) if might_hold_secret(query) else query
+            if new != query:
+                moved[h] = text_hash(new)
+                self.execute("INSERT INTO texts (hash, query) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING",
+                             (moved[h], new))
+        for old, new in moved.items():
+            self.execute("UPDATE statements SET text_hash = ? WHERE text_hash = ?", (new, old))
+            # a sample whose redacted text is already stored for the same statement: keep that one
+            self.execute("DELETE FROM samples WHERE text_hash = ? AND EXISTS (SELECT 1 FROM samples x WHERE "
+                         "x.server_id = samples.server_id AND x.queryid = samples.queryid AND x.text_hash = ?)",
+                         (old, new))
+            self.execute("UPDATE samples SET text_hash = ? WHERE text_hash = ?", (new, old))
+            self.execute("DELETE FROM texts WHERE hash = ?", (old,))
+        for server_id, queryid, h, params in self.query(
+            "SELECT server_id, queryid, text_hash, params FROM samples WHERE params IS NOT NULL"
+        ):
+            if not might_hold_secret(params):
+                continue
+            new_params = json.dumps([[redact(v) for v in values] for values in json.loads(params)])
+            if new_params != params:
+                self.execute("UPDATE samples SET params = ? WHERE server_id = ? AND queryid = ? AND text_hash = ?",
+                             (new_params, server_id, queryid, h))
+        old_blobs = set()
+        for snap_id, h, data in self.query(
+            "SELECT p.snapshot_id, p.hash, b.data FROM snapshot_parts p JOIN blobs b ON b.hash = p.hash "
+            "WHERE p.kind = 'settings'"
+        ):
+            rows = unpack(data)
+            new_rows = redact_settings([dict(r) for r in rows]) if isinstance(rows, list) else rows
+            if new_rows != rows:
+                self.execute("UPDATE snapshot_parts SET hash = ? WHERE snapshot_id = ? AND kind = 'settings'",
+                             (self._put_blob(new_rows), snap_id))
+                old_blobs.add(h)
+        for h in old_blobs:
+            self.execute("DELETE FROM blobs WHERE hash = ? AND hash NOT IN (SELECT hash FROM snapshot_parts)", (h,))
 
     def schema_version_in_tx(self) -> int:
         exists = self.query(

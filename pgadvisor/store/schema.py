@@ -132,6 +132,14 @@ MIGRATIONS.append((5, "how many times each log sample's text was seen", """
 ALTER TABLE samples ADD COLUMN times {int};
 """))
 
+# A migration whose SQL is "python:NAME" runs Store._migrate_NAME() (in the same transaction).
+MIGRATIONS.append((6, "redact passwords in stored texts, log samples and settings", "python:redact_secrets"))
+
+MIGRATIONS.append((7, "stats_since per statement and pg_stat_statements.max per snapshot", """
+ALTER TABLE stat_last ADD COLUMN stats_since {real};
+ALTER TABLE snapshots ADD COLUMN pgss_max {int};
+"""))
+
 LATEST = MIGRATIONS[-1][0]
 
 
