@@ -80,7 +80,8 @@ def _capacity_check(conn, state) -> Check:
     rate = f"{dealloc / float(hours):.1f}/h" if hours else "unknown"
     ok = n < 0.9 * mx and (not hours or dealloc / float(hours) < 1)
     return Check("pg_stat_statements.max", ok,
-                 f"{n} of {mx} entries in use, {dealloc} evictions since reset ({rate})",
+                 f"{n} of {mx} entries in use, {dealloc} deallocation runs (each evicts ~5% of the entries) "
+                 f"since reset ({rate})",
                  None if ok else f"ALTER SYSTEM SET pg_stat_statements.max = {max(mx * 2, 10000)}; then restart, "
                                  "or collect more often", level="warning")
 

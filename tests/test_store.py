@@ -66,9 +66,9 @@ def test_restart_and_eviction_are_recorded(store_url):
         res = st.save_snapshot(snapshot("s", 1100.0, rows, dealloc=1))
         assert res["evicted"] == 1
         for r in rows:
-            r["calls"] = 2  # restart: every counter starts over
-        res = st.save_snapshot(snapshot("s", 1200.0, rows, postmaster_start=1150.0, dealloc=0))
-        assert res["reset"] == "server restarted"
+            r["calls"] = 2  # a crash: every counter starts over, with a new stats_reset
+        res = st.save_snapshot(snapshot("s", 1200.0, rows, postmaster_start=1150.0, stats_reset=1150.0, dealloc=0))
+        assert res["reset"].startswith("server restarted without keeping")
         w = load_workload(st, "s", since=0)
         assert w.coverage["evicted_statements"] == 1 and w.coverage["dealloc"] == 1
         assert gone["queryid"] not in _calls(w)

@@ -162,10 +162,15 @@ def pgss_statements(conn: psycopg.Connection, extversion: str, schema: str = "pu
     cols = _pgss_columns(extversion)
     select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
     ident = psycopg.sql.Identifier(schema).as_string(conn)
+    # 1.11 (PostgreSQL 17): when the entry was created; it survives a clean restart, a re-created entry
+    # (evicted or reset in between) gets a new one
+    major, minor = (int(x) for x in extversion.split(".")[:2])
+    since = "extract(epoch FROM stats_since)::float8" if (major, minor) >= (1, 11) else "NULL::float8"
     return q(
         conn,
         f"""
-        SELECT queryid::text AS queryid, userid::bigint AS userid, dbid::bigint AS dbid, query, {select}
+        SELECT queryid::text AS queryid, userid::bigint AS userid, dbid::bigint AS dbid, query, {select},
+               {since} AS stats_since
           FROM {ident}.pg_stat_statements(true)""",
     )
 

@@ -183,11 +183,13 @@ class LocalCluster:
             )
             raise PgAdvisorError(f"could not start PostgreSQL: {res.stderr.strip() or res.stdout.strip()} {log}")
 
-    def stop(self, remove: bool = True) -> None:
+    def stop(self, remove: bool = True, mode: str = "immediate") -> None:
+        """Stop the server (`mode`: pg_ctl's immediate — a crash: pg_stat_statements does not save its
+        counters — or fast/smart — a clean shutdown that saves them) and remove it unless told not to."""
+        if mode not in ("immediate", "fast", "smart"):
+            raise ValueError(mode)
         if self.datadir.exists():
-            self._run(
-                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"], timeout=60
-            )
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"], timeout=60)
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
 

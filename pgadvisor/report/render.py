@@ -60,12 +60,18 @@ def coverage_lines(cov: dict[str, Any]) -> list[str]:
     if cov.get("resets"):
         out.append(f"{cov['resets']} counter reset(s) in the window ({', '.join(cov['reset_reasons'])}): "
                    "activity between the last snapshot before and the reset is not counted")
-    if cov.get("evicted_statements") or cov.get("dealloc"):
-        out.append(f"{cov.get('evicted_statements', 0)} statements left pg_stat_statements between snapshots "
-                   f"({cov.get('dealloc', 0)} evictions): their last minutes are lost; "
-                   "raise pg_stat_statements.max or collect more often")
+    if cov.get("evicted_statements"):
+        out.append(f"{cov['evicted_statements']} statement(s) seen at one snapshot were gone from "
+                   "pg_stat_statements at the next: their activity since the snapshot before is lost")
+    if cov.get("dealloc"):
+        est = cov.get("dealloc_evicted_estimate")
+        out.append(f"pg_stat_statements ran {cov['dealloc']} deallocation(s) (each evicts the least-used 5% of "
+                   "its entries, at least 10)" + (f": about {est:,} statement entries were evicted" if est else "")
+                   + ", with the activity they had since the last snapshot; raise pg_stat_statements.max or "
+                   "collect more often")
     if cov.get("hidden_statements"):
-        out.append(f"{cov['hidden_statements']} statements of other roles are hidden: grant pg_read_all_stats")
+        out.append(f"{cov['hidden_statements']} statements of other roles in this database are hidden: "
+                   "grant pg_read_all_stats")
     return out
 
 

@@ -292,9 +292,24 @@ class Store:
         n = len(COUNTERS)
         last = {
             r[0]: r[1:]
-            for r in self.query(f"SELECT statement_id, {cols}, {tcols} FROM stat_last WHERE server_id = ?", (sid,))
+            for r in self.query(f"SELECT statement_id, {cols}, {tcols}, stats_since FROM stat_last "
+                                "WHERE server_id = ?", (sid,))
         }
         was_present = set(self._present(sid, prev_seq)) if prev_seq is not None else set()
+        notes = list(snap.notes)
+        if prev and reset_reason is None and self._restarted(prev[0], snap):
+            # a clean shutdown saves pg_stat_statements' counters (pg_stat_statements.save) and a crash loses
+            # them; without stats_reset (pg_stat_statements < 1.9) a counter below the last one tells a crash
+            keyed = dict(zip(keys, snap.statements))
+            down = any(
+                st_id in was_present and st_id in last and (keyed[k]["calls"] or 0) < (last[st_id][0] or 0)
+                for k, st_id in known.items() if k in keyed
+            ) if not (prev[0][4] and snap.pgss.get("stats_reset")) else False
+            if down:
+                reset_reason = "server restarted and pg_stat_statements' counters went down (lost in the restart)"
+            else:
+                notes.append("server restarted; pg_stat_statements kept its counters (clean shutdown): "
+                             "counted as continuous")
         totals, last_upd, last_ins = [], [], []
         present: list[int] = []
         for s, key in zip(snap.statements, keys):
@@ -302,13 +317,16 @@ class Store:
             present.append(st_id)
             cur = [s[c] or 0 for c in COUNTERS]
             row = last.get(st_id)
-            old, tot = (row[:n], row[n:]) if row is not None else ([0] * n, [0] * n)
-            if row is not None and list(old) == cur and st_id in was_present:
+            old, tot = (row[:n], row[n : 2 * n]) if row is not None else ([0] * n, [0] * n)
+            since, old_since = s.get("stats_since"), row[2 * n] if row is not None else None
+            same_entry = since is None or old_since is None or abs(since - old_since) < 1e-3
+            if row is not None and list(old) == cur and st_id in was_present and same_entry:
                 continue  # unchanged: nothing is written
             continuous = (
                 row is not None
                 and st_id in was_present
                 and reset_reason is None
+                and same_entry  # PG 17+: a re-created entry (evicted or reset since) starts from zero
                 and cur[0] >= old[0]
                 and cur[1] >= old[1]
             )
@@ -320,17 +338,19 @@ class Store:
             if any(delta):
                 totals.append((sid, st_id, seq, *new_tot))
             if row is None:
-                last_ins.append((st_id, sid, *cur, *new_tot))
+                last_ins.append((st_id, sid, *cur, *new_tot, since))
             else:
-                last_upd.append((*cur, *new_tot, st_id))
+                last_upd.append((*cur, *new_tot, since, st_id))
         changed = len(totals)
-        evicted = len(was_present - set(present))
+        # statements that left because of a reset (or another server) were not evicted: pg_stat_statements.max
+        # is not to blame for them
+        evicted = len(was_present - set(present)) if reset_reason is None else 0
         self.executemany(
-            f"INSERT INTO stat_last (statement_id, server_id, {cols}, {tcols}) "
-            f"VALUES ({', '.join(['?'] * (2 + 2 * n))})",
+            f"INSERT INTO stat_last (statement_id, server_id, {cols}, {tcols}, stats_since) "
+            f"VALUES ({', '.join(['?'] * (3 + 2 * n))})",
             last_ins,
         )
-        sets = ", ".join([f"{c} = ?" for c in COUNTERS] + [f"t_{c} = ?" for c in COUNTERS])
+        sets = ", ".join([f"{c} = ?" for c in COUNTERS] + [f"t_{c} = ?" for c in COUNTERS] + ["stats_since = ?"])
         self.executemany(f"UPDATE stat_last SET {sets} WHERE statement_id = ?", last_upd)
         self.executemany(
             f"INSERT INTO stat_totals (server_id, statement_id, seq, {tcols}) VALUES ({', '.join(['?'] * (3 + n))})",
@@ -346,8 +366,8 @@ class Store:
         self.execute(
             "INSERT INTO snapshots (server_id, seq, taken_at, system_identifier, server_version, version_num, "
             "postmaster_start, datname, dbid, pgss_version, pgss_dealloc, pgss_stats_reset, n_statements, n_hidden, "
-            "n_changed, n_evicted, dealloc_delta, reset_reason, duration_ms, intervals) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "n_changed, n_evicted, dealloc_delta, reset_reason, duration_ms, intervals, pgss_max) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 sid,
                 seq,
@@ -369,6 +389,7 @@ class Store:
                 reset_reason,
                 snap.duration_ms,
                 0 if prev_seq is None else 1,
+                snap.pgss.get("max"),
             ),
         )
         snap_id = self.query("SELECT id FROM snapshots WHERE server_id = ? AND seq = ?", (sid, seq))[0][0]
@@ -386,7 +407,7 @@ class Store:
             "evicted": evicted,
             "hidden": snap.n_hidden,
             "reset": reset_reason,
-            "notes": list(snap.notes),
+            "notes": notes,
         }
 
     SAMPLES_PER_STATEMENT = 5
@@ -501,15 +522,29 @@ class Store:
         return out
 
     @staticmethod
-    def _reset_reason(prev: tuple | None, snap: Snapshot) -> str | None:
+    def _restarted(prev: tuple, snap: Snapshot) -> bool:
+        pm_start = prev[3]
+        return bool(pm_start and snap.info.get("postmaster_start")
+                    and abs(pm_start - snap.info["postmaster_start"]) > 1e-3)
+
+    @classmethod
+    def _reset_reason(cls, prev: tuple | None, snap: Snapshot) -> str | None:
+        """Why every counter starts a new baseline at `snap`, None when they continue.
+
+        A restart alone is not a reset: a clean shutdown saves pg_stat_statements' counters
+        (pg_stat_statements.save, the default) together with its stats_reset time, which therefore does
+        not change; a crash, an immediate stop or save = off loses them, and pg_stat_statements starts
+        over with a new stats_reset. (Without stats_reset, before 1.9, `_save` compares the counters.)
+        """
         if prev is None:
             return None
-        _, _, sysid, pm_start, stats_reset, _ = prev
+        _, _, sysid, _, stats_reset, _ = prev
         if sysid and snap.info.get("system_identifier") and sysid != snap.info["system_identifier"]:
             return "system identifier changed (another server behind this name)"
-        if pm_start and snap.info.get("postmaster_start") and abs(pm_start - snap.info["postmaster_start"]) > 1e-3:
-            return "server restarted"
         if stats_reset and snap.pgss.get("stats_reset") and abs(stats_reset - snap.pgss["stats_reset"]) > 1e-3:
+            if cls._restarted(prev, snap):
+                return ("server restarted without keeping pg_stat_statements' counters (a crash, an immediate "
+                        "stop or pg_stat_statements.save = off)")
             return "pg_stat_statements was reset"
         return None
 
@@ -618,6 +653,13 @@ class Store:
                 (sid, lo, hi),
             )
         ]
+        # each deallocation run evicts the least-used 5% of pg_stat_statements.max entries, at least 10
+        lost = 0.0
+        if r[3]:
+            max_col = "pgss_max" if self.schema_version() >= 7 else "NULL"
+            lost = sum(d * max(10.0, 0.05 * (m or 5000)) for d, m in self.query(
+                f"SELECT dealloc_delta, {max_col} FROM snapshots WHERE server_id = ? AND seq BETWEEN ? AND ? "
+                "AND dealloc_delta > 0", (sid, lo, hi)))
         start = self.query("SELECT max(taken_at) FROM snapshots WHERE server_id = ? AND seq < ?", (sid, lo))[0][0]
         if start is None:  # the window opens on the server's first snapshot: it is the baseline
             start = r[5]
@@ -627,7 +669,8 @@ class Store:
             "snapshots": r[0],
             "intervals": r[1],
             "evicted_statements": r[2],
-            "dealloc": r[3],
+            "dealloc": r[3],  # deallocation runs, not statements
+            "dealloc_evicted_estimate": int(round(lost)),  # statement entries those runs evicted, about
             "hidden_statements": r[4],
             "resets": len(resets),
             "reset_reasons": sorted(set(resets)),
