@@ -47,11 +47,13 @@ FormatOpt = typer.Option(Format.table, "--format", "-f", help="output format")
 
 
 def _fail(exc: PgAdvisorError) -> None:
+    from rich.markup import escape
+
     from pgadvisor.report.render import err_console
 
-    err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # [[targets]] stays
     if exc.hint:
-        err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -86,6 +88,7 @@ def _duration(text: str | None, name: str) -> float | None:
 
 @app.command()
 def collect(
+    ctx: typer.Context,
     dsn: str = DsnOpt,
     store: str | None = StoreOpt,
     targets: str | None = typer.Option(None, "--targets", help="TOML file of servers: [[targets]] name = .., dsn = .."),
@@ -113,6 +116,10 @@ def collect(
 
     try:
         if targets:
+            # typed on the command line (PGADVISOR_DSN or the config file is only a default); by name: typer
+            # versions differ in which click's ParameterSource they use
+            if dsn and getattr(ctx.get_parameter_source("dsn"), "name", None) == "COMMANDLINE":
+                raise UsageError("--dsn and --targets do not go together: the targets file gives each server's dsn")
             items = load_targets(targets)
         else:
             from pgadvisor.pg.connect import parse_dsn

@@ -65,6 +65,7 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
     except PgAdvisorError as exc:
         checks.append(Check("connect", False, str(exc), exc.hint or "check --dsn, the server and pg_hba.conf"))
     checks.append(_store_check(store_location))
+    checks += _store_permissions_check(store_location)
     return checks
 
 
@@ -84,6 +85,22 @@ def _capacity_check(conn, state) -> Check:
                  f"since reset ({rate})",
                  None if ok else f"ALTER SYSTEM SET pg_stat_statements.max = {max(mx * 2, 10000)}; then restart, "
                                  "or collect more often", level="warning")
+
+
+def _store_permissions_check(location: str | None) -> list[Check]:
+    """A SQLite store readable by group or others (it holds statement texts and bind values): the chmod fix."""
+    import shlex
+
+    from pgadvisor.store import default_store_path
+    from pgadvisor.store.core import store_permission_problems
+
+    loc = location or default_store_path()
+    if loc.startswith(("postgresql://", "postgres://")) or "dbname=" in loc:
+        return []
+    bad = store_permission_problems(loc)
+    return [Check("store owner-only", not bad,
+                  f"{', '.join(bad)} readable or writable by group/others" if bad else f"{loc} is owner-only (0600)",
+                  f"chmod 600 {' '.join(shlex.quote(f) for f in bad)}" if bad else None, level="warning")]
 
 
 def _store_check(location: str | None) -> Check:

@@ -37,8 +37,9 @@ def load_targets(path: str) -> list[dict[str, Any]]:
         label = name if isinstance(name, str) and name else f"entry #{i}"
         if not isinstance(name, str) or not name or not isinstance(dsn, str):
             out.append({"name": label, "error": f"targets entry #{i} needs a string 'name' and 'dsn'"})
-        elif name in seen:
-            out.append({"name": label, "error": f"duplicate target name {name!r} (entry #{i})"})
+        elif name in seen:  # before anything is collected: which of the two would the store's name mean?
+            raise UsageError(f"--targets: duplicate target name {name!r} in {path} (entry #{i}); "
+                             "every target needs its own name")
         else:
             seen.add(name)
             out.append({"name": name, "dsn": dsn, **({"log": e["log"]} if isinstance(e.get("log"), str) else {})})

@@ -68,19 +68,36 @@ class Store:
     def execute(self, sql: str, params: Any = ()) -> Any:
         if self.dialect == "postgres" and not params:
             return self.conn.execute(sql)  # no placeholders to fill: '%' in literals stays literal
-        return self.conn.execute(self._sql(sql), params)
+        try:
+            return self.conn.execute(self._sql(sql), params)
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
 
     def executemany(self, sql: str, rows: list) -> None:
         if not rows:
             return
         if self.dialect == "sqlite":
-            self.conn.executemany(sql, rows)
+            try:
+                self.conn.executemany(sql, rows)
+            except sqlite3.DatabaseError as exc:
+                raise self._corrupt(exc) from None
         else:
             with self.conn.cursor() as cur:
                 cur.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Any = ()) -> list[tuple]:
-        return list(self.execute(sql, params).fetchall())
+        try:
+            return list(self.execute(sql, params).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: sqlite3.DatabaseError) -> BaseException:
+        """A damaged SQLite file (SQLITE_CORRUPT/NOTADB are plain DatabaseErrors) becomes one line naming
+        the file; any other error (locked, constraint, …) stays what it is."""
+        if type(exc) is not sqlite3.DatabaseError:
+            return exc
+        return StoreError(f"store {self.location} is damaged: {_line(exc)}",
+                          hint="pgadvisor left it as it is; restore it from a backup, or point --store at a new file")
 
     @contextmanager
     def write(self):
@@ -96,11 +113,13 @@ class Store:
                     self.conn.execute("SELECT pg_advisory_xact_lock(7395013)")
                 yield self
                 self.conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 try:
                     self.conn.execute("ROLLBACK")
                 except Exception:  # noqa: BLE001 - the original error matters more
                     pass
+                if isinstance(exc, sqlite3.DatabaseError) and self._corrupt(exc) is not exc:
+                    raise self._corrupt(exc) from None
                 raise
 
     def close(self) -> None:
@@ -119,6 +138,8 @@ class Store:
     def schema_version(self) -> int:
         try:
             rows = self.query("SELECT max(version) FROM schema_migrations")
+        except StoreError:
+            raise  # a damaged file
         except Exception:  # noqa: BLE001 - no table yet means an empty store
             if self.dialect == "postgres":
                 self.conn.rollback()
@@ -127,6 +148,11 @@ class Store:
 
     def migrate(self) -> None:
         current = self.schema_version()
+        if current == 0:
+            other = self._other_tables()
+            if other:
+                raise StoreError(_not_ours(self.location, other),
+                                 hint="point --store at a new file (or an empty database)")
         if current > LATEST:
             raise StoreError(
                 f"store {self.location} was written by a newer pgadvisor (store schema v{current}, "
@@ -205,6 +231,16 @@ class Store:
                 old_blobs.add(h)
         for h in old_blobs:
             self.execute("DELETE FROM blobs WHERE hash = ? AND hash NOT IN (SELECT hash FROM snapshot_parts)", (h,))
+
+    def _other_tables(self) -> list[str]:
+        """Tables and views of a store without pgadvisor's schema: another application's database."""
+        if self.dialect == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                              "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        else:
+            rows = self.query("SELECT table_name FROM information_schema.tables "
+                              "WHERE table_schema = current_schema() ORDER BY table_name")
+        return [r[0] for r in rows if r[0] != "schema_migrations"]
 
     def schema_version_in_tx(self) -> int:
         exists = self.query(
@@ -832,17 +868,36 @@ def _open_sqlite(path: str, read_only: bool) -> Store:
             raise StoreError(f"no store at {p}", hint="run `pgadvisor collect` first, or pass --store")
     else:
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(p.parent)
         except OSError as exc:
             raise StoreError(f"cannot create the store directory {p.parent}: {exc.strerror}") from None
         if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
             raise StoreError(f"store {p} is not writable", hint="choose another --store or fix the permissions")
+        try:  # a new store is owner-only (0600): it holds statement texts and bind values
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.chmod(p, 0o600)  # whatever the umask; SQLite gives -wal/-shm the database file's mode
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {p}: {exc.strerror}") from None
     try:
         uri = f"file:{p}?mode=ro" if read_only else f"file:{p}"
         conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 60000")
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()]
+        if names and "schema_migrations" not in names and not read_only:
+            conn.close()  # before switching it to WAL, which would change its header
+            raise StoreError(_not_ours(str(p), names), hint="point --store at a new file (or an empty database)")
         if not read_only:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            for attempt in range(100):  # two first collects at once: switching to WAL is not retried by SQLite
+                try:
+                    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    time.sleep(0.05)
             if mode.lower() != "wal":
                 conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -853,6 +908,39 @@ def _open_sqlite(path: str, read_only: bool) -> Store:
             hint="it was left untouched; point --store at another file",
         ) from None
     return Store(conn, "sqlite", str(p), read_only)
+
+
+def _not_ours(location: str, tables: list[str]) -> str:
+    return (f"{location} is not a pgadvisor store: it holds other tables ({', '.join(tables[:3])}"
+            f"{', …' if len(tables) > 3 else ''}) and no pgadvisor schema; it was left unchanged")
+
+
+def _private_dirs(path: Path) -> None:
+    """Create `path` and its missing parents owner-only (0700); existing directories are left as they are."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+
+
+def store_permission_problems(location: str) -> list[str]:
+    """The store's files (and pgadvisor's data directory) that group or others may read or write."""
+    if location.startswith(("postgresql://", "postgres://")) or "dbname=" in location:
+        return []
+    p = Path(location).expanduser()
+    out = []
+    for f in (p, Path(f"{p}-wal"), Path(f"{p}-shm")):
+        if f.exists() and f.stat().st_mode & 0o077:
+            out.append(str(f))
+    return out
 
 
 def _open_postgres(url: str, read_only: bool) -> Store:
