@@ -44,16 +44,17 @@ STORE_HELP = "store: a SQLite file path or a postgresql:// URL (default: $PGADVI
 DsnOpt = typer.Option("", "--dsn", envvar="PGADVISOR_DSN", help=DSN_HELP)
 StoreOpt = typer.Option(None, "--store", envvar="PGADVISOR_STORE", help=STORE_HELP)
 FormatOpt = typer.Option(Format.table, "--format", "-f", help="output format")
+TrustOpt = typer.Option(None, "--trust-role", help="plan statements that call functions (or use operators, views, "
+                        "defaults) of this role too; by default only code owned by a superuser is trusted, since "
+                        "planning can run a function as pgadvisor's role (repeatable)")
 
 
 def _fail(exc: PgAdvisorError) -> None:
-    from rich.markup import escape
+    from pgadvisor.report.render import err_console, styled
 
-    from pgadvisor.report.render import err_console
-
-    err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # [[targets]] stays
+    err_console.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+        err_console.print(styled(("hint:", "dim"), f" {exc.hint}"), soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -105,6 +106,7 @@ def collect(
                                      "their counters and settings at most this often (they are re-read at once "
                                      "when DDL, ANALYZE or a settings change is seen); 0s = every snapshot"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing on success"),
+    trust_role: list[str] = TrustOpt,
     fmt: Format = FormatOpt,
 ) -> None:
     """Take one snapshot per server into the store (run it from cron every 5–15 minutes).
@@ -112,7 +114,7 @@ def collect(
     Read-only on the server: never resets pg_stat_statements, never takes locks beyond reads.
     """
     from pgadvisor.fleet import collect_many, load_targets
-    from pgadvisor.report.render import err_console, print_json
+    from pgadvisor.report.render import err_console, print_json, styled
 
     try:
         if targets:
@@ -126,6 +128,8 @@ def collect(
 
             parse_dsn(dsn)  # a malformed --dsn is a usage error, before anything else happens
             items = [{"name": name, "dsn": dsn}]
+        if trust_role:
+            items = [{**t, "trusted_roles": tuple(trust_role)} for t in items]
         every = 0.0 if schema_every.strip() in ("0", "0s") else _duration(schema_every, "--schema-every")
         results = collect_many(items, store, plans_top=plans, parallel=parallel, log=log, schema_every_s=every,
                                log_values=log_values)
@@ -137,16 +141,16 @@ def collect(
     else:
         for r in results:
             if r["status"] == "failed":
-                err_console.print(f"[red]error:[/] {r['server']}: {r['error']}", highlight=False, soft_wrap=True)
+                err_console.print(styled(("error:", "red"), f" {r['server']}: {r['error']}"), soft_wrap=True)
                 if r.get("hint"):
-                    err_console.print(f"[dim]hint:[/] {r['hint']}", highlight=False, soft_wrap=True)
+                    err_console.print(styled(("hint:", "dim"), f" {r['hint']}"), soft_wrap=True)
             elif not quiet and (sys.stderr.isatty() or os.environ.get("PGADVISOR_VERBOSE")):
                 extra = f" ({r['reset']})" if r.get("reset") else ""
                 err_console.print(f"{r['server']}: snapshot {r.get('seq', '-')} {r['status']}: "
                                   f"{r.get('statements', 0)} statements, {r.get('changed', 0)} changed{extra}",
                                   highlight=False)
             for note in r.get("notes", []) if not quiet else []:
-                err_console.print(f"[yellow]note:[/] {r['server']}: {note}", highlight=False)
+                err_console.print(styled(("note:", "yellow"), f" {r['server']}: {note}"))
     if failed:
         worst = max(r.get("exit_code", EXIT_CANNOT_RUN) for r in failed)
         raise typer.Exit(worst)
@@ -238,7 +242,7 @@ def prune(
 def doctor(dsn: str = DsnOpt, store: str | None = StoreOpt, fmt: Format = FormatOpt) -> None:
     """Check prerequisites on the server and the store; prints the exact fix for each problem."""
     from pgadvisor.doctor import run_checks
-    from pgadvisor.report.render import console, print_json
+    from pgadvisor.report.render import console, print_json, styled
 
     checks = run_checks(dsn, store)
     bad = [c for c in checks if not c.ok and c.level == "error"]
@@ -246,8 +250,8 @@ def doctor(dsn: str = DsnOpt, store: str | None = StoreOpt, fmt: Format = Format
         print_json({"schema": 1, "ok": not bad, "checks": [c.to_dict() for c in checks]})
     else:
         for c in checks:
-            mark = "[green]✓[/]" if c.ok else ("[red]✗[/]" if c.level == "error" else "[yellow]✗[/]")
-            console.print(f"{mark} {c.name}: {c.detail}", highlight=False, soft_wrap=True)
+            mark = ("✓", "green") if c.ok else ("✗", "red" if c.level == "error" else "yellow")
+            console.print(styled(mark, f" {c.name}: {c.detail}"), soft_wrap=True)
             if not c.ok and c.fix:
                 console.print(f"    fix: {c.fix}", highlight=False, soft_wrap=True)
     if bad:
@@ -278,6 +282,7 @@ def recommend(
                                      "reports each slowed statement in the evidence"),
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
+    trust_role: list[str] = TrustOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
     fmt: RecFormat = typer.Option(RecFormat.table, "--format", "-f", help="output format"),
 ) -> None:
@@ -312,7 +317,7 @@ def recommend(
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
                           allow_prefixes=allow_prefixes, time_limit_s=limit_s, max_slowdown_pct=slowdown,
-                          progress=progress)
+                          progress=progress, trusted_roles=tuple(trust_role or ()))
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -14,13 +13,15 @@ import psycopg
 
 from pgadvisor.errors import ExtensionMissing
 from pgadvisor.pg import catalog
-from pgadvisor.pg.catalog import is_marked, mark
+from pgadvisor.pg.catalog import is_marked
 from pgadvisor.pg.connect import connect, describe
+from pgadvisor.pg.guard import CodeGuard
+from pgadvisor.pg.hypo import explain_json
 from pgadvisor.snapshot import Snapshot
 from pgadvisor.sql.redact import redact, redact_settings
 
 HIDDEN_TEXT = "<insufficient privilege>"
-_EXPLAINABLE = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|with|insert|update|delete|values|table)\b", re.I | re.S)
+MAX_EXPLAINED_CHARS = 1_000_000  # longer texts are not planned: a generated IN list of this size says little
 
 Progress = Callable[[str], None]
 
@@ -66,30 +67,13 @@ def plan_hash(plan: Any) -> str:
     return hashlib.sha1(json.dumps(shape(root), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def explain_generic(conn: psycopg.Connection, text: str, version_num: int) -> list | None:
-    """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if it cannot be planned."""
+def explain_generic(conn: psycopg.Connection, text: str, version_num: int, guard: CodeGuard) -> list | None:
+    """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if the code guard
+    refuses it (pg/guard.py) or it cannot be planned."""
+    if guard.reason(text):
+        return None
     try:
-        with catalog.savepoint(conn):
-            if version_num >= 160000:
-                return conn.execute(mark(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}")).fetchone()[0]
-            if "$" not in text:
-                return conn.execute(mark(f"EXPLAIN (FORMAT JSON) {text}")).fetchone()[0]
-            conn.execute(mark(f"PREPARE pgadvisor_explain AS {text}"))
-            try:
-                n = (
-                    conn.execute(
-                        mark("SELECT cardinality(parameter_types) FROM pg_prepared_statements "
-                             "WHERE name = 'pgadvisor_explain'")
-                    ).fetchone()[0]
-                    or 0
-                )
-                conn.execute(mark("SET LOCAL plan_cache_mode = force_generic_plan"))
-                args = ", ".join(["NULL"] * n)
-                return conn.execute(
-                    mark(f"EXPLAIN (FORMAT JSON) EXECUTE pgadvisor_explain{f'({args})' if n else ''}")
-                ).fetchone()[0]
-            finally:
-                conn.execute(mark("DEALLOCATE pgadvisor_explain"))
+        return explain_json(conn, text.strip().rstrip(";"), version_num)
     except psycopg.Error:
         return None
 
@@ -125,12 +109,15 @@ def collect(
     with_schema: bool = True,
     known_schema: str | None = None,
     progress: Progress | None = None,
+    trusted_roles: tuple[str, ...] = (),
 ) -> Snapshot:
     """Read one snapshot from the server at `dsn` (read-only transaction, timeouts, marked statements).
 
     `known_schema` is the schema fingerprint of a recent snapshot of this server in the store: when
     the server's fingerprint still matches, definitions, table counters and settings are not read
     again (the store keeps the previous ones), which makes a snapshot of a big schema cheap.
+    Plans are read only for statements the code guard lets through (pg/guard.py; `trusted_roles`
+    are trusted besides the superusers).
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -169,12 +156,15 @@ def collect(
                 fingerprint = catalog.schema_fingerprint(conn)
                 reused = known_schema is not None and fingerprint == known_schema
                 if not reused:
-                    parts.update(catalog.read_schema(conn))
+                    parts.update(catalog.read_schema(conn, notes))
+                    if parts.pop("locked", None):
+                        fingerprint = None  # incomplete: read the definitions again next time
                     parts["settings"] = redact_settings(catalog.settings(conn))
                 parts["database"] = catalog.database_counters(conn)
                 parts["activity"] = catalog.activity_summary(conn)
             say("plans")
-            plans = _plans(conn, statements, info, plans_top)
+            guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
+            plans = _plans(conn, statements, info, plans_top, guard, notes)
     return Snapshot(
         server=server or describe(dsn),
         taken_at=info["taken_at"].timestamp(),
@@ -199,8 +189,11 @@ def collect(
     )
 
 
-def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int) -> list[dict]:
-    out = []
+def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int, guard: CodeGuard,
+           notes: list[str]) -> list[dict]:
+    """Generic plans of the `top` statements by time that the code guard lets through; a note counts
+    the statements it refused because they reach untrusted code."""
+    out: list[dict] = []
     if top <= 0:
         return out
     mine = [
@@ -208,18 +201,23 @@ def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: in
         for s in statements
         if s["dbid"] == info["dbid"]
         and not is_own(s["query"])
-        and _EXPLAINABLE.match(s["query"][:1000])
-        and len(s["query"]) < 1_000_000
+        and len(s["query"]) < MAX_EXPLAINED_CHARS
     ]
     mine.sort(key=lambda s: s["total_exec_time"], reverse=True)
     seen: set[str] = set()
+    untrusted: list[str] = []
     for s in mine:
         if len(out) >= top:
             break
         if s["queryid"] in seen:
             continue
         seen.add(s["queryid"])
-        plan = explain_generic(conn, s["query"], info["version_num"])
+        why = guard.reason(s["query"])
+        if why:
+            if "not trusted code" in why:
+                untrusted.append(s["queryid"])
+            continue
+        plan = explain_generic(conn, s["query"], info["version_num"], guard)
         if plan is None:
             continue
         out.append(
@@ -233,6 +231,10 @@ def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: in
                 "plan": plan,
             }
         )
+    if untrusted:
+        notes.append(f"{len(untrusted)} statement(s) not explained: they reach functions, operators or relations "
+                     "of roles that are not trusted (planning could run that code as pgadvisor; --trust-role ROLE "
+                     "trusts a role)")
     return out
 
 

@@ -20,7 +20,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     from pgadvisor.fleet import with_log_samples
     from pgadvisor.pg.local import JSONLOG_SETTINGS, find_bindir, start_cluster
     from pgadvisor.report.recommendations import terminal
-    from pgadvisor.report.render import console, err_console, print_json, workload_doc, workload_table
+    from pgadvisor.report.render import console, err_console, print_json, styled, workload_doc, workload_table
     from pgadvisor.store import open_store
     from pgadvisor.workload import load_workload
 
@@ -74,14 +74,15 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
         if fmt == "json":
             print_json(result)
         else:
-            console.print(f"\n[bold]Top statements[/] of the demo workload ({result['run']['total_calls']:,} calls "
-                          f"in {result['run']['seconds']:.1f} s):")
+            console.print(styled("\n", ("Top statements", "bold"), f" of the demo workload "
+                                 f"({result['run']['total_calls']:,} calls in {result['run']['seconds']:.1f} s):"))
             workload_table(w)
-            console.print("\n[bold]Recommendations[/] (verified with hypothetical indexes; nothing was created):")
+            console.print(styled("\n", ("Recommendations", "bold"),
+                                 " (verified with hypothetical indexes; nothing was created):"))
             terminal(recs)
             if keep:
-                console.print(f"\nserver left running: [bold]{dsn}[/]\nstore: {store_path}\n"
-                              f"stop it with: {cluster.bindir}/pg_ctl -D {cluster.datadir} stop")
+                console.print(styled("\nserver left running: ", (dsn, "bold"), f"\nstore: {store_path}\n"
+                                     f"stop it with: {cluster.bindir}/pg_ctl -D {cluster.datadir} stop"))
         return result
     finally:
         if cluster is not None and not keep:

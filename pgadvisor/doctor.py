@@ -56,6 +56,7 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
                                 f"role {info['username']}" + (" has pg_read_all_stats" if priv else
                                                               " lacks pg_read_all_stats"),
                                 None if priv else f"GRANT pg_monitor TO {info['username']};", level="warning"))
+            checks.append(_plan_privilege_check(conn, info["username"]))
             io = state["track_io_timing"] == "on"
             checks.append(Check("track_io_timing", io, f"track_io_timing = {state['track_io_timing']}",
                                 None if io else "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
@@ -67,6 +68,20 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
     checks.append(_store_check(store_location))
     checks += _store_permissions_check(store_location)
     return checks
+
+
+def _plan_privilege_check(conn, role: str) -> Check:
+    """EXPLAIN needs SELECT on every table a statement reads: a pg_monitor role alone plans nothing."""
+    from pgadvisor.pg import catalog
+
+    total, denied, examples = catalog.unreadable_tables(conn)
+    ok = denied == 0
+    return Check("privilege to plan statements (recommend)", ok,
+                 f"role {role} may read all {total} tables" if ok else
+                 f"role {role} has no SELECT on {denied} of {total} tables (e.g. {', '.join(examples)}): recommend "
+                 "cannot EXPLAIN statements that read them",
+                 None if ok else f"GRANT pg_read_all_data TO {role}; (PostgreSQL 14+) or GRANT SELECT ON ALL TABLES "
+                                 f"IN SCHEMA <schema> TO {role};", level="warning")
 
 
 def _capacity_check(conn, state) -> Check:

@@ -60,7 +60,8 @@ def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None =
     try:
         fingerprint, read_at = store.schema_state(server)
         fresh = read_at is not None and time.time() - read_at < schema_every_s
-        snap = collect(target["dsn"], server, plans_top=plans_top, known_schema=fingerprint if fresh else None)
+        snap = collect(target["dsn"], server, plans_top=plans_top, known_schema=fingerprint if fresh else None,
+                       trusted_roles=tuple(target.get("trusted_roles", ())))
         log = target.get("log", log)
         if log:
             snap = with_log_samples(snap, log, store.log_offsets(server), log_values)

@@ -69,8 +69,16 @@ PASSWORD_FORMS = [
 @given(secret=secrets, form=st.sampled_from(PASSWORD_FORMS), enc=st.sampled_from(ENCODINGS))
 def test_password_literal_never_survives_whatever_the_quoting(secret, form, enc):
     text = form.format(lit=enc(secret))
-    assert redact(text) == redact(form.format(lit="'x'")) == form.format(lit="'<redacted>'").replace(
-        "ADD sslpassword 'x'", "ADD sslpassword '<redacted>'")
+    want = form.format(lit="'<redacted>'").replace("ADD sslpassword 'x'", "ADD sslpassword '<redacted>'")
+    assert redact(form.format(lit="'x'")) == want
+    if enc is std and "\\" in secret:
+        # read with standard_conforming_strings = off, '\' does not end there: the redaction runs on to the
+        # later end, so it may take more of the statement, never less
+        out = redact(text)
+        assert secret not in out.replace("<redacted>", "") or len(secret) < 3
+        assert out.startswith(want.split("'<redacted>'")[0] + "'<redacted>")
+        return
+    assert redact(text) == want
 
 
 def conninfo_quote(s: str) -> str:

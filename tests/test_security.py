@@ -266,3 +266,23 @@ def test_apply_on_a_hot_standby_is_refused(admin_dsn, standby):
     assert any("hot standby" in n for n in json.loads(r.stdout)["notes"])
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+
+
+# -- 7: texts from the server are printed literally ------------------------------------------------
+
+def test_markup_in_statement_texts_and_names_is_printed_literally(make_db, tmp_path):
+    dsn = make_db(("pg_stat_statements", "hypopg"))
+    store = str(tmp_path / "s.sqlite")
+    exec_sql(dsn, 'CREATE TABLE "[/]" (id int PRIMARY KEY, "[bold]" int)',
+             'INSERT INTO "[/]" SELECT g, g % 100 FROM generate_series(1, 20000) g', 'ANALYZE "[/]"')
+    assert run_cli("collect", "--dsn", dsn, "--store", store).returncode == 0
+    exec_sql(dsn, "select pg_sleep(0.01) /* [/] :thumbs_up: [red]x */", 'SELECT * FROM "[/]" WHERE "[bold]" = 7')
+    assert run_cli("collect", "--dsn", dsn, "--store", store).returncode == 0
+    r = run_cli("workload", "--store", store, env={"COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    assert "/* [/] :thumbs_up: [red]x */" in r.stdout, r.stdout
+    r = run_cli("recommend", 'SELECT * FROM "[/]" WHERE "[bold]" = 7', "--dsn", dsn, env={"COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    assert 'ON public."[/]"' in r.stdout and '("[bold]")' in r.stdout, r.stdout
+    r = run_cli("doctor", "--dsn", dsn + " application_name=[red]", "--store", store)
+    assert "internal error" not in r.stderr

@@ -52,6 +52,7 @@ from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import ConnectError
 from pgadvisor.pg import catalog
 from pgadvisor.pg.catalog import is_marked, mark
+from pgadvisor.pg.guard import CodeGuard
 from pgadvisor.pg.hypo import (
     Filter,
     IndexDef,
@@ -292,6 +293,7 @@ class IndexAdvisor:
         narrower: bool = False,
         max_slowdown_pct: float | None = None,
         connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
+        trusted_roles: tuple[str, ...] = (),
     ):
         if budget_bytes is not None and budget_bytes < 0:
             raise ValueError("budget_bytes must be >= 0")
@@ -331,6 +333,8 @@ class IndexAdvisor:
             "SELECT current_schemas(false) AS path, "
             "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid",
         )
+        # what may be planned: statements that reach code of untrusted roles are skipped (pg/guard.py)
+        self.guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
         if was_idle and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.rollback()  # nothing written: end the catalog reads' transaction, hold no snapshot
         self.dbid = rows[0]["dbid"]
@@ -444,6 +448,10 @@ class IndexAdvisor:
             report["parsed"] += 1
             if ps.kind not in READ_KINDS:
                 self._skip(st, f"{ps.kind} statement: nothing to index")
+                continue
+            why = next(filter(None, map(self.guard.reason, (st.query, *st.examples))), None)
+            if why:
+                self._skip(st, why)
                 continue
             if not ps.tables:
                 self._skip(st, "reads no table")
@@ -1007,6 +1015,7 @@ class IndexAdvisor:
             max_hypothetical=self.max_hypothetical,
             create_extension=self.create_extension,
             heuristic=self.heuristic,
+            guard=self.guard,
         ) as engine:
             self.engine = engine
             self.baseline()
@@ -1531,6 +1540,7 @@ def recommend_indexes(
     narrower_than_existing: bool = False,
     max_slowdown_pct: float | None = None,
     connect: Callable[[], AbstractContextManager[psycopg.Connection]] | None = None,
+    trusted_roles: tuple[str, ...] = (),
 ) -> tuple[list[Recommendation], list[Rejected], dict]:
     """New indexes for a workload: ranked recommendations, rejected candidates with reasons, and run stats.
 
@@ -1551,6 +1561,8 @@ def recommend_indexes(
     HOT updates lost); None: no limit, the slowdowns are reported in each recommendation's evidence.
     `connect`: opens another read-only session on the same database (a context manager); under a budget
     or cap the searches then run in parallel, one session each, instead of sharing the time limit.
+    `trusted_roles`: roles whose functions may be planned besides the superusers' (pg/guard.py); a
+    statement that reaches code of any other role is skipped with the reason.
     The connection may be read-only; hypothetical indexes are reset before returning.
     """
     advisor = IndexAdvisor(
@@ -1572,6 +1584,7 @@ def recommend_indexes(
         narrower=narrower_than_existing,
         max_slowdown_pct=max_slowdown_pct,
         connect=connect,
+        trusted_roles=trusted_roles,
     )
     return advisor.run(statements)
 

@@ -121,6 +121,7 @@ def server_info(conn: psycopg.Connection) -> dict[str, Any]:
                current_database() AS datname,
                (SELECT oid FROM pg_database WHERE datname = current_database()) AS dbid,
                current_user AS username,
+               pg_is_in_recovery() AS in_recovery,
                now() AS taken_at""",
     )[0]
     try:
@@ -183,13 +184,16 @@ def pgss_info(conn: psycopg.Connection, extversion: str, schema: str = "public")
     return q(conn, f"SELECT dealloc, stats_reset FROM {ident}.pg_stat_statements_info")[0]
 
 
-def relations(conn: psycopg.Connection) -> list[dict[str, Any]]:
+def relations(conn: psycopg.Connection, locked: list[int] | None = None) -> list[dict[str, Any]]:
+    """Tables, partitioned tables and materialized views with their sizes and counters; the sizes of the
+    `locked` relations (oids) are NULL: reading them would wait for another session's lock."""
     return q(
         conn,
         """
         SELECT n.nspname AS schema, c.relname AS name, c.oid::bigint AS relid, c.relkind::text AS kind,
                c.reltuples::float8 AS reltuples, c.relpages::bigint AS relpages,
-               pg_total_relation_size(c.oid) AS total_bytes, pg_relation_size(c.oid) AS table_bytes,
+               CASE WHEN c.oid <> ALL(%(locked)s) THEN pg_total_relation_size(c.oid) END AS total_bytes,
+               CASE WHEN c.oid <> ALL(%(locked)s) THEN pg_relation_size(c.oid) END AS table_bytes,
                c.relpersistence::text AS persistence, c.relispartition AS is_partition,
                s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd,
                s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
@@ -200,13 +204,15 @@ def relations(conn: psycopg.Connection) -> list[dict[str, Any]]:
           LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
          WHERE c.relkind IN ('r', 'p', 'm')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-           AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+           AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'
          ORDER BY 1, 2""",
+        {"locked": locked or []},
     )
 
 
-def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Existing indexes with their key columns/expressions, INCLUDE columns, predicate and usage."""
+def indexes(conn: psycopg.Connection, locked: list[int] | None = None) -> list[dict[str, Any]]:
+    """Existing indexes with their key columns/expressions, INCLUDE columns, predicate and usage; not
+    those of a `locked` table or themselves locked (their definition cannot be read without the lock)."""
     return q(
         conn,
         """
@@ -230,9 +236,20 @@ def indexes(conn: psycopg.Connection) -> list[dict[str, Any]]:
           LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.contype IN ('p', 'u', 'x')
           LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = x.indexrelid
          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-           AND n.nspname NOT LIKE 'pg_temp%'
+           AND n.nspname NOT LIKE 'pg_temp%%'
+           AND x.indexrelid <> ALL(%(locked)s) AND x.indrelid <> ALL(%(locked)s)
          ORDER BY 1, 2, 3""",
+        {"locked": locked or []},
     )
+
+
+def locked_relations(conn: psycopg.Connection) -> dict[int, str]:
+    """Relations of this database that another session holds (or waits for) in ACCESS EXCLUSIVE mode:
+    reading their size would wait for it, then fail at lock_timeout."""
+    return {r["oid"]: r["name"] for r in q(conn, """
+        SELECT DISTINCT l.relation::bigint AS oid, l.relation::regclass::text AS name FROM pg_locks l
+         WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())""")}
 
 
 def columns(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -334,19 +351,52 @@ def schema_fingerprint(conn: psycopg.Connection) -> str:
         ) t""")[0]["fp"]
 
 
-def read_schema(conn: psycopg.Connection) -> dict[str, Any]:
-    """Schema and statistics of the connected database, as stored in a snapshot."""
-    return {
-        "relations": relations(conn),
-        "indexes": indexes(conn),
-        "columns": columns(conn),
-        "foreign_keys": foreign_keys(conn),
-    }
+# how often read_schema looks again for locked relations when a lock was taken while it read
+SCHEMA_LOCK_RETRIES = 3
+
+
+def read_schema(conn: psycopg.Connection, notes: list[str] | None = None) -> dict[str, Any]:
+    """Schema and statistics of the connected database, as stored in a snapshot. A relation another
+    session holds in ACCESS EXCLUSIVE mode is listed without its size and indexes (a note says which;
+    the result's "locked" lists them) instead of making the whole read wait and fail."""
+    for attempt in range(SCHEMA_LOCK_RETRIES + 1):
+        locked = locked_relations(conn)
+        try:
+            with savepoint(conn):
+                out = {
+                    "relations": relations(conn, list(locked)),
+                    "indexes": indexes(conn, list(locked)),
+                    "columns": columns(conn),
+                    "foreign_keys": foreign_keys(conn),
+                }
+            break
+        except psycopg.errors.LockNotAvailable:
+            if attempt == SCHEMA_LOCK_RETRIES:
+                raise
+    if locked:
+        out["locked"] = sorted(locked.values())
+        if notes is not None:
+            names = ", ".join(out["locked"][:5]) + (" …" if len(locked) > 5 else "")
+            notes.append(f"{len(locked)} relation(s) locked by another session (ACCESS EXCLUSIVE): their sizes "
+                         f"and indexes were not read: {names}")
+    return out
 
 
 def pgss_count(conn: psycopg.Connection, schema: str = "public") -> int:
     ident = psycopg.sql.Identifier(schema).as_string(conn)
     return int(q(conn, f"SELECT count(*) AS n FROM {ident}.pg_stat_statements(false)")[0]["n"])
+
+
+def unreadable_tables(conn: psycopg.Connection) -> tuple[int, int, list[str]]:
+    """(tables, tables this role may not SELECT from, a few of those): EXPLAIN needs the privilege."""
+    rows = q(conn, """
+        SELECT c.oid::regclass::text AS name, has_table_privilege(c.oid, 'SELECT') AS ok
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'm', 'v', 'f')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'""")
+    denied = sorted(r["name"] for r in rows if not r["ok"])
+    return len(rows), len(denied), denied[:3]
 
 
 def hypopg_state(conn: psycopg.Connection) -> dict[str, Any]:
@@ -368,3 +418,64 @@ def stats_age_days(conn: psycopg.Connection) -> float | None:
         SELECT extract(epoch FROM now() - coalesce(d.stats_reset, pg_postmaster_start_time())) / 86400 AS days
           FROM pg_stat_database d WHERE d.datname = current_database()""")
     return float(row[0]["days"]) if row and row[0]["days"] is not None else None
+
+
+def untrusted_code(conn: psycopg.Connection, trusted_roles: list[str] | None = None,
+                   trusted_schemas: list[str] | None = None) -> list[dict[str, Any]]:
+    """What planning a statement could run that a role we do not trust wrote (see pg/guard.py): functions
+    (owner neither a superuser nor trusted, language neither C nor internal, schema not trusted), the
+    operators and types (casts, domain checks) built on them, and the relations whose planning reaches
+    them (view rules, also through other views; column defaults; policies; check constraints; index
+    expressions). Rows: {kind, name, what}."""
+    return q(conn, """
+        WITH RECURSIVE trusted AS (
+          SELECT oid FROM pg_roles WHERE rolsuper OR rolname = ANY(%(roles)s)
+        ), fn AS (
+          SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.proowner NOT IN (SELECT oid FROM trusted)
+             AND p.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('internal', 'c'))
+             AND n.nspname <> ALL(%(schemas)s)
+        ), op AS (
+          SELECT o.oid FROM pg_operator o WHERE o.oprcode IN (SELECT oid FROM fn)
+        ), typ AS (
+          SELECT castsource AS oid FROM pg_cast WHERE castfunc IN (SELECT oid FROM fn)
+          UNION SELECT casttarget FROM pg_cast WHERE castfunc IN (SELECT oid FROM fn)
+          UNION SELECT c.contypid FROM pg_depend d JOIN pg_constraint c ON c.oid = d.objid
+           WHERE d.classid = 'pg_constraint'::regclass AND c.contypid <> 0
+             AND ((d.refclassid = 'pg_proc'::regclass AND d.refobjid IN (SELECT oid FROM fn))
+               OR (d.refclassid = 'pg_operator'::regclass AND d.refobjid IN (SELECT oid FROM op)))
+        ), dep AS (  -- objects whose definition calls one of those
+          SELECT d.classid, d.objid FROM pg_depend d
+           WHERE (d.refclassid = 'pg_proc'::regclass AND d.refobjid IN (SELECT oid FROM fn))
+              OR (d.refclassid = 'pg_operator'::regclass AND d.refobjid IN (SELECT oid FROM op))
+              OR (d.refclassid = 'pg_type'::regclass AND d.refobjid IN (SELECT oid FROM typ))
+        ), rel(oid) AS (
+          SELECT r.ev_class FROM dep JOIN pg_rewrite r ON r.oid = dep.objid WHERE dep.classid = 'pg_rewrite'::regclass
+          UNION SELECT a.adrelid FROM dep JOIN pg_attrdef a ON a.oid = dep.objid
+           WHERE dep.classid = 'pg_attrdef'::regclass
+          UNION SELECT p.polrelid FROM dep JOIN pg_policy p ON p.oid = dep.objid
+           WHERE dep.classid = 'pg_policy'::regclass
+          UNION SELECT c.conrelid FROM dep JOIN pg_constraint c ON c.oid = dep.objid
+           WHERE dep.classid = 'pg_constraint'::regclass AND c.conrelid <> 0
+          UNION SELECT coalesce(i.indrelid, dep.objid) FROM dep LEFT JOIN pg_index i ON i.indexrelid = dep.objid
+           WHERE dep.classid = 'pg_class'::regclass
+          UNION  -- a view over a relation that reaches untrusted code reaches it too
+          SELECT r.ev_class FROM rel JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = rel.oid
+            AND d.classid = 'pg_rewrite'::regclass JOIN pg_rewrite r ON r.oid = d.objid
+        )
+        SELECT 'function' AS kind, p.proname::text AS name,
+               format('function %%s (owner %%s)', p.oid::regprocedure, pg_get_userbyid(p.proowner)) AS what
+          FROM pg_proc p WHERE p.oid IN (SELECT oid FROM fn)
+        UNION ALL
+        SELECT 'operator', o.oprname::text,
+               format('operator %%s (function %%s)', o.oid::regoperator, o.oprcode::regprocedure)
+          FROM pg_operator o WHERE o.oid IN (SELECT oid FROM op)
+        UNION ALL
+        SELECT 'type', t.typname::text, format('type %%s (a cast or check calls untrusted code)', t.oid::regtype)
+          FROM pg_type t WHERE t.oid IN (SELECT oid FROM typ)
+        UNION ALL
+        SELECT 'relation', c.relname::text,
+               format('relation %%s (a view, default, policy, check or index of it calls untrusted code)',
+                      c.oid::regclass)
+          FROM pg_class c WHERE c.oid IN (SELECT oid FROM rel)
+        ORDER BY 1, 2, 3""", {"roles": list(trusted_roles or []), "schemas": list(trusted_schemas or [])})

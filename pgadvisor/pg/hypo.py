@@ -881,14 +881,14 @@ def _cast_params(body: str, error: str) -> str | None:
 
 
 def explain_json(conn: psycopg.Connection, body: str, version_num: int) -> list[dict[str, Any]]:
-    """`EXPLAIN (FORMAT JSON)` of one statement, the generic plan when it has `$n` parameters
-    (`GENERIC_PLAN` on PostgreSQL 16+, else a prepared statement explained with NULL arguments).
+    """`EXPLAIN (FORMAT JSON)` of one statement, the generic plan when it has `$n` parameters: a prepared
+    statement explained with NULL arguments under force_generic_plan, on every version (`EXPLAIN
+    (GENERIC_PLAN)` cannot go over the extended protocol: the server would count its `$n` as the
+    message's own parameters). `version_num` is kept for callers that know it.
     The caller has checked `body` with the code guard; psycopg.Error when it cannot be planned."""
     params = [int(t.text[1:]) for t in tokens(body) if t.kind == "param"]
     if not params:
         return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) {body}")[0])
-    if version_num >= 160000:
-        return _json(_planned(conn, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {body}")[0])
     args = ", ".join(["NULL"] * max(params))
     return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}({args})", prepare=body)[0])
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
-
-from pgadvisor.report.render import console, short
+from pgadvisor.report.render import console, short, styled
 from pgadvisor.units import human_bytes
 
 
@@ -59,15 +57,19 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
     recs = doc["recommendations"]
     stats = doc.get("stats") or {}
     st = stats.get("statements") or {}
-    console.print(f"[bold]{doc.get('database', '')}[/] · {st.get('considered', 0)} of {st.get('total', 0)} statements "
-                  f"analysed · parse rate {100 * (stats.get('parse') or {}).get('parse_rate', 1):.0f}%"
-                  f" · {stats.get('whatif_calls', 0)} what-if calls · {stats.get('seconds', 0):.1f} s", highlight=False)
+    console.print(styled((doc.get("database", ""), "bold"),
+                         f" · {st.get('considered', 0)} of {st.get('total', 0)} statements analysed · parse rate "
+                         f"{100 * (stats.get('parse') or {}).get('parse_rate', 1):.0f}% · "
+                         f"{stats.get('whatif_calls', 0)} what-if calls · {stats.get('seconds', 0):.1f} s"))
+    warn = ("!", "yellow")
+    for line in doc.get("notes") or []:
+        console.print(styled(warn, f" {line}"), soft_wrap=True)
     heuristic = heuristic_note(doc)
     if heuristic:
-        console.print(f"[yellow]![/] {escape(heuristic)}", highlight=False, soft_wrap=True)
+        console.print(styled(warn, f" {heuristic}"), soft_wrap=True)
     note = time_limit_note(doc)
     if note:
-        console.print(f"[yellow]![/] {note}", highlight=False, soft_wrap=True)
+        console.print(styled(warn, f" {note}"), soft_wrap=True)
     if not recs:
         console.print("no recommendations found before the time limit" if note else
                       "no recommendations: the indexes in place already serve this workload")
@@ -83,34 +85,37 @@ def terminal(doc: dict[str, Any], verbose: bool = False) -> None:
         if c.get("write_overhead_pct"):
             facts.append(f"writes +{c['write_overhead_pct']:.1f}%")
         facts += [f"confidence {r['confidence']:.1f}", f"verified: {r['verified']}"]
-        console.print(f"\n[bold]{i}.[/] [{colour.get(r['severity'], 'white')}]{r['severity']}[/] {r['title']}",
-                      highlight=False, soft_wrap=True)
-        console.print("   " + " · ".join(facts), highlight=False, soft_wrap=True)
-        console.print(f"   {r['sql']}\n   [dim]rollback:[/] {r['rollback_sql']}", highlight=False, soft_wrap=True)
+        console.print(styled("\n", (f"{i}.", "bold"), " ", (r["severity"], colour.get(r["severity"], "white")),
+                             f" {r['title']}"), soft_wrap=True)
+        console.print("   " + " · ".join(facts), soft_wrap=True)
+        console.print(styled(f"   {r['sql']}\n   ", ("rollback:", "dim"), f" {r['rollback_sql']}"), soft_wrap=True)
         if verbose:
-            console.print(f"   [dim]why:[/] {r['evidence'].get('why', '')}", highlight=False, soft_wrap=True)
+            console.print(styled("   ", ("why:", "dim"), f" {r['evidence'].get('why', '')}"), soft_wrap=True)
     slowed = slowed_note(doc)
     if slowed:
-        console.print("\n[bold]Writing statements these indexes slow down[/] (--max-slowdown sets a limit)")
+        console.print(styled("\n", ("Writing statements these indexes slow down", "bold"),
+                             " (--max-slowdown sets a limit)"))
         for line in slowed:
-            console.print(f"  {line}", highlight=False, soft_wrap=True)
+            console.print(f"  {line}", soft_wrap=True)
     if verbose and doc.get("rejected"):
-        console.print("\n[bold]Rejected candidates[/]")
+        console.print(styled("\n", ("Rejected candidates", "bold")))
         for r in doc["rejected"]:
-            console.print(f"  {r['id']}: {r['reason']}", highlight=False, soft_wrap=True)
+            console.print(f"  {r['id']}: {r['reason']}", soft_wrap=True)
     skipped = st.get("skip_reasons") or {}
     for reason, n in sorted(skipped.items()):
-        console.print(f"[yellow]![/] {n} statement(s) skipped: {reason}", highlight=False)
+        console.print(styled(warn, f" {n} statement(s) skipped: {reason}"), soft_wrap=True)
     if stats.get("statements_other_databases"):
-        console.print(f"[yellow]![/] {stats['statements_other_databases']} statement(s) belong to other databases: "
-                      "connect to them to get their advice", highlight=False)
+        console.print(styled(warn, f" {stats['statements_other_databases']} statement(s) belong to other "
+                             "databases: connect to them to get their advice"))
     for a in doc.get("applied") or []:
         state = f"created in {a['seconds']:.1f} s, {human_bytes(a.get('size_bytes'))}" if a["ok"] else a["error"]
-        console.print(f"applied {a['index']}: {state}", highlight=False)
+        console.print(f"applied {a['index']}: {state}")
 
 
 def markdown(doc: dict[str, Any], verbose: bool = False) -> str:
     out = [f"# pgadvisor recommendations: {doc.get('database', '')}", ""]
+    for line in doc.get("notes") or []:
+        out += [f"> {line}", ""]
     heuristic = heuristic_note(doc)
     if heuristic:
         out += [f"> {heuristic[0].upper()}{heuristic[1:]}.", ""]

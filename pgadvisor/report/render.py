@@ -9,9 +9,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# Texts from the server (statements, object names, errors) are printed literally: no console reads
+# markup, emoji codes or highlights; our own styling goes through `styled`.
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line of plain text parts and (text, style) parts; nothing in any part is read as markup."""
+    return Text.assemble(*parts)
 
 
 def ts(epoch: float | None) -> str:
@@ -36,8 +44,8 @@ def workload_doc(w) -> dict[str, Any]:
 
 def workload_table(w) -> None:
     cov = w.coverage
-    console.print(f"[bold]{w.server}[/] · {ts(w.window.get('start'))} → {ts(w.window.get('end'))} · "
-                  f"{cov.get('intervals', 0)} intervals")
+    console.print(styled((w.server, "bold"), f" · {ts(w.window.get('start'))} → {ts(w.window.get('end'))} · "
+                  f"{cov.get('intervals', 0)} intervals"))
     if not w.statements:
         console.print("no statement activity in this window (collect at least two snapshots)")
     total = sum(s.total_exec_ms for s in w.statements) or 1.0
@@ -52,7 +60,7 @@ def workload_table(w) -> None:
     if w.statements:
         console.print(t)
     for line in coverage_lines(cov):
-        console.print(f"[yellow]![/] {line}")
+        console.print(styled(("!", "yellow"), f" {line}"))
 
 
 def coverage_lines(cov: dict[str, Any]) -> list[str]:
