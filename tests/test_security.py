@@ -199,6 +199,7 @@ def test_a_monitoring_role_without_select_is_told_what_to_grant(any_make_db):
     r = run_cli("recommend", "SELECT * FROM t WHERE a = 5", "--dsn", mon)
     assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
     assert "permission denied for table t" in r.stderr and "GRANT pg_read_all_data TO mon" in r.stderr
+    assert "ignored" not in r.stderr and len(r.stderr.splitlines()) == 2  # one error line and its hint
     r = run_cli("doctor", "--dsn", mon, "--format", "json")
     checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     plan = [c for name, c in checks.items() if "privilege" in name and "plan" in name]
