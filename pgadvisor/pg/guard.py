@@ -178,6 +178,8 @@ class CodeGuard:
     operators: dict[str, str] = field(default_factory=dict)  # operator symbol → description
     trusted_roles: tuple[str, ...] = ()
     trusted_schemas: tuple[str, ...] = ()
+    # the advisor asks about the same texts thousands of times (every what-if call): answers are kept
+    _answers: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]], trusted_roles: Iterable[str] = (),
@@ -191,6 +193,11 @@ class CodeGuard:
 
     def reason(self, text: str) -> str | None:
         """Why `text` may not be planned (one statement, no untrusted code), or None."""
+        if text not in self._answers:
+            self._answers[text] = self._reason(text)
+        return self._answers[text]
+
+    def _reason(self, text: str) -> str | None:
         why = refusal(text)
         if why:
             return why

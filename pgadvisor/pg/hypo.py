@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import psycopg
@@ -886,11 +886,17 @@ def explain_json(conn: psycopg.Connection, body: str, version_num: int) -> list[
     (GENERIC_PLAN)` cannot go over the extended protocol: the server would count its `$n` as the
     message's own parameters). `version_num` is kept for callers that know it.
     The caller has checked `body` with the code guard; psycopg.Error when it cannot be planned."""
-    params = [int(t.text[1:]) for t in tokens(body) if t.kind == "param"]
-    if not params:
+    n = _max_param(body)
+    if not n:
         return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) {body}")[0])
-    args = ", ".join(["NULL"] * max(params))
+    args = ", ".join(["NULL"] * n)
     return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}({args})", prepare=body)[0])
+
+
+@lru_cache(maxsize=4096)
+def _max_param(body: str) -> int:
+    """The highest `$n` of a statement (outside strings and comments): how many parameters PREPARE infers."""
+    return max((int(t.text[1:]) for t in tokens(body) if t.kind == "param"), default=0)
 
 
 def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -> tuple:
