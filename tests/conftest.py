@@ -122,9 +122,9 @@ def scratch_db(admin_dsn: str, prefix: str, setup_sql: str, extensions: tuple[st
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def make_db(admin_dsn):
-    """Factory: a fresh database (pg_stat_statements created unless told otherwise); dropped after."""
+def _databases(admin_dsn: str):
+    """Factory of fresh databases on the server at `admin_dsn` (pg_stat_statements created unless told
+    otherwise); a generator fixture body: yields the factory, drops what it made."""
     made: list[str] = []
 
     def _make(extensions: tuple[str, ...] = ("pg_stat_statements",)) -> str:
@@ -145,25 +145,15 @@ def make_db(admin_dsn):
 
 
 @pytest.fixture
+def make_db(admin_dsn):
+    """Factory: a fresh database (pg_stat_statements created unless told otherwise); dropped after."""
+    yield from _databases(admin_dsn)
+
+
+@pytest.fixture
 def any_make_db(any_admin_dsn):
     """`make_db` on PostgreSQL 15 and on 18 (the test runs once per version)."""
-    made: list[str] = []
-
-    def _make(extensions: tuple[str, ...] = ("pg_stat_statements",)) -> str:
-        name = f"t_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(any_admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        dsn = dsn_for(any_admin_dsn, name)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            for ext in extensions:
-                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
-        return dsn
-
-    yield _make
-    with psycopg.connect(any_admin_dsn, autocommit=True) as conn:
-        for name in made:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from _databases(any_admin_dsn)
 
 
 @pytest.fixture
