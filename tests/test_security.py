@@ -32,7 +32,9 @@ from pgadvisor.pg.local import JSONLOG_SETTINGS, LocalCluster, embedded_bindir, 
     "copy victim to program 'id'",
     "explain analyze delete from victim",
     "select 'unterminated",
-    "select U&\"d\\0061t\\+000061\" from t",
+    'select "unterminated',
+    "select 1 /* unterminated",
+    "select $$unterminated",
 ])
 def test_refused_texts(text):
     assert refusal(text) is not None
@@ -61,6 +63,7 @@ def test_guard_matches_names_as_postgresql_folds_them():
     assert guard.reason("select 1 where 2 === 2") and guard.reason("select 1 where 2 operator(public.===) 2")
     assert not guard.reason("select 'evil' from t -- evil()")  # a string or a comment calls nothing
     assert not guard.reason("select \"Evil\" from t")  # quoted: another name
+    assert guard.reason('select U&"\\0065vil"()') and guard.reason('select U&"!0065vil" UESCAPE \'!\' ()')
     assert [t.text for t in tokens("a.b::int")] == ["a", ".", "b", ":", ":", "int"]
 
 

@@ -21,18 +21,16 @@ text is planned it must pass two checks:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgadvisor.lexer import lex
+
 # the statement kinds EXPLAIN (without ANALYZE) plans without executing; everything else is refused
 EXPLAINABLE = frozenset({"select", "with", "insert", "update", "delete", "merge", "values", "table"})
 
-_OP_CHARS = set("+-*/<>=~!@#%^&|`?")
-_IDENT_START = re.compile(r"[A-Za-z_\u0080-\U0010ffff]")
-_IDENT = re.compile(r"[A-Za-z0-9_$\u0080-\U0010ffff]*")
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
+_OP_CHARS = frozenset("+-*/<>=~!@#%^&|`?")
 
 
 class Unlexable(ValueError):
@@ -51,101 +49,34 @@ def fold(name: str) -> str:
 
 
 def tokens(text: str) -> list[Token]:
-    """PostgreSQL's lexical structure, as far as the checks need it: comments (nested) dropped,
-    strings (standard, E'', dollar-quoted) kept whole, quoted identifiers unquoted."""
+    """The text's tokens for the checks (pgadvisor/lexer.py, without whitespace and comments): quoted
+    identifiers decoded, runs of operator characters joined into one operator."""
     out: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j + 1
-        elif text.startswith("/*", i):
-            depth, i = 1, i + 2
-            while depth:
-                if i >= n:
-                    raise Unlexable("unterminated /* comment")
-                if text.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif text.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-        elif c == "'" or (c in "eE" and text.startswith("'", i + 1)) or (
-                c in "bBxXnN" and text.startswith("'", i + 1)):
-            backslash = c in "eE"
-            i = i + 1 if c != "'" else i
-            j = i + 1
-            while True:
-                if j >= n:
-                    raise Unlexable("unterminated string")
-                if backslash and text[j] == "\\":
-                    j += 2
-                    continue
-                if text[j] == "'":
-                    if text.startswith("'", j + 1):
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(Token("string", text[i:j + 1]))
-            i = j + 1
-        elif c in "uU" and text.startswith("&", i + 1) and text[i + 2:i + 3] in ("'", '"'):
-            raise Unlexable("a Unicode-escaped string or identifier (U&) is not followed")
-        elif c == '"':
-            j = i + 1
-            buf = []
-            while True:
-                if j >= n:
-                    raise Unlexable("unterminated quoted identifier")
-                if text[j] == '"':
-                    if text.startswith('"', j + 1):
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(text[j])
-                j += 1
-            out.append(Token("quoted", "".join(buf)))
-            i = j + 1
-        elif c == "$":
-            m = re.compile(r"\$\d+").match(text, i)
-            if m:
-                out.append(Token("param", m.group()))
-                i = m.end()
-                continue
-            m = _DOLLAR_TAG.match(text, i)
-            if not m:
-                out.append(Token("punct", c))
-                i += 1
-                continue
-            end = text.find(m.group(), m.end())
-            if end < 0:
-                raise Unlexable("unterminated dollar-quoted string")
-            out.append(Token("string", text[i:end + len(m.group())]))
-            i = end + len(m.group())
-        elif _IDENT_START.match(c):
-            m = _IDENT.match(text, i + 1)
-            out.append(Token("word", text[i:m.end()]))
-            i = m.end()
-        elif c.isdigit():
-            m = re.compile(r"[0-9][0-9_]*(\.[0-9_]*)?([eE][+-]?[0-9]+)?|[0-9A-Za-z_]+").match(text, i)
-            out.append(Token("number", m.group()))
-            i = m.end()
-        elif c in _OP_CHARS:
-            j = i
-            while j < n and text[j] in _OP_CHARS and not text.startswith(("--", "/*"), j):
-                j += 1
-            out.append(Token("op", text[i:j]))
-            i = j
-        elif c == ";":
-            out.append(Token("semicolon", c))
-            i += 1
+    glued = -1  # where the last operator character ended: the next one continues its operator
+    for t in lex(text):
+        if not t.closed:
+            raise Unlexable(f"unterminated {'comment' if t.kind == 'comment' else 'quoted text'}")
+        raw = text[t.start:t.end]
+        if t.kind in ("ws", "comment"):
+            continue
+        if t.kind == "string":
+            out.append(Token("string", raw))
+        elif t.kind == "qident":
+            out.append(Token("quoted", t.text or ""))
+        elif t.kind == "ident":
+            out.append(Token("word", raw))
+        elif raw.startswith("$"):
+            out.append(Token("param" if len(raw) > 1 else "punct", raw))
+        elif raw == ";":
+            out.append(Token("semicolon", raw))
+        elif raw in _OP_CHARS:
+            if out and out[-1].kind == "op" and glued == t.start:
+                out[-1] = Token("op", out[-1].text + raw)
+            else:
+                out.append(Token("op", raw))
+            glued = t.end
         else:
-            out.append(Token("punct", c))
-            i += 1
+            out.append(Token("number" if raw.isdigit() else "punct", raw))
     return out
 
 
