@@ -907,6 +907,7 @@ def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -
     transactional)."""
     generic = mark("SET LOCAL plan_cache_mode = force_generic_plan")
     own = conn.info.transaction_status == TransactionStatus.IDLE and conn.autocommit
+    left = prepare is not None  # whether our prepared statement may still exist when we are done
     try:
         if own:
             with conn.pipeline():  # BEGIN … ROLLBACK, DEALLOCATE: one round trip
@@ -918,6 +919,7 @@ def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -
                 conn.execute(mark("ROLLBACK"))
                 if prepare is not None:
                     conn.execute(mark(f"DEALLOCATE {_PREPARED}"))
+            left = False
             return cur.fetchone()
         with _rolled_back(conn), conn.cursor() as cur:
             if prepare is not None:
@@ -930,7 +932,8 @@ def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -
             conn.execute(mark("ROLLBACK"))  # the pipeline stopped at the error, before its ROLLBACK
         raise
     finally:
-        if prepare is not None and not conn.closed and conn.info.transaction_status != TransactionStatus.INERROR:
+        # only after a failed pipeline (which skipped its DEALLOCATE) or inside the caller's transaction
+        if left and not conn.closed and conn.info.transaction_status != TransactionStatus.INERROR:
             with conn.cursor() as cur:
                 cur.execute(mark("SELECT 1 FROM pg_prepared_statements WHERE name = %s"), (_PREPARED,))
                 if cur.fetchone():
