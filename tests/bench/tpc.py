@@ -86,8 +86,8 @@ def duckdb_connect(*extensions: str):
     """A DuckDB connection with the given extensions loaded from local files; never downloads."""
     import duckdb
 
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                                 "enable_progress_bar": False})
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("SET enable_progress_bar = false")  # DuckDB 1.2+ refuses it as a global option at connect
     for ext in extensions:
         con.execute(f"LOAD '{extension_path(ext)}'")
     return con
