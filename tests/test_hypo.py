@@ -153,3 +153,24 @@ def test_heuristic_without_hypopg(admin_dsn, make_db):
             assert r.cost < base / 5 and r.used == frozenset({idx("user_id")})
             assert w.cost(q, [idx("total")]).cost == base
             assert 500_000 < w.size(idx("user_id")) < 5_000_000
+
+
+def test_explain_leaves_no_transaction_or_prepared_statement_behind(hypo_db):
+    """Each EXPLAIN runs in its own read-only transaction that is rolled back; its prepared statement
+    is gone after a success and after a failure, and a second statement in one text is refused."""
+    from pgadvisor.pg.hypo import Refused
+
+    def leftovers(conn: psycopg.Connection) -> tuple:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        return conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+    with connect(hypo_db) as conn, WhatIf(conn) as engine:
+        assert engine.explain("SELECT * FROM orders WHERE user_id = $1")[0]["Plan"]["Node Type"]
+        assert leftovers(conn) == 0
+        for bad in ("SELECT * FROM orders WHERE nosuch = $1", "SELECT * FROM orders WHERE id = $1 AND no_such_fn($2)"):
+            with pytest.raises(psycopg.Error):
+                engine.explain(bad)
+            assert leftovers(conn) == 0
+        with pytest.raises(Refused):
+            engine.explain("SELECT 1; SELECT pg_sleep(5)")
+        assert conn.execute("SELECT current_setting('transaction_read_only')").fetchone()[0] == "on"
