@@ -122,6 +122,8 @@ def collect(
             # versions differ in which click's ParameterSource they use
             if dsn and getattr(ctx.get_parameter_source("dsn"), "name", None) == "COMMANDLINE":
                 raise UsageError("--dsn and --targets do not go together: the targets file gives each server's dsn")
+            if name:
+                raise UsageError("--name and --targets do not go together: the targets file names each server")
             items = load_targets(targets)
         else:
             from pgadvisor.pg.connect import parse_dsn

@@ -104,6 +104,8 @@ def test_dsn_next_to_targets_is_a_usage_error(db, tmp_path):
     store = tmp_path / "s.sqlite"
     r = run_cli("collect", "--targets", str(targets), "--dsn", db, "--store", str(store))
     assert r.returncode == 2 and "--dsn and --targets" in r.stderr and not store.exists()
+    r = run_cli("collect", "--targets", str(targets), "--name", "other", "--store", str(store))
+    assert r.returncode == 2 and "--name and --targets" in r.stderr and not store.exists()
     # PGADVISOR_DSN in the environment is a default, not a conflict
     r = run_cli("collect", "--targets", str(targets), "--store", str(store), env={"PGADVISOR_DSN": db})
     assert r.returncode == 0, r.stderr
