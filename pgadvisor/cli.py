@@ -14,6 +14,7 @@ import typer
 
 from pgadvisor import __version__
 from pgadvisor.advise.review import DEFAULT_TIME_LIMIT_S
+from pgadvisor.documents import document
 from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError
 
 app = typer.Typer(
@@ -139,7 +140,7 @@ def collect(
         _fail(exc)
     failed = [r for r in results if r["status"] == "failed"]
     if fmt == Format.json:
-        print_json({"schema": 1, "results": results})
+        print_json(document(results=results))
     else:
         for r in results:
             if r["status"] == "failed":
@@ -170,7 +171,7 @@ def snapshots(store: str | None = StoreOpt, fmt: Format = FormatOpt) -> None:
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == Format.json:
-        print_json({"schema": 1, "servers": rows})
+        print_json(document(servers=rows))
     else:
         snapshots_table(rows)
 
@@ -234,7 +235,7 @@ def prune(
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == Format.json:
-        print_json({"schema": 1, **result})
+        print_json(document(**result))
     else:
         console.print(f"downsampled {result['days_downsampled']} day(s), removed {result['snapshots_removed']} "
                       "snapshot(s); totals kept")
@@ -249,7 +250,7 @@ def doctor(dsn: str = DsnOpt, store: str | None = StoreOpt, fmt: Format = Format
     checks = run_checks(dsn, store)
     bad = [c for c in checks if not c.ok and c.level == "error"]
     if fmt == Format.json:
-        print_json({"schema": 1, "ok": not bad, "checks": [c.to_dict() for c in checks]})
+        print_json(document(ok=not bad, checks=[c.to_dict() for c in checks]))
     else:
         for c in checks:
             mark = ("✓", "green") if c.ok else ("✗", "red" if c.level == "error" else "yellow")

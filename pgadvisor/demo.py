@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pgadvisor.documents import document
+
 
 def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, store: str | None = None,
              fmt: str = "table", top: int = 10) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     workdir = Path(tempfile.mkdtemp(prefix="pgadvisor-demo-"))
     store_path = store or str(workdir / "store.sqlite")
     cluster = None
-    result: dict[str, Any] = {"schema": 1}
+    result: dict[str, Any] = document()
     progress = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                         TimeElapsedColumn(), console=err_console, transient=fmt == "json")
     try:

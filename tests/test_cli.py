@@ -102,6 +102,11 @@ def test_snapshots_json(tmp_path):
     r = run_cli("snapshots", "--store", str(tmp_path / "s.sqlite"), "--format", "json")
     doc = json.loads(r.stdout)
     assert doc["schema"] == 1 and doc["servers"][0]["server"] == "a" and doc["servers"][0]["snapshots"] == 2
+    from pgadvisor import __version__
+
+    assert doc["pgadvisor"] == __version__  # every document says which pgadvisor wrote it
+    r = run_cli("workload", "--store", str(tmp_path / "s.sqlite"), "--format", "json")
+    assert json.loads(r.stdout)["pgadvisor"] == __version__
 
 
 def test_bad_dsn_syntax_is_usage_error(tmp_path):

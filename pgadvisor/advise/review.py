@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
+from pgadvisor.documents import document
 from pgadvisor.errors import CannotRun, UsageError
 from pgadvisor.workload import StatementStats
 
@@ -107,7 +108,7 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
 
-    doc: dict[str, Any] = {"schema": 1}
+    doc: dict[str, Any] = document()
     notes: list[str] = []
     with connect(dsn) as conn:
         info = catalog.server_info(conn)

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pgadvisor.documents import document
+
 # Texts from the server (statements, object names, errors) are printed literally: no console reads
 # markup, emoji codes or highlights; our own styling goes through `styled`.
 console = Console(markup=False, emoji=False, highlight=False)
@@ -38,8 +40,8 @@ def short(text: str, width: int = 90) -> str:
 
 
 def workload_doc(w) -> dict[str, Any]:
-    return {"schema": 1, "server": w.server, "window": w.window, "coverage": w.coverage,
-            "statements": [s.to_dict() for s in w.statements]}
+    return document(server=w.server, window=w.window, coverage=w.coverage,
+                    statements=[s.to_dict() for s in w.statements])
 
 
 def workload_table(w) -> None:
