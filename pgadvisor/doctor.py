@@ -57,6 +57,7 @@ def run_checks(dsn: str, store_location: str | None) -> list[Check]:
                                                               " lacks pg_read_all_stats"),
                                 None if priv else f"GRANT pg_monitor TO {info['username']};", level="warning"))
             checks.append(_plan_privilege_check(conn, info["username"]))
+            checks.append(_untrusted_code_check(conn))
             io = state["track_io_timing"] == "on"
             checks.append(Check("track_io_timing", io, f"track_io_timing = {state['track_io_timing']}",
                                 None if io else "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
@@ -82,6 +83,24 @@ def _plan_privilege_check(conn, role: str) -> Check:
                  "cannot EXPLAIN statements that read them",
                  None if ok else f"GRANT pg_read_all_data TO {role}; (PostgreSQL 14+) or GRANT SELECT ON ALL TABLES "
                                  f"IN SCHEMA <schema> TO {role};", level="warning")
+
+
+def _untrusted_code_check(conn) -> Check:
+    """Functions of roles pgadvisor does not trust: statements that reach them are not planned (pg/guard.py)."""
+    from collections import Counter
+
+    from pgadvisor.pg import catalog
+
+    rows = [r for r in catalog.untrusted_code(conn) if r["kind"] == "function"]
+    owners = Counter(r["what"].rsplit("(owner ", 1)[-1].rstrip(")") for r in rows)
+    ok = not owners
+    who = ", ".join(f"{o} ({n})" for o, n in owners.most_common(5))
+    return Check("functions pgadvisor may plan", ok,
+                 "all functions here are owned by superusers (or are C/internal)" if ok else
+                 f"{len(rows)} function(s) of other roles: {who}; statements that call them, or read views, "
+                 "defaults or policies that do, are skipped (planning could run them as pgadvisor)",
+                 None if ok else "if you trust that code: --trust-role " + " --trust-role ".join(
+                     o for o, _ in owners.most_common(5)) + " (on collect and recommend)", level="warning")
 
 
 def _capacity_check(conn, state) -> Check:

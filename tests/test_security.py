@@ -184,6 +184,9 @@ def test_planning_never_runs_code_of_an_untrusted_role(mallory):
         else:
             assert r.returncode == 3 and "not explained" in r.stderr, (text, r.stderr)
     assert evil_runs(app) == 0  # not once, not even in a transaction that was rolled back
+    checks = {c["name"]: c for c in json.loads(run_cli("doctor", "--dsn", app, "--format", "json").stdout)["checks"]}
+    code = checks["functions pgadvisor may plan"]
+    assert not code["ok"] and "mallory" in code["detail"] and "--trust-role mallory" in code["fix"], code
     # the check can fail: trusting mallory plans her statements, and her code runs as pgadvisor's role
     r = run_cli("recommend", ATTACKS[0], "--dsn", app, "--trust-role", "mallory", "--format", "json")
     assert r.returncode == 0, r.stderr
