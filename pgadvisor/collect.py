@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from pgadvisor.errors import ExtensionMissing
-from pgadvisor.pg import catalog
+from pgadvisor.pg import catalog, guard
 from pgadvisor.pg.catalog import is_marked
 from pgadvisor.pg.connect import connect, describe
 from pgadvisor.pg.guard import CodeGuard
@@ -67,13 +67,13 @@ def plan_hash(plan: Any) -> str:
     return hashlib.sha1(json.dumps(shape(root), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def explain_generic(conn: psycopg.Connection, text: str, version_num: int, guard: CodeGuard) -> list | None:
+def explain_generic(conn: psycopg.Connection, text: str, code: CodeGuard) -> list | None:
     """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if the code guard
     refuses it (pg/guard.py) or it cannot be planned."""
-    if guard.reason(text):
+    if code.reason(text):
         return None
     try:
-        return explain_json(conn, text.strip().rstrip(";"), version_num)
+        return explain_json(conn, text.strip().rstrip(";"))
     except psycopg.Error:
         return None
 
@@ -163,8 +163,7 @@ def collect(
                 parts["database"] = catalog.database_counters(conn)
                 parts["activity"] = catalog.activity_summary(conn)
             say("plans")
-            guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
-            plans = _plans(conn, statements, info, plans_top, guard, notes)
+            plans = _plans(conn, statements, info, plans_top, guard.load(conn, trusted_roles), notes)
     return Snapshot(
         server=server or describe(dsn),
         taken_at=info["taken_at"].timestamp(),
@@ -189,7 +188,7 @@ def collect(
     )
 
 
-def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int, guard: CodeGuard,
+def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int, code: CodeGuard,
            notes: list[str]) -> list[dict]:
     """Generic plans of the `top` statements by time that the code guard lets through; a note counts
     the statements it refused because they reach untrusted code."""
@@ -205,19 +204,15 @@ def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: in
     ]
     mine.sort(key=lambda s: s["total_exec_time"], reverse=True)
     seen: set[str] = set()
-    untrusted: list[str] = []
+    untrusted = 0
     for s in mine:
         if len(out) >= top:
             break
         if s["queryid"] in seen:
             continue
         seen.add(s["queryid"])
-        why = guard.reason(s["query"])
-        if why:
-            if "not trusted code" in why:
-                untrusted.append(s["queryid"])
-            continue
-        plan = explain_generic(conn, s["query"], info["version_num"], guard)
+        untrusted += code.untrusted(s["query"])
+        plan = explain_generic(conn, s["query"], code)
         if plan is None:
             continue
         out.append(
@@ -232,7 +227,7 @@ def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: in
             }
         )
     if untrusted:
-        notes.append(f"{len(untrusted)} statement(s) not explained: they reach functions, operators or relations "
+        notes.append(f"{untrusted} statement(s) not explained: they reach functions, operators or relations "
                      "of roles that are not trusted (planning could run that code as pgadvisor; --trust-role ROLE "
                      "trusts a role)")
     return out

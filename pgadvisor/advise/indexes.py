@@ -50,9 +50,8 @@ from pgadvisor.advise.candidates import (
 )
 from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import ConnectError
-from pgadvisor.pg import catalog
+from pgadvisor.pg import catalog, guard
 from pgadvisor.pg.catalog import is_marked, mark
-from pgadvisor.pg.guard import CodeGuard
 from pgadvisor.pg.hypo import (
     Filter,
     IndexDef,
@@ -334,7 +333,7 @@ class IndexAdvisor:
             "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid",
         )
         # what may be planned: statements that reach code of untrusted roles are skipped (pg/guard.py)
-        self.guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
+        self.guard = guard.load(conn, trusted_roles)
         if was_idle and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.rollback()  # nothing written: end the catalog reads' transaction, hold no snapshot
         self.dbid = rows[0]["dbid"]

@@ -206,21 +206,19 @@ def remeasure(dsn: str, recs: list[Recommendation], texts: dict[str, str],
               trusted_roles: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """After --apply: the generic-plan cost of each served statement with the real indexes in place."""
     from pgadvisor.collect import explain_generic
-    from pgadvisor.pg import catalog
+    from pgadvisor.pg import guard
     from pgadvisor.pg.connect import connect
-    from pgadvisor.pg.guard import CodeGuard
 
     out = []
     with connect(dsn) as conn:
-        version = catalog.server_info(conn)["version_num"]
-        guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
+        code = guard.load(conn, trusted_roles)
         conn.rollback()
         for rec in recs:
             for st in rec.evidence.get("statements", []):
                 text = texts.get(st.get("queryid")) or st.get("query")
                 if not text:
                     continue
-                plan = explain_generic(conn, text, version, guard)
+                plan = explain_generic(conn, text, code)
                 out.append({"id": rec.id, "queryid": st.get("queryid"), "cost_before": st.get("cost_before"),
                             "cost_estimated_after": st.get("cost_after"),
                             "cost_real_after": plan[0]["Plan"]["Total Cost"] if plan else None})

@@ -79,22 +79,25 @@ def q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, 
 
 
 @contextmanager
-def savepoint(conn: psycopg.Connection) -> Iterator[None]:
+def savepoint(conn: psycopg.Connection, keep: bool = True) -> Iterator[None]:
     """A marked savepoint, or a marked transaction when none is open (psycopg's own SAVEPOINT/BEGIN
-    would show up unmarked in pg_stat_statements); an error inside rolls back only this block."""
-    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        begin, undo, done = "BEGIN", "ROLLBACK", "COMMIT"
+    would show up unmarked in pg_stat_statements); an error inside rolls back only this block.
+    `keep=False` rolls the block back when it succeeds too (an EXPLAIN: nothing it did may outlive it)."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and conn.autocommit:
+        begin, done, undo = "BEGIN", "COMMIT", ["ROLLBACK"]
     else:
         sp = "SAVEPOINT pgadvisor_sp"
-        begin, undo, done = sp, f"ROLLBACK TO {sp}", f"RELEASE {sp}"
+        begin, done, undo = sp, f"RELEASE {sp}", [f"ROLLBACK TO {sp}", f"RELEASE {sp}"]
     conn.execute(mark(begin))
     try:
         yield
     except BaseException:
         if not conn.closed:
-            conn.execute(mark(undo))
+            for sql in undo:
+                conn.execute(mark(sql))
         raise
-    conn.execute(mark(done))
+    for sql in [done] if keep else undo:
+        conn.execute(mark(sql))
 
 
 @contextmanager
@@ -420,21 +423,19 @@ def stats_age_days(conn: psycopg.Connection) -> float | None:
     return float(row[0]["days"]) if row and row[0]["days"] is not None else None
 
 
-def untrusted_code(conn: psycopg.Connection, trusted_roles: list[str] | None = None,
-                   trusted_schemas: list[str] | None = None) -> list[dict[str, Any]]:
+def untrusted_code(conn: psycopg.Connection, trusted_roles: list[str] | None = None) -> list[dict[str, Any]]:
     """What planning a statement could run that a role we do not trust wrote (see pg/guard.py): functions
-    (owner neither a superuser nor trusted, language neither C nor internal, schema not trusted), the
+    (owner neither a superuser nor trusted, language neither C nor internal), the
     operators and types (casts, domain checks) built on them, and the relations whose planning reaches
     them (view rules, also through other views; column defaults; policies; check constraints; index
-    expressions). Rows: {kind, name, what}."""
+    expressions). Rows: {kind, name, what, owner (of a function, else NULL)}."""
     return q(conn, """
         WITH RECURSIVE trusted AS (
           SELECT oid FROM pg_roles WHERE rolsuper OR rolname = ANY(%(roles)s)
         ), fn AS (
-          SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          SELECT p.oid FROM pg_proc p
            WHERE p.proowner NOT IN (SELECT oid FROM trusted)
              AND p.prolang NOT IN (SELECT oid FROM pg_language WHERE lanname IN ('internal', 'c'))
-             AND n.nspname <> ALL(%(schemas)s)
         ), op AS (
           SELECT o.oid FROM pg_operator o WHERE o.oprcode IN (SELECT oid FROM fn)
         ), typ AS (
@@ -464,18 +465,20 @@ def untrusted_code(conn: psycopg.Connection, trusted_roles: list[str] | None = N
             AND d.classid = 'pg_rewrite'::regclass JOIN pg_rewrite r ON r.oid = d.objid
         )
         SELECT 'function' AS kind, p.proname::text AS name,
-               format('function %%s (owner %%s)', p.oid::regprocedure, pg_get_userbyid(p.proowner)) AS what
+               format('function %%s (owner %%s)', p.oid::regprocedure, pg_get_userbyid(p.proowner)) AS what,
+               pg_get_userbyid(p.proowner)::text AS owner
           FROM pg_proc p WHERE p.oid IN (SELECT oid FROM fn)
         UNION ALL
         SELECT 'operator', o.oprname::text,
-               format('operator %%s (function %%s)', o.oid::regoperator, o.oprcode::regprocedure)
+               format('operator %%s (function %%s)', o.oid::regoperator, o.oprcode::regprocedure), NULL
           FROM pg_operator o WHERE o.oid IN (SELECT oid FROM op)
         UNION ALL
-        SELECT 'type', t.typname::text, format('type %%s (a cast or check calls untrusted code)', t.oid::regtype)
+        SELECT 'type', t.typname::text, format('type %%s (a cast or check calls untrusted code)', t.oid::regtype),
+               NULL
           FROM pg_type t WHERE t.oid IN (SELECT oid FROM typ)
         UNION ALL
         SELECT 'relation', c.relname::text,
                format('relation %%s (a view, default, policy, check or index of it calls untrusted code)',
-                      c.oid::regclass)
+                      c.oid::regclass), NULL
           FROM pg_class c WHERE c.oid IN (SELECT oid FROM rel)
-        ORDER BY 1, 2, 3""", {"roles": list(trusted_roles or []), "schemas": list(trusted_schemas or [])})
+        ORDER BY 1, 2, 3""", {"roles": list(trusted_roles or [])})

@@ -83,9 +83,13 @@ def tokens(text: str) -> list[Token]:
 def refusal(text: str) -> str | None:
     """Why `text` may not be sent to EXPLAIN as one statement, or None when it may."""
     try:
-        toks = tokens(text)
+        return _shape_refusal(tokens(text))
     except Unlexable as exc:
         return f"not explained: {exc}"
+
+
+def _shape_refusal(toks: list[Token]) -> str | None:
+    toks = toks[:]
     while toks and toks[-1].kind == "semicolon":
         toks.pop()
     if not toks:
@@ -101,22 +105,26 @@ def refusal(text: str) -> str | None:
     return None
 
 
+def load(conn: Any, trusted_roles: Iterable[str] = ()) -> CodeGuard:
+    """The guard for the connected database: code owned by a superuser or by `trusted_roles` is trusted."""
+    from pgadvisor.pg import catalog
+
+    return CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)))
+
+
 @dataclass
 class CodeGuard:
     """Names whose use makes the planner reach untrusted code, with what each one is."""
 
     names: dict[str, str] = field(default_factory=dict)  # identifier (as stored) → description
     operators: dict[str, str] = field(default_factory=dict)  # operator symbol → description
-    trusted_roles: tuple[str, ...] = ()
-    trusted_schemas: tuple[str, ...] = ()
     # the advisor asks about the same texts thousands of times (every what-if call): answers are kept
     _answers: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, Any]], trusted_roles: Iterable[str] = (),
-                  trusted_schemas: Iterable[str] = ()) -> CodeGuard:
+    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> CodeGuard:
         """From catalog.untrusted_code's rows: {kind: function|operator|type|relation, name, what}."""
-        guard = cls(trusted_roles=tuple(trusted_roles), trusted_schemas=tuple(trusted_schemas))
+        guard = cls()
         for r in rows:
             target = guard.operators if r["kind"] == "operator" else guard.names
             target.setdefault(r["name"], r["what"])
@@ -128,13 +136,19 @@ class CodeGuard:
             self._answers[text] = self._reason(text)
         return self._answers[text]
 
+    def untrusted(self, text: str) -> bool:
+        """Whether `text` is refused for the code it reaches (not for its shape)."""
+        return self.reason(text) is not None and refusal(text) is None
+
     def _reason(self, text: str) -> str | None:
-        why = refusal(text)
+        try:
+            toks = tokens(text)
+        except Unlexable as exc:
+            return f"not explained: {exc}"
+        why = _shape_refusal(toks)
         if why:
             return why
-        if not self.names and not self.operators:
-            return None
-        for t in tokens(text):
+        for t in toks:
             name = fold(t.text) if t.kind == "word" else t.text if t.kind == "quoted" else None
             if name is not None and name in self.names:
                 return f"not explained: it names {self.names[name]}, which is not trusted code " \
@@ -145,6 +159,3 @@ class CodeGuard:
                         return f"not explained: it may use {what}, which is not trusted code " \
                                f"(planning could run it as pgadvisor; --trust-role to allow)"
         return None
-
-    def __len__(self) -> int:
-        return len(self.names) + len(self.operators)

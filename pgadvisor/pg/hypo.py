@@ -6,10 +6,11 @@ transaction: hypopg 1.3 takes its oids outside the catalog), and `hypopg_reset()
 is closed, also after an error. hypopg indexes are not transactional, so a rolled back savepoint does
 not remove them; the engine tracks what exists and keeps at most `max_hypothetical` at once.
 
-Parameterized texts from pg_stat_statements get a generic plan: `EXPLAIN (GENERIC_PLAN)` on
-PostgreSQL 16+, on older servers a prepared statement under `plan_cache_mode = force_generic_plan`
-explained with NULL arguments. Each EXPLAIN runs in its own (sub)transaction so one failure does not
-abort the rest.
+Parameterized texts from pg_stat_statements get a generic plan: a prepared statement under
+`plan_cache_mode = force_generic_plan` explained with NULL arguments, on every version. Every text
+passes the code guard first (pg/guard.py), and each EXPLAIN is sent with the extended protocol in
+its own read-only transaction (or savepoint) that is rolled back (`_planned`), so one failure does
+not abort the rest and nothing it could change outlives it.
 
 Without hypopg the engine falls back to a statistics-based estimate (`mode == "heuristic"`): the real
 plan gives the cost without new indexes; a sequential scan of a table is replaced by an index scan
@@ -22,8 +23,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
@@ -36,6 +36,7 @@ from pgadvisor.advise import sizes
 from pgadvisor.pg import catalog
 from pgadvisor.pg.catalog import mark
 from pgadvisor.pg.guard import CodeGuard, tokens
+from pgadvisor.pg.guard import load as load_guard
 
 # PostgreSQL keywords that cannot be a bare column/table name in every position (pg_get_keywords()
 # categories R, T and C); quoting one of these is never wrong, leaving it bare sometimes is.
@@ -297,12 +298,11 @@ class WhatIf:
         heuristic: bool = False,
         shared: WhatIf | None = None,
         guard: CodeGuard | None = None,
-        trusted_roles: Iterable[str] = (),
     ):
         """`shared`: an engine on another session of the same database whose caches (plan costs, sizes,
         sampled selectivities) and code guard this one shares, for what-ifs run in parallel threads.
-        `guard`: what may be planned (pg/guard.py); read from the server when not given, trusting the
-        superusers and `trusted_roles`."""
+        `guard`: what may be planned (pg/guard.py); read from the server when not given (superusers'
+        code trusted only)."""
         self.conn = conn
         self.schema = schema or {}
         self.max_hypothetical = max(1, max_hypothetical)
@@ -328,23 +328,13 @@ class WhatIf:
         self._closed = False
         self._saved_autocommit = conn.autocommit
         self._saved_prepare = conn.prepare_threshold
-        self._saved_plan_cache: str | None = None
         conn.prepare_threshold = None  # our EXPLAIN texts are one-off: no server-side prepared statements
         if not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
             # one short transaction per EXPLAIN: no snapshot held for the whole run
             conn.autocommit = True
         try:
-            self.version = int(self._scalar("SELECT current_setting('server_version_num')::int"))
-            if shared is not None:
-                self.guard = shared.guard
-            elif guard is not None:
-                self.guard = guard
-            else:
-                self.guard = CodeGuard.from_rows(catalog.untrusted_code(conn, list(trusted_roles)), trusted_roles)
+            self.guard = shared.guard if shared is not None else guard or load_guard(conn)
             self._setup_hypopg(create_extension, heuristic)
-            if self.version < 160000:
-                self._saved_plan_cache = self._scalar("SELECT current_setting('plan_cache_mode')")
-                self._exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false)")
         except BaseException:
             self.close()
             raise
@@ -412,11 +402,9 @@ class WhatIf:
         self._closed = True
         status = self.conn.info.transaction_status
         if not self.conn.closed and status != TransactionStatus.INERROR:
-            for stmt in ([f"SELECT {self._fn('hypopg_reset')}()"] if self._hypopg else []) + (
-                ["SELECT set_config('plan_cache_mode', %s, false)"] if self._saved_plan_cache else []
-            ):
+            if self._hypopg:
                 try:
-                    self._exec(stmt, (self._saved_plan_cache,) if "%s" in stmt else None)
+                    self._exec(f"SELECT {self._fn('hypopg_reset')}()")
                 except psycopg.Error:
                     pass
             self._current.clear()
@@ -675,12 +663,12 @@ class WhatIf:
         schema, _, name = table_key.partition(".")
         query = (f"SELECT count(*) FILTER (WHERE {pred}), count(*) FROM {qualified(schema, name)} "
                  f"TABLESAMPLE SYSTEM ({pct:.4f}) REPEATABLE (1)")
-        try:
-            if self.guard.reason(query):  # this one runs: the filter comes from a logged text
-                raise Refused(query)
-            hit, n = _planned(self.conn, query)
-        except (psycopg.Error, Refused):
-            hit, n = 0, 0
+        hit, n = 0, 0
+        if not self.guard.reason(query):  # this one runs: the filter comes from a logged text
+            try:
+                hit, n = _planned(self.conn, query)
+            except psycopg.Error:
+                pass
         self.samples_taken += 1
         self._samples[key] = (max(float(hit), 0.5) / n) if n else None
         return self._samples[key]
@@ -753,7 +741,7 @@ class WhatIf:
         return self._explain(body)
 
     def _explain(self, body: str) -> list[dict[str, Any]]:
-        return explain_json(self.conn, body, self.version)
+        return explain_json(self.conn, body)
 
     # -- heuristic mode -------------------------------------------------------------------------------
     def _eq_selectivity(self, table_key: str, column: str, kind: str = "eq") -> float:
@@ -880,11 +868,11 @@ def _cast_params(body: str, error: str) -> str | None:
     return _CASE_RESULT.sub(r"\1\2\3::numeric", out)
 
 
-def explain_json(conn: psycopg.Connection, body: str, version_num: int) -> list[dict[str, Any]]:
+def explain_json(conn: psycopg.Connection, body: str) -> list[dict[str, Any]]:
     """`EXPLAIN (FORMAT JSON)` of one statement, the generic plan when it has `$n` parameters: a prepared
     statement explained with NULL arguments under force_generic_plan, on every version (`EXPLAIN
     (GENERIC_PLAN)` cannot go over the extended protocol: the server would count its `$n` as the
-    message's own parameters). `version_num` is kept for callers that know it.
+    message's own parameters).
     The caller has checked `body` with the code guard; psycopg.Error when it cannot be planned."""
     n = _max_param(body)
     if not n:
@@ -921,7 +909,7 @@ def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -
                     conn.execute(mark(f"DEALLOCATE {_PREPARED}"))
             left = False
             return cur.fetchone()
-        with _rolled_back(conn), conn.cursor() as cur:
+        with catalog.savepoint(conn, keep=False), conn.cursor() as cur:
             if prepare is not None:
                 cur.execute(generic, binary=True)
                 cur.execute(mark(f"PREPARE {_PREPARED} AS {prepare}"), binary=True)
@@ -942,18 +930,6 @@ def _planned(conn: psycopg.Connection, query: str, prepare: str | None = None) -
 
 class Refused(Exception):
     """A text the code guard does not let pgadvisor plan (pg/guard.py); the message says why."""
-
-
-@contextmanager
-def _rolled_back(conn: psycopg.Connection) -> Iterator[None]:
-    """A marked savepoint (inside the caller's transaction) that is always rolled back."""
-    conn.execute(mark("SAVEPOINT pgadvisor_explain"))
-    try:
-        yield
-    finally:
-        if not conn.closed:
-            conn.execute(mark("ROLLBACK TO SAVEPOINT pgadvisor_explain"))
-            conn.execute(mark("RELEASE SAVEPOINT pgadvisor_explain"))
 
 
 def _json(value: Any) -> list[dict[str, Any]]:

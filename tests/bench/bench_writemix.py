@@ -213,13 +213,13 @@ def read_benefit(cluster, mix, max_ids, repeats: int, passes: int) -> dict[str, 
 def estimated_read_cost(dsn: str, mix) -> float:
     """Σ weight × generic-plan cost of the read statements with the real indexes (the planner's estimate)."""
     from pgadvisor.collect import explain_generic
+    from pgadvisor.pg.guard import CodeGuard
 
     total = 0.0
     with psycopg.connect(dsn) as conn:
-        version = conn.info.server_version
         for e, _ in mix:
             if not e.writes:
-                plan = explain_generic(conn, e.sql, version)
+                plan = explain_generic(conn, e.sql, CodeGuard())  # the bench's own statements
                 if plan is None:
                     raise RuntimeError(f"cannot plan {e.name}")
                 total += e.weight * plan[0]["Plan"]["Total Cost"]
