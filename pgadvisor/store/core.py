@@ -118,8 +118,10 @@ class Store:
                     self.conn.execute("ROLLBACK")
                 except Exception:  # noqa: BLE001 - the original error matters more
                     pass
-                if isinstance(exc, sqlite3.DatabaseError) and self._corrupt(exc) is not exc:
-                    raise self._corrupt(exc) from None
+                if isinstance(exc, sqlite3.DatabaseError):
+                    damaged = self._corrupt(exc)
+                    if damaged is not exc:
+                        raise damaged from None
                 raise
 
     def close(self) -> None:
