@@ -1639,7 +1639,9 @@ def apply_indexes(
                 continue
             t0 = time.monotonic()
             try:
-                conn.execute(mark(rec.sql))
+                # extended protocol: the DDL carries expressions and predicates taken from statement texts,
+                # and a second statement can never ride along
+                conn.execute(mark(rec.sql), binary=True)
                 row["ok"] = True
             except psycopg.Error as exc:
                 row.update(ok=False, error=" ".join(str(exc).split()))
