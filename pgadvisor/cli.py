@@ -201,8 +201,9 @@ def workload(
     import time
 
     from pgadvisor.report.render import print_json, workload_doc, workload_table
+    from pgadvisor.snapshot import COUNTERS
     from pgadvisor.store import open_store
-    from pgadvisor.workload import COUNTERS, load_workload
+    from pgadvisor.workload import load_workload
 
     try:
         if order not in COUNTERS:

@@ -12,13 +12,13 @@ from typing import Any
 import psycopg
 
 from pgadvisor.errors import ExtensionMissing
+from pgadvisor.marker import is_own
 from pgadvisor.pg import catalog, guard
-from pgadvisor.pg.catalog import is_marked
 from pgadvisor.pg.connect import connect, describe
 from pgadvisor.pg.guard import CodeGuard
 from pgadvisor.pg.hypo import explain_json
+from pgadvisor.redact import redact, redact_settings
 from pgadvisor.snapshot import Snapshot
-from pgadvisor.sql.redact import redact, redact_settings
 
 HIDDEN_TEXT = "<insufficient privilege>"
 MAX_EXPLAINED_CHARS = 1_000_000  # longer texts are not planned: a generated IN list of this size says little
@@ -28,17 +28,6 @@ Progress = Callable[[str], None]
 
 def _epoch(value: Any) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
-
-
-# the one statement hypopg runs itself (SPI, in hypopg_create_index): seen as a nested statement under
-# pg_stat_statements.track = all, caused by pgadvisor's what-if calls
-_HYPOPG_OWN = "SELECT max(oid) FROM pg_catalog.pg_class WHERE oid < $1"
-
-
-def is_own(text: str | None) -> bool:
-    """Our own statements carry the marker (after the first keyword, or in front in older stores) and are
-    left out of every analysis, with hypopg's own catalog query."""
-    return is_marked(text) or text == _HYPOPG_OWN
 
 
 def plan_hash(plan: Any) -> str:
@@ -98,7 +87,6 @@ def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
     return state
 
 
-SCHEMA_KINDS = ("relations", "indexes", "columns", "foreign_keys", "settings")
 
 
 def collect(
@@ -143,7 +131,7 @@ def collect(
                     continue
                 if is_own(r["query"]):
                     continue  # our own catalog reads are never part of the workload
-                r["query"] = redact(r["query"])  # no password literal reaches the store (sql/redact.py)
+                r["query"] = redact(r["query"])  # no password literal reaches the store (redact.py)
                 r["toplevel"] = bool(r["toplevel"])
                 statements.append(r)
             if hidden:

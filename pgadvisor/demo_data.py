@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 
 from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError
-from pgadvisor.pg.catalog import mark  # on the loader's own statements, so that analyses skip them
+from pgadvisor.marker import mark  # on the loader's own statements, so that analyses skip them
 
 try:  # Python >= 3.11
     import tomllib

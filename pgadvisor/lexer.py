@@ -5,7 +5,7 @@ identifiers and the characters between them: '' and E'' strings (with backslash 
 newline continuation of a literal), U&'' strings and U&"" identifiers (decoded), b''/x''/n''
 strings, dollar quotes, quoted identifiers, nested comments and `$n` parameters. It never fails: an
 unterminated string or comment runs to the end of the text (`Token.closed` is then False).
-Used by sql/redact.py (secrets) and pg/guard.py (what may be planned).
+Used by redact.py (secrets) and pg/guard.py (what may be planned).
 """
 
 from __future__ import annotations

@@ -5,6 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# pg_stat_statements counters a snapshot carries per statement (cumulative), by the name the store uses
+COUNTERS = (
+    "calls",
+    "total_exec_time",
+    "total_plan_time",
+    "plans",
+    "rows",
+    "shared_blks_hit",
+    "shared_blks_read",
+    "shared_blks_dirtied",
+    "shared_blks_written",
+    "local_blks_hit",
+    "local_blks_read",
+    "temp_blks_read",
+    "temp_blks_written",
+    "blk_read_time",
+    "blk_write_time",
+    "wal_records",
+    "wal_bytes",
+)
+
+# the catalog parts of a snapshot that describe the schema (re-used while its fingerprint is unchanged)
+SCHEMA_KINDS = ("relations", "indexes", "columns", "foreign_keys", "settings")
+
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -5,25 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTERS = (
-    "calls",
-    "total_exec_time",
-    "total_plan_time",
-    "plans",
-    "rows",
-    "shared_blks_hit",
-    "shared_blks_read",
-    "shared_blks_dirtied",
-    "shared_blks_written",
-    "local_blks_hit",
-    "local_blks_read",
-    "temp_blks_read",
-    "temp_blks_written",
-    "blk_read_time",
-    "blk_write_time",
-    "wal_records",
-    "wal_bytes",
-)
+from pgadvisor.snapshot import COUNTERS
 
 
 @dataclass

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pgadvisor.snapshot import Snapshot
-from pgadvisor.workload import COUNTERS
+from pgadvisor.snapshot import COUNTERS, Snapshot
 
 
 def statement_rows(n: int, seed: int = 1) -> list[dict]:

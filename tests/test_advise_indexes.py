@@ -11,9 +11,9 @@ from conftest import dsn_for, scratch_db
 
 from pgadvisor.advise.candidates import CandidateGenerator, SchemaView, index_name
 from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+from pgadvisor.indexdef import IndexDef, KeyPart
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
-from pgadvisor.pg.hypo import IndexDef, KeyPart
 from pgadvisor.sql.parse import parse_statement
 from pgadvisor.workload import StatementStats
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import dsn_for, scratch_db
 
 from pgadvisor import demo_data
-from pgadvisor.collect import is_own
 from pgadvisor.errors import PgAdvisorError, UsageError
+from pgadvisor.marker import is_own
 
 SCALE = 0.02
 TABLES = ("users", "products", "orders", "order_items", "cart_items")

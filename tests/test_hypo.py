@@ -6,9 +6,10 @@ import psycopg
 import pytest
 from conftest import scratch_db
 
+from pgadvisor.indexdef import IndexDef, KeyPart, quote_ident
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
-from pgadvisor.pg.hypo import Filter, IndexDef, KeyPart, WhatIf, WhatIfStatement, fingerprint, quote_ident
+from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement, fingerprint
 
 SETUP = """
 CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, status text NOT NULL,

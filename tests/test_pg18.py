@@ -13,8 +13,7 @@ import pytest
 from conftest import dsn_for
 from test_collect import exec_sql, run_cli
 
-from pgadvisor.collect import is_own
-from pgadvisor.pg.catalog import MARKER, mark
+from pgadvisor.marker import MARKER, is_own, mark
 
 # what pgadvisor itself sends (catalog reads, generic plans, what-if calls); never a workload statement here
 OURS = re.compile(r"pg_catalog|pg_attribute|pg_class|pg_stat|\bexplain\b|hypopg|pg_prepared|current_setting",

@@ -1,4 +1,4 @@
-"""Issue 8 item 3: no password reaches the store or the output (sql/redact.py, collect, logs, migration 6)."""
+"""Issue 8 item 3: no password reaches the store or the output (redact.py, collect, logs, migration 6)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pgadvisor.pg.logs import parse_record
-from pgadvisor.sql.redact import REDACTED, redact, redact_settings
+from pgadvisor.redact import REDACTED, redact, redact_settings
 from pgadvisor.store import open_store
 from pgadvisor.store.core import pack, text_hash
 from pgadvisor.store.schema import MIGRATIONS, render

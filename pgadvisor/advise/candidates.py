@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pgadvisor.advise.recommendation import Rejected
-from pgadvisor.pg.hypo import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, norm_expr, qualified, quote_ident
+from pgadvisor.findings import Rejected
+from pgadvisor.indexdef import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, norm_expr, qualified, quote_ident
 from pgadvisor.sql.model import ParsedStatement, Predicate
 
 MAX_NAME_BYTES = 63

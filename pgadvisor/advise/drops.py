@@ -26,8 +26,8 @@ from pgadvisor.advise.candidates import (
     index_name,
     unquote,
 )
-from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
-from pgadvisor.pg.hypo import IndexDef, KeyPart, qualified
+from pgadvisor.findings import Recommendation, Rejected, rank
+from pgadvisor.indexdef import IndexDef, KeyPart, qualified
 
 MIN_TRUSTED_WINDOW_DAYS = 7.0
 # a used key-prefix index this many times smaller than the wider index is worth its upkeep

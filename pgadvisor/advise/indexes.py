@@ -48,20 +48,12 @@ from pgadvisor.advise.candidates import (
     prefix_of,
     served_by,
 )
-from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.errors import ConnectError
+from pgadvisor.findings import Recommendation, Rejected, rank
+from pgadvisor.indexdef import IndexDef, KeyPart, norm_expr, qualified
+from pgadvisor.marker import is_marked, mark
 from pgadvisor.pg import catalog, guard
-from pgadvisor.pg.catalog import is_marked, mark
-from pgadvisor.pg.hypo import (
-    Filter,
-    IndexDef,
-    KeyPart,
-    WhatIf,
-    WhatIfStatement,
-    fingerprint,
-    norm_expr,
-    qualified,
-)
+from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement, fingerprint
 from pgadvisor.sql.model import ParsedStatement
 from pgadvisor.workload import StatementStats
 

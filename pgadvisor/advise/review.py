@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pgadvisor.advise.recommendation import Recommendation, Rejected, rank
 from pgadvisor.documents import document
 from pgadvisor.errors import CannotRun, UsageError
+from pgadvisor.findings import Recommendation, Rejected, rank
 from pgadvisor.workload import StatementStats
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop

@@ -7,7 +7,6 @@ marker so that our own activity is recognisable in pg_stat_statements and filter
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,29 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from pgadvisor.workload import COUNTERS
-
-MARKER = "/* pgadvisor */"
-_FIRST_WORD = re.compile(r"\s*([A-Za-z_]+)")
-_MARKED = re.compile(r"\s*(?:[A-Za-z_]+\s*)?" + re.escape(MARKER))
-
-
-def mark(sql: str) -> str:
-    """`sql` with the marker right after its first keyword: `SELECT /* pgadvisor */ …`.
-
-    pg_stat_statements keeps a statement's text from its first token on, and PostgreSQL 18 no longer
-    counts a leading comment as part of the statement: `/* pgadvisor */ SELECT …` is stored as `SELECT …`.
-    A comment after the first keyword is kept by every version. Text that does not start with a keyword
-    gets the marker in front (the old form)."""
-    m = _FIRST_WORD.match(sql)
-    if not m:
-        return f"{MARKER} {sql}"
-    return f"{m.group(1)} {MARKER}{sql[m.end():]}"
-
-
-def is_marked(text: str | None) -> bool:
-    """A text pgadvisor sent: the marker after the first keyword, or in front (stores written before 18)."""
-    return bool(text) and _MARKED.match(text) is not None
+from pgadvisor.marker import mark
+from pgadvisor.snapshot import COUNTERS
 
 # pg_stat_statements counters we keep, by the name we store them under; the value is the column
 # expression per extension version (pganalyze/collector does the same).

@@ -9,7 +9,7 @@ For the simple protocol every value is inlined; such samples are kept as they ar
 template only when several of them show which constants vary (see `template_from_samples`).
 Only reads/writes of data are kept: utility statements and anything mentioning a password are
 skipped, and connection strings in the rest (texts and bind values) have their passwords redacted
-(sql/redact.py), so secrets do not reach the store.
+(redact.py), so secrets do not reach the store.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgadvisor.pg.catalog import is_marked
-from pgadvisor.sql.redact import redact, redact_values
+from pgadvisor.marker import is_marked
+from pgadvisor.redact import redact, redact_values
 
 _MSG = re.compile(r"^duration: ([\d.]+) ms\s+(?:execute [^:]*|statement): (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")

@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from pgadvisor.indexdef import quote_ident
 from pgadvisor.sql.model import ColumnRef, JoinPair, ParsedStatement, Predicate, SortKey
 
 DIALECT = "postgres"
@@ -367,26 +368,6 @@ def _ident(node: exp.Expr | None) -> str | None:
         return node.this
     name = node.name
     return name or None
-
-
-_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_$]*\Z")
-_RESERVED = frozenset("""
-    all analyse analyze and any array as asc asymmetric authorization binary both case cast check
-    collate collation column concurrently constraint create cross current_catalog current_date
-    current_role current_schema current_time current_timestamp current_user default deferrable desc
-    distinct do else end except false fetch for foreign freeze from full grant group having ilike in
-    initially inner intersect into is isnull join lateral leading left like limit localtime
-    localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
-    references returning right select session_user similar some symmetric system_user table
-    tablesample then to trailing true union unique user using variadic verbose when where window with
-""".split())
-
-
-def quote_ident(name: str) -> str:
-    """`name` as PostgreSQL wants it in DDL: bare when lower-case and unreserved, else double-quoted."""
-    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _ident_node(name: str) -> exp.Identifier:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pgadvisor.errors import StoreError
-from pgadvisor.snapshot import Snapshot
+from pgadvisor.snapshot import COUNTERS, Snapshot
 from pgadvisor.store.schema import LATEST, MIGRATIONS, render
-from pgadvisor.workload import COUNTERS
 
 
 def default_store_path() -> str:
@@ -191,7 +190,7 @@ class Store:
         strings) are redacted in place. A changed text gets the hash of its redacted form (the old hash,
         a SHA-1 of the text with the password, would let anyone test password guesses) and every
         reference moves with it; log samples' bind values and stored settings are redacted too."""
-        from pgadvisor.sql.redact import might_hold_secret, redact, redact_settings
+        from pgadvisor.redact import might_hold_secret, redact, redact_settings
 
         if self.dialect == "sqlite":  # the old texts' bytes are zeroed, not left on free pages
             self.execute("PRAGMA secure_delete = ON")
@@ -300,7 +299,7 @@ class Store:
         }
         new_texts: dict[str, str] = {}
         new_stmts = []
-        from pgadvisor.collect import is_own
+        from pgadvisor.marker import is_own
 
         for s, key in zip(snap.statements, keys):
             if key not in known:
@@ -455,7 +454,7 @@ class Store:
     def _save_schema_state(self, sid: int, seq: int, snap_id: int, snap: Snapshot) -> None:
         read_at = snap.taken_at
         if snap.schema_reused:
-            from pgadvisor.collect import SCHEMA_KINDS
+            from pgadvisor.snapshot import SCHEMA_KINDS
 
             prev = self.query("SELECT id, schema_read_at FROM snapshots WHERE server_id = ? AND seq < ? "
                               "ORDER BY seq DESC LIMIT 1", (sid, seq))

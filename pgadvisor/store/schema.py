@@ -9,7 +9,7 @@ Placeholders: {pk} auto-increment primary key, {int} 64-bit integer, {real} doub
 
 from __future__ import annotations
 
-from pgadvisor.workload import COUNTERS
+from pgadvisor.snapshot import COUNTERS
 
 
 def _cols(prefix: str = "") -> str:
