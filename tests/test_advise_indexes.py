@@ -9,8 +9,9 @@ import psycopg
 import pytest
 from conftest import dsn_for, scratch_db
 
-from pgadvisor.advise.candidates import CandidateGenerator, SchemaView, index_name
+from pgadvisor.advise.candidates import CandidateGenerator
 from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+from pgadvisor.advise.schema import SchemaView, index_name
 from pgadvisor.indexdef import IndexDef, KeyPart
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
@@ -305,8 +306,8 @@ def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
 
 
 def test_a_writers_slowdown_is_set_against_its_measured_time():
-    from pgadvisor.advise.candidates import SchemaView
     from pgadvisor.advise.indexes import MS_PER_COST_UNIT, WriteModel
+    from pgadvisor.advise.schema import SchemaView
 
     pk = {"schema": "public", "table": "t", "name": "t_pkey", "method": "btree", "n_key": 1, "columns": ["id"],
           "desc_flags": [False], "is_valid": True, "is_unique": True, "is_primary": True, "definition": "…"}
@@ -404,7 +405,7 @@ def test_trigram_gin_is_proposed_by_rule(adv_db):
 
 
 def test_served_by_existing_but_a_strict_prefix_is_left_to_the_whatif():
-    from pgadvisor.advise.candidates import existing_from_catalog, prefix_of, served_by
+    from pgadvisor.advise.schema import existing_from_catalog, prefix_of, served_by
 
     pk = existing_from_catalog(
         {
@@ -531,7 +532,7 @@ def test_time_limit_cuts_screening_and_search_and_says_so(adv_db):
 
 
 def test_near_copy_of_an_existing_index():
-    from pgadvisor.advise.candidates import copy_of, existing_from_catalog
+    from pgadvisor.advise.schema import copy_of, existing_from_catalog
 
     pk = existing_from_catalog({"name": "users_pkey", "schema": "public", "table": "users", "method": "btree",
                                 "columns": ["id"], "n_key": 1, "is_unique": True, "is_primary": True})

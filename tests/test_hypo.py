@@ -6,10 +6,11 @@ import psycopg
 import pytest
 from conftest import scratch_db
 
+from pgadvisor.advise.indexes import text_digest
 from pgadvisor.indexdef import IndexDef, KeyPart, quote_ident
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
-from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement, fingerprint
+from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement
 
 SETUP = """
 CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, status text NOT NULL,
@@ -31,7 +32,7 @@ def hypo_db(admin_dsn):
 
 def stmt(text: str, *cols: str, filters: tuple[Filter, ...] = ()) -> WhatIfStatement:
     return WhatIfStatement(
-        fingerprint(text),
+        text_digest(text),
         text,
         frozenset({"public.orders"}),
         frozenset(("public.orders", c) for c in cols),

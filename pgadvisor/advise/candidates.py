@@ -12,17 +12,19 @@ cheaper to scan); the advisor admits one only for a measured gain (`prefix_of`).
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
+from pgadvisor.advise.schema import (
+    SchemaView,
+    candidate_id,
+    key_of,
+    served_by,
+)
 from pgadvisor.findings import Rejected
-from pgadvisor.indexdef import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, norm_expr, qualified, quote_ident
+from pgadvisor.indexdef import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, quote_ident
 from pgadvisor.sql.model import ParsedStatement, Predicate
 
-MAX_NAME_BYTES = 63
 MAX_INCLUDE = 3
 _TEXT_TYPES = ("text", "character varying", "varchar", "character", "citext")
 _PARAM = re.compile(r"\$\d+")
@@ -44,206 +46,6 @@ class Candidate:
     @property
     def id(self) -> str:
         return candidate_id(self.index)
-
-
-def candidate_id(d: IndexDef) -> str:
-    """Stable id: `create-index:public.orders(user_id,created_at DESC)`."""
-    return f"create-index:{d.label(qualify=True, sep=',')}"
-
-
-@dataclass(frozen=True)
-class ExistingIndex:
-    """An index of the catalog, reduced to what the "already served" test needs."""
-
-    name: str
-    schema: str
-    table: str
-    method: str
-    keys: tuple[tuple[str, bool], ...]  # (normalized column or expression, descending)
-    include: frozenset[str]
-    predicate: str | None
-    valid: bool
-    unique: bool
-    primary: bool
-    definition: str
-
-    @property
-    def qualified_name(self) -> str:
-        return qualified(self.schema, self.name)
-
-
-def unquote(name: str) -> str:
-    """`"Mixed Case"` → `Mixed Case`; a bare name is returned as is."""
-    if len(name) >= 2 and name[0] == '"' and name[-1] == '"' and '"' not in name[1:-1].replace('""', ""):
-        return name[1:-1].replace('""', '"')
-    return name
-
-
-def _key_norm(text: str) -> str:
-    plain = unquote(text)
-    if plain != text or re.fullmatch(r"[a-z_][a-z0-9_$]*", text):
-        return "c:" + plain
-    return "e:" + norm_expr(text)
-
-
-def _part_norm(k: KeyPart) -> str:
-    return "c:" + k.column if k.column else "e:" + norm_expr(k.expression or "")
-
-
-def existing_from_catalog(ix: dict[str, Any]) -> ExistingIndex:
-    cols = list(ix.get("columns") or [])
-    n_key = int(ix.get("n_key") or len(cols))
-    flags = list(ix.get("desc_flags") or [])
-    keys = tuple((_key_norm(c), bool(flags[i]) if i < len(flags) else False) for i, c in enumerate(cols[:n_key]))
-    return ExistingIndex(
-        name=ix["name"],
-        schema=ix["schema"],
-        table=ix["table"],
-        method=ix.get("method") or "btree",
-        keys=keys,
-        include=frozenset(unquote(c) for c in cols[n_key:]),
-        predicate=norm_expr(ix["predicate"]) if ix.get("predicate") else None,
-        valid=bool(ix.get("is_valid", True)),
-        unique=bool(ix.get("is_unique")),
-        primary=bool(ix.get("is_primary")),
-        definition=ix.get("definition") or "",
-    )
-
-
-def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
-    """The existing index that already does what `d` would (its keys start with d's keys), if any.
-
-    A strict key prefix of a wider existing index is left to the what-if (`prefix_of`): the planner may
-    prefer the smaller index (e.g. `lineitem(l_orderkey)` next to the primary key `(l_orderkey, l_linenumber)`).
-    """
-    want = [(_part_norm(k), k.descending) for k in d.keys]
-    pred = norm_expr(d.predicate) if d.predicate else None
-    for e in existing:
-        if not e.valid or e.method != d.method or f"{e.schema}.{e.table}" != d.table_key:
-            continue
-        if e.predicate is not None and e.predicate != pred:
-            continue
-        if len(e.keys) < len(want) or [k for k, _ in e.keys[: len(want)]] != [k for k, _ in want]:
-            continue
-        if len(e.keys) > len(want) and not d.include and d.method == "btree":
-            continue
-        same = all(a == b for (_, a), (_, b) in zip(e.keys, want, strict=False))
-        flipped = all(a != b for (_, a), (_, b) in zip(e.keys, want, strict=False))
-        if d.method == "btree" and not (same or flipped):
-            continue
-        if any(k.opclass and k.opclass not in e.definition for k in d.keys):
-            continue
-        covered = {k[2:] for k, _ in e.keys if k.startswith("c:")} | set(e.include)
-        if not set(d.include) <= covered:
-            continue
-        return e
-    return None
-
-
-def prefix_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
-    """The valid wider B-tree whose leading keys are exactly `d`'s keys (same predicate), if any: `d` is
-    a narrower copy of it, worth a second index only when the planner gains much from the smaller size."""
-    if d.method != "btree" or d.include:
-        return None
-    want = [_part_norm(k) for k in d.keys]
-    pred = norm_expr(d.predicate) if d.predicate else None
-    for e in existing:
-        have = [k for k, _ in e.keys]
-        if e.valid and e.method == "btree" and e.predicate == pred and have[: len(want)] == want != have:
-            return e
-    return None
-
-
-def copy_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
-    """The existing B-tree that `d` would nearly copy: the same keys (only INCLUDE columns differ), or
-    more keys after a unique index's, which cannot narrow a search any further."""
-    if d.method != "btree":
-        return None
-    want = [_part_norm(k) for k in d.keys]
-    pred = norm_expr(d.predicate) if d.predicate else None
-    for e in existing:
-        if not e.valid or e.method != "btree" or e.predicate != pred:
-            continue
-        have = [k for k, _ in e.keys]
-        if want == have or (e.unique and len(want) > len(have) and want[: len(have)] == have):
-            return e
-    return None
-
-
-class SchemaView:
-    """Lookups over the catalog dicts of `pgadvisor.pg.catalog.read_schema` (relations, columns, indexes)."""
-
-    def __init__(self, schema: dict[str, Any], search_path: Iterable[str] = ("public",)):
-        self.schema = schema
-        self.search_path = [s for s in search_path if s]
-        self.relations = {f"{r['schema']}.{r['name']}": r for r in schema.get("relations", [])}
-        self._by_name: dict[str, list[str]] = {}
-        for key, r in self.relations.items():
-            self._by_name.setdefault(r["name"], []).append(key)
-        self.columns: dict[str, dict[str, dict]] = {}
-        for c in schema.get("columns", []):
-            self.columns.setdefault(f"{c['schema']}.{c['table']}", {})[c["column"]] = c
-        self.indexes: dict[str, list[ExistingIndex]] = {}
-        self.index_dicts: dict[str, list[dict]] = {}
-        for ix in schema.get("indexes", []):
-            key = f"{ix['schema']}.{ix['table']}"
-            self.indexes.setdefault(key, []).append(existing_from_catalog(ix))
-            self.index_dicts.setdefault(key, []).append(ix)
-        self.index_names = {(ix["schema"], ix["name"]) for ix in schema.get("indexes", [])}
-
-    def resolve(self, schema: str | None, table: str) -> str | None:
-        """The table key `schema.table` a statement's table means, or None when it does not exist here."""
-        if schema is not None:
-            key = f"{schema}.{table}"
-            return key if key in self.relations else None
-        keys = self._by_name.get(table, [])
-        if len(keys) == 1:
-            return keys[0]
-        for s in self.search_path:
-            if f"{s}.{table}" in keys:
-                return f"{s}.{table}"
-        return None
-
-    def column(self, table_key: str, column: str) -> dict | None:
-        return self.columns.get(table_key, {}).get(column)
-
-    def parser_schema(self) -> dict[str, list[str]]:
-        """{"schema.table": [columns]} as `pgadvisor.sql.parse.parse_statement` takes it."""
-        return {key: list(cols) for key, cols in self.columns.items()}
-
-    def n_distinct(self, table_key: str, column: str) -> float:
-        col = self.column(table_key, column) or {}
-        nd = float(col.get("n_distinct") or 0.0)
-        if nd < 0:
-            nd = -nd * max(1.0, float((self.relations.get(table_key) or {}).get("reltuples") or 1.0))
-        return nd
-
-
-def index_name(d: IndexDef, taken: set[tuple[str, str]] | None = None) -> str:
-    """Deterministic index name of at most 63 bytes; a hash suffix keeps variants and long names apart."""
-    parts = []
-    for k in d.keys:
-        text = k.column or k.expression or "expr"
-        parts.append(re.sub(r"[^\w]+", "_", text, flags=re.UNICODE).strip("_").lower() or "expr")
-    base = "_".join([d.table.lower().replace(" ", "_"), *parts])
-    suffix = "idx" if d.method == "btree" else d.method
-    digest = hashlib.sha1(candidate_id(d).encode()).hexdigest()[:6]
-    variant = bool(d.include or d.predicate or any(k.expression or k.opclass for k in d.keys))
-    name = f"{base}_{suffix}" if not variant else f"{base}_{suffix}_{digest}"
-    if len(name.encode()) > MAX_NAME_BYTES or (taken and (d.schema, name) in taken):
-        tail = f"_{suffix}_{digest}"
-        room = MAX_NAME_BYTES - len(tail.encode())
-        cut = base.encode()[:room].decode("utf-8", errors="ignore").rstrip("_")
-        name = cut + tail
-    return name
-
-
-def create_sql(d: IndexDef, name: str) -> str:
-    return d.create_sql(name, concurrently=True) + ";"
-
-
-def drop_sql(d: IndexDef, name: str) -> str:
-    return f"DROP INDEX CONCURRENTLY {quote_ident(d.schema)}.{quote_ident(name)};"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -416,7 +218,7 @@ class CandidateGenerator:
     def _add(
         self, stmt_key: str, d: IndexDef, kind: str, verify: str = "whatif", why: str = "", requires: str | None = None
     ) -> None:
-        if not d.keys or len({_part_norm(k) for k in d.keys}) != len(d.keys):
+        if not d.keys or len({key_of(k) for k in d.keys}) != len(d.keys):
             return
         cid = candidate_id(d)
         if cid in self.rejected:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgadvisor.advise.candidates import (
+from pgadvisor.advise.schema import (
     ExistingIndex,
+    Key,
     SchemaView,
     create_sql,
     existing_from_catalog,
@@ -187,7 +188,7 @@ def recommend_drops(
                 and len(o.keys) > len(e.keys)
                 and o.keys[: len(e.keys)] == e.keys
                 and o.predicate == e.predicate
-                and e.include <= ({k[2:] for k, _ in o.keys if k.startswith("c:")} | o.include)
+                and e.include <= (o.key_columns | o.include)
             ]
             if wider:
                 d, o = sorted(wider, key=lambda p: (len(p[1].keys), p[0]["name"]))[0]
@@ -248,7 +249,7 @@ def recommend_drops(
             flagged.add((ix["schema"], ix["name"]))
             why = f"no index scan in {stats_window_days:.0f} days; it still costs {_mib(size)} and every write; "
             why += REPLICA_NOTE
-            if any(k.startswith("e:") for k, _ in e.keys):
+            if e.has_expression:
                 why += "; an expression index also gives the planner statistics on its expression"
             recs.append(
                 _drop_rec(ix, "unused", _size_severity(size), why, 0.6, {"stats_window_days": stats_window_days})
@@ -351,7 +352,7 @@ def _fk_indexes(
 
 def _fk_served(cols: list[str], existing: list[ExistingIndex]) -> bool:
     """An index whose leading keys are the FK columns (in any order), valid and not partial."""
-    want = {"c:" + c for c in cols}
+    want = {Key(c, True) for c in cols}
     for e in existing:
         if not e.valid or e.predicate is not None or e.method != "btree":
             continue

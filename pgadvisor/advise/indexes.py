@@ -21,6 +21,7 @@ The pipeline, top to bottom (`recommend_indexes`):
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import math
@@ -36,9 +37,8 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from pgadvisor.advise.candidates import (
-    Candidate,
-    CandidateGenerator,
+from pgadvisor.advise.candidates import Candidate, CandidateGenerator
+from pgadvisor.advise.schema import (
     SchemaView,
     candidate_id,
     copy_of,
@@ -53,7 +53,7 @@ from pgadvisor.findings import Recommendation, Rejected, rank
 from pgadvisor.indexdef import IndexDef, KeyPart, norm_expr, qualified
 from pgadvisor.marker import is_marked, mark
 from pgadvisor.pg import catalog, guard
-from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement, fingerprint
+from pgadvisor.pg.hypo import Filter, WhatIf, WhatIfStatement
 from pgadvisor.sql.model import ParsedStatement
 from pgadvisor.workload import StatementStats
 
@@ -83,6 +83,11 @@ SCREEN_SHARE = 0.5
 MIN_SHARE = 0.1
 # screening splits a pool this large between two sessions (when `connect` can open a second one)
 PARALLEL_SCREEN_MIN = 64
+
+
+def text_digest(text: str) -> str:
+    """Identity of a statement text up to whitespace (not a template: `sql.fingerprint` merges literals)."""
+    return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -212,8 +217,7 @@ class WriteModel:
     def _existing_cols(self, table_key: str) -> list[frozenset[str]]:
         out = []
         for ix in self.view.indexes.get(table_key, []):
-            cols = {k[2:] for k, _ in ix.keys if k.startswith("c:")} | set(ix.include)
-            out.append(frozenset(cols) if all(k.startswith("c:") for k, _ in ix.keys) else frozenset({"*"}))
+            out.append(frozenset(ix.key_columns | ix.include) if not ix.has_expression else frozenset({"*"}))
         return out
 
     def written(self, table_key: str) -> bool:
@@ -414,7 +418,7 @@ class IndexAdvisor:
             if st.calls <= 0:
                 self._skip(st, "no calls in the window")
                 continue
-            fp = fingerprint(st.query)
+            fp = text_digest(st.query)
             if fp in merged:  # same text under another user or queryid: one statement to the advisor
                 m = merged[fp]
                 merged[fp] = replace(
@@ -1588,7 +1592,7 @@ def whatif_single(
     """Indexes for statements given by hand (`recommend "SELECT …"`): one call each, no timings."""
     stmts = [
         StatementStats(
-            queryid=f"text-{fingerprint(t)}",
+            queryid=f"text-{text_digest(t)}",
             query=t,
             userid=0,
             dbid=0,

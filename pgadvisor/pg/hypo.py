@@ -19,7 +19,6 @@ whose cost follows from pg_stats selectivities when that is cheaper.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -62,7 +61,7 @@ class Filter:
 class WhatIfStatement:
     """What the engine needs of a statement: its text and which table columns it references."""
 
-    key: str  # fingerprint: cache key
+    key: str  # cache key (the statement's text digest)
     text: str
     tables: frozenset[str]  # "schema.table"
     columns: frozenset[tuple[str, str]] = frozenset()  # (table key, column) referenced anywhere
@@ -80,10 +79,6 @@ class PlanResult:
     cost: float | None  # total cost of the plan; None when EXPLAIN failed
     used: frozenset[IndexDef] = frozenset()  # hypothetical indexes the plan used
     error: str | None = None
-
-
-def fingerprint(text: str) -> str:
-    return hashlib.sha1(" ".join(text.split()).encode()).hexdigest()[:16]
 
 
 def _strip(text: str) -> str:
