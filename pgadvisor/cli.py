@@ -176,15 +176,22 @@ def snapshots(store: str | None = StoreOpt, fmt: Format = FormatOpt) -> None:
         snapshots_table(rows)
 
 
-def _pick_server(st, server: str | None) -> str:
-    names = st.servers()
-    if server:
-        return server
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise UsageError("the store holds no snapshots yet: run `pgadvisor collect --dsn ...` first")
-    raise UsageError(f"the store holds several servers, choose one with --server: {', '.join(names)}")
+def _store_workload(store: str | None, server: str | None, since: str):
+    """`recommend`'s Workload: the store's window for the server; UsageError when it has no activity."""
+    import time
+
+    from pgadvisor.store import open_store
+    from pgadvisor.workload import load_workload, pick_server
+
+    seconds = _duration(since, "--since")
+    with open_store(store, read_only=True) as st:
+        name = pick_server(st, server, none_yet="the store holds no snapshots: run `pgadvisor collect` first, "
+                           "or pass statements as arguments or with --file")
+        w = load_workload(st, name, since=time.time() - seconds)
+    if not w.statements:
+        raise UsageError(f"no statement activity for {name!r} in the last {seconds / 86400:g} days of the store "
+                         "(collect at least two snapshots, or widen --since)")
+    return w
 
 
 @app.command()
@@ -203,14 +210,15 @@ def workload(
     from pgadvisor.report.render import print_json, workload_doc, workload_table
     from pgadvisor.snapshot import COUNTERS
     from pgadvisor.store import open_store
-    from pgadvisor.workload import load_workload
+    from pgadvisor.workload import load_workload, pick_server
 
     try:
         if order not in COUNTERS:
             raise UsageError(f"--order: unknown counter {order!r}; one of {', '.join(COUNTERS)}")
         seconds = _duration(since, "--since")
         with open_store(store, read_only=True) as st:
-            w = load_workload(st, _pick_server(st, server), since=time.time() - seconds, top=top, order=order)
+            w = load_workload(st, pick_server(st, server), since=time.time() - seconds, top=top, order=order,
+                              statements_only=True)
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == Format.json:
@@ -296,7 +304,6 @@ def recommend(
     --file. The database at --dsn is only read (hypothetical indexes live in the session) unless --apply.
     """
     from pgadvisor.advise.review import recommend as run_recommend
-    from pgadvisor.advise.review import store_statements
     from pgadvisor.report.recommendations import markdown, terminal
     from pgadvisor.report.render import print_json
     from pgadvisor.units import parse_percent, parse_size
@@ -325,13 +332,9 @@ def recommend(
             if texts:
                 doc = run_recommend(dsn, texts=texts, **kwargs)
             else:
-                from pgadvisor.store import open_store
-
-                seconds = _duration(since, "--since")
-                with open_store(store, read_only=True) as st:
-                    name, stmts, window, writes = store_statements(st, server, seconds)
-                doc = run_recommend(dsn, statements=stmts, window=window, table_writes=writes, **kwargs)
-                doc["server"] = name
+                w = _store_workload(store, server, since)
+                doc = run_recommend(dsn, workload=w, **kwargs)
+                doc["server"] = w.server
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == RecFormat.json:

@@ -16,7 +16,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     """Start a cluster, load the fixture, snapshot → run the API mix → snapshot, show the workload."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pgadvisor.advise.review import recommend, store_statements
+    from pgadvisor.advise.review import recommend
     from pgadvisor.collect import collect
     from pgadvisor.demo_data import load_ecommerce, run_workload
     from pgadvisor.fleet import with_log_samples
@@ -60,12 +60,12 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             t_snap2 = progress.add_task("snapshot 2", total=1)
             with open_store(store_path) as st:
                 st.save_snapshot(with_log_samples(collect(dsn, "demo"), log, st.log_offsets("demo")))
-                w = load_workload(st, "demo", since=0, top=top)
-                _, stmts, window, writes = store_statements(st, "demo", time.time())
+                w = load_workload(st, "demo", since=0, top=top, statements_only=True)
+                full = load_workload(st, "demo", since=0)
             progress.update(t_snap2, completed=1)
 
             t_rec = progress.add_task("index advice (hypopg)", total=1)
-            recs = recommend(dsn, statements=stmts, window=window, table_writes=writes)
+            recs = recommend(dsn, workload=full)
             progress.update(t_rec, completed=1)
 
         result["workload"] = workload_doc(w)

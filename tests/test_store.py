@@ -198,9 +198,8 @@ def test_sample_values_are_kept_newest_last_and_never_huge(tmp_path):
 def test_a_sample_text_counts_the_times_it_was_logged(tmp_path):
     from dataclasses import replace
 
-    from pgadvisor.advise.review import with_samples
     from pgadvisor.pg.logs import SAME_TEXT_MIN, Sample
-    from pgadvisor.workload import StatementStats
+    from pgadvisor.workload import StatementStats, with_samples
 
     text = "UPDATE o SET status = 'processing' WHERE id = (SELECT id FROM o WHERE status = 'pending' LIMIT 1)"
     with open_store(str(tmp_path / "s.sqlite")) as st:

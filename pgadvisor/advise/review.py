@@ -2,98 +2,29 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from pgadvisor.documents import document
-from pgadvisor.errors import CannotRun, UsageError
+from pgadvisor.errors import CannotRun
 from pgadvisor.findings import Recommendation, Rejected, rank
-from pgadvisor.workload import StatementStats
+from pgadvisor.workload import Workload
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
 # by then): `recommend` on 5,000 statements over 300 tables stays within 2 min (docs/benchmarks.md, Scale)
 DEFAULT_TIME_LIMIT_S = 100.0
 
-_WRITE_KEYS = ("n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd")
 
-
-def table_write_deltas(before: list[dict] | None, after: list[dict]) -> dict[str, dict[str, float]]:
-    """Per-table write counters between two relation snapshots (a counter that went down: take `after`)."""
-    old = {f"{r['schema']}.{r['name']}": r for r in before or []}
-    out = {}
-    for r in after:
-        key = f"{r['schema']}.{r['name']}"
-        prev = old.get(key)
-        row = {}
-        for k in _WRITE_KEYS:
-            a = r.get(k) or 0
-            b = (prev or {}).get(k) or 0
-            row[k] = float(a - b if prev is not None and a >= b else a)
-        out[key] = row
-    return out
-
-
-def store_statements(store, server: str | None, since_s: float) -> tuple[str, list[StatementStats], dict, dict]:
-    """The window's statements of one server, plus window/coverage and per-table writes from its snapshots."""
-    from pgadvisor.workload import load_workload
-
-    names = store.servers()
-    if server is None:
-        if not names:
-            raise UsageError("the store holds no snapshots: run `pgadvisor collect` first, or pass statements "
-                             "as arguments or with --file")
-        if len(names) > 1:
-            raise UsageError(f"the store holds several servers, choose one with --server: {', '.join(names)}")
-        server = names[0]
-    w = load_workload(store, server, since=time.time() - since_s)
-    if not w.statements:
-        raise UsageError(f"no statement activity for {server!r} in the last {since_s / 86400:g} days of the store "
-                         "(collect at least two snapshots, or widen --since)")
-    sid = store.server_id(server)
-    statements = with_samples(w.statements, store.samples(sid, [s.queryid for s in w.statements]))
-    seqs = store.window_seqs(sid, time.time() - since_s, None)
-    writes: dict = {}
-    if seqs:
-        after = store.parts(sid, seqs[1], kinds=("relations",)).get("relations")
-        # the window opens at the snapshot before its first interval (or at its first, baseline, snapshot)
-        before = store.parts(sid, max(seqs[0] - 1, 1), kinds=("relations",)).get("relations")
-        if after and before:
-            writes = table_write_deltas(before, after)
-    sampled = sum(1 for s in statements if s.template)
-    return server, statements, {"window": w.window, "coverage": w.coverage, "sampled_statements": sampled}, writes
-
-
-def with_samples(
-    statements: list[StatementStats], samples: dict[str, list[tuple[str, list[tuple[str, ...]], int]]]
-) -> list[StatementStats]:
-    """Statements whose logged text (the application's own constants, $n only for bind parameters)
-    replaces pg_stat_statements' text, where all constants are $n; with literal examples (logged
-    parameter values substituted) to cost the custom plans the application gets."""
-    from dataclasses import replace
-
-    from pgadvisor.pg.logs import examples, template_from_samples
-
-    out = []
-    for s in statements:
-        mine = samples.get(s.queryid, [])
-        text = template_from_samples([t for t, _, _ in mine], [n for _, _, n in mine])
-        if text:
-            pairs = [(t, sets) for t, sets, _ in mine]
-            out.append(replace(s, query=text, template=s.query, examples=tuple(examples(text, pairs))))
-        else:
-            out.append(s)
-    return out
-
-
-def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts: list[str] | None = None,
-              window: dict | None = None, table_writes: dict | None = None, budget_bytes: int | None = None,
+def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | None = None,
+              budget_bytes: int | None = None,
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
               time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, max_slowdown_pct: float | None = None,
               progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True,
               trusted_roles: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
 
+    The statements are the `workload`'s (weighted by their calls over its window, with its table
+    writes), else the `texts` given by hand.
     `time_limit_s` (None: none) bounds the index advisor's screening and search, `max_slowdown_pct` the
     estimated slowdown of any writing statement (see recommend_indexes).
     `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
@@ -122,16 +53,13 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
         schema = catalog.read_schema(conn, notes)
         age_days = catalog.stats_age_days(conn)
         conn.rollback()
-        window_days = 1.0
-        if window and window.get("window", {}).get("start") and window["window"].get("end"):
-            window_days = max((window["window"]["end"] - window["window"]["start"]) / 86400, 1e-6)
         skipped_other_db = 0
-        if statements is not None:
-            mine = [s for s in statements if s.dbid in (0, info["dbid"])]
-            skipped_other_db = len(statements) - len(mine)
+        if workload is not None:
+            mine = [s for s in workload.statements if s.dbid in (0, info["dbid"])]
+            skipped_other_db = len(workload.statements) - len(mine)
             recs, rejected, stats = recommend_indexes(
                 conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
-                window_days=window_days, table_writes=table_writes or None, time_limit_s=time_limit_s,
+                window_days=workload.days or 1.0, table_writes=workload.table_writes or None, time_limit_s=time_limit_s,
                 progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware,
                 max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn), trusted_roles=trusted_roles)
         else:
@@ -150,12 +78,12 @@ def recommend(dsn: str, *, statements: list[StatementStats] | None = None, texts
                rejected=[r.to_dict() for r in _sorted_rejected(rejected + drop_rejected)])
     if notes:
         doc["notes"] = notes
-    if window:
-        doc.update(window)
+    if workload is not None:
+        doc.update(workload.summary())
     if apply:
         creates = [r for r in all_recs if r.rule == "create-index" and r.verified in ("hypopg", "heuristic")]
         doc["applied"] = apply_indexes(dsn, creates)
-        full = {s.queryid: s.query for s in statements or []}
+        full = {s.queryid: s.query for s in workload.statements} if workload else {}
         doc["remeasured"] = remeasure(dsn, creates, full, trusted_roles)
     return doc
 

@@ -20,12 +20,13 @@ import time
 
 import psycopg
 
-from pgadvisor.advise.review import recommend, store_statements
+from pgadvisor.advise.review import recommend
 from pgadvisor.collect import collect
 from pgadvisor.demo_data import load_ecommerce, measure_workload, run_workload
 from pgadvisor.fleet import with_log_samples
 from pgadvisor.pg.local import JSONLOG_SETTINGS, start_cluster
 from pgadvisor.store import open_store
+from pgadvisor.workload import load_workload
 
 OBVIOUS = [
     "CREATE INDEX obvious_1 ON products (category)",
@@ -99,7 +100,7 @@ def main() -> None:
             run = run_workload(dsn, seconds=args.seconds, clients=2, seed=1)
             st.save_snapshot(snap(st))
             print(f"API mix: {run['total_calls']} calls in {run['seconds']:.1f} s, {run['total_errors']} errors")
-            _, stmts, window, writes = store_statements(st, "shop", 86400)
+            w = load_workload(st, "shop", since=time.time() - 86400)
         before_defs = indexes(dsn)
 
         run_sql(dsn, [])
@@ -107,11 +108,11 @@ def main() -> None:
 
         def advise(max_slowdown: float | None) -> tuple[dict, list[dict], float]:
             t0 = time.monotonic()
-            doc = recommend(dsn, statements=stmts, window=window, table_writes=writes, max_slowdown_pct=max_slowdown)
+            doc = recommend(dsn, workload=w, max_slowdown_pct=max_slowdown)
             return doc, [r for r in doc["recommendations"] if r["rule"] == "create-index"], time.monotonic() - t0
 
         doc, creates, advise_s = advise(None)
-        print(f"samples: {window.get('sampled_statements', 0)} of {len(stmts)} statements have one")
+        print(f"samples: {w.sampled_statements} of {len(w.statements)} statements have one")
         print(f"recommend: {advise_s:.1f} s, {doc['stats'].get('whatif_calls')} what-if calls, "
               f"{len(creates)} create-index recommendations")
         existing_again = [r["sql"] for r in creates if any(r["sql"].split(" USING ")[-1] in d for d in before_defs)]

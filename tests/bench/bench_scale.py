@@ -14,7 +14,7 @@ Run on purpose (not collected by pytest); needs local PostgreSQL binaries with h
    two-table joins, UPDATEs by primary key), each run 1–`--max-calls` times with literal constants,
    so that pg_stat_statements holds them as `$n` texts with call counts. A snapshot before and one
    after (`pgadvisor.collect`) go into a temporary SQLite store; the statements are read back with
-   `pgadvisor.advise.review.store_statements`, as `pgadvisor recommend --store … --dsn …` does.
+   `pgadvisor.workload.load_workload`, as `pgadvisor recommend --store … --dsn …` does.
 3. The timed part is exactly the CLI's library call, `pgadvisor.advise.review.recommend` (index and
    drop advisors), with the advisor's defaults unless --time-limit/--max-indexes/--budget are given.
    Printed: a markdown table with the phases' seconds (as the advisor reports them in
@@ -172,10 +172,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the recommend document(s) here")
     args = ap.parse_args()
 
-    from pgadvisor.advise.review import recommend, store_statements
+    from pgadvisor.advise.review import recommend
     from pgadvisor.pg.local import start_cluster
     from pgadvisor.store import open_store
     from pgadvisor.units import parse_duration, parse_size
+    from pgadvisor.workload import load_workload, pick_server
 
     kwargs = {}
     if args.time_limit is not None:
@@ -208,8 +209,8 @@ def main() -> None:
         else:
             log(f"re-using the database and store in {args.pg_dir} ({marker})")
         with open_store(str(store_path), read_only=True) as st:
-            server, stmts, window, writes = store_statements(st, None, 7 * 86400)
-        log(f"{len(stmts)} statements from pg_stat_statements (via the store)")
+            w = load_workload(st, pick_server(st, None), since=time.time() - 7 * 86400)
+        log(f"{len(w.statements)} statements from pg_stat_statements (via the store)")
         rows, docs = [], []
         for _ in range(args.repeat):
             load_before = os.getloadavg()
@@ -217,7 +218,7 @@ def main() -> None:
             t0 = time.monotonic()
             if prof:
                 prof.enable()
-            doc = recommend(dsn, statements=stmts, window=window, table_writes=writes, **kwargs)
+            doc = recommend(dsn, workload=w, **kwargs)
             if prof:
                 prof.disable()
                 prof.dump_stats(str(args.profile))

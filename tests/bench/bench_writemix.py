@@ -44,7 +44,7 @@ from pathlib import Path
 
 import psycopg
 
-from pgadvisor.advise.review import recommend, store_statements
+from pgadvisor.advise.review import recommend
 from pgadvisor.collect import collect
 from pgadvisor.demo_data import (
     ParamContext,
@@ -57,6 +57,7 @@ from pgadvisor.demo_data import (
 from pgadvisor.fleet import with_log_samples
 from pgadvisor.pg.local import JSONLOG_SETTINGS, start_cluster
 from pgadvisor.store import open_store
+from pgadvisor.workload import load_workload
 
 # the write side of the mix (share of transactions, in %): fixture statements by name, plus these
 EXTRA_WRITES = [
@@ -286,7 +287,8 @@ def main() -> None:
             st.save_snapshot(snap(st))
             print(f"advise window: {run['transactions']} transactions, {run['tps']:.1f} tps, "
                   f"{run['failed']} failed")
-            _, stmts, window, writes = store_statements(st, "shop", 86400)
+            w = load_workload(st, "shop", since=time.time() - 86400)
+        writes = w.table_writes
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:  # stop logging every statement
             conn.execute("ALTER SYSTEM SET log_min_duration_statement = -1")
             conn.execute("SELECT pg_reload_conf()")
@@ -297,7 +299,7 @@ def main() -> None:
         docs, sets = {}, {}
         for name, aware in (("write_aware", True), ("write_blind", False)):
             t0 = time.monotonic()
-            docs[name] = recommend(dsn, statements=stmts, window=window, table_writes=writes, write_aware=aware)
+            docs[name] = recommend(dsn, workload=w, write_aware=aware)
             creates = [r for r in docs[name]["recommendations"] if r["rule"] == "create-index"]
             sets[name] = [r["sql"].replace(" CONCURRENTLY", "") for r in creates]
             sel = docs[name]["stats"].get("selection", {})
