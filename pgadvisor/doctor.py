@@ -125,8 +125,7 @@ def _store_permissions_check(location: str | None) -> list[Check]:
     """A SQLite store readable by group or others (it holds statement texts and bind values): the chmod fix."""
     import shlex
 
-    from pgadvisor.store import default_store_path
-    from pgadvisor.store.core import store_permission_problems
+    from pgadvisor.store import default_store_path, store_permission_problems
 
     loc = location or default_store_path()
     if loc.startswith(("postgresql://", "postgres://")) or "dbname=" in loc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -316,34 +315,6 @@ dsn = "{other}"
     targets.write_text("this is = = not toml")
     r = run_cli("collect", "--targets", str(targets), "--store", store)
     assert r.returncode == 2 and "not valid TOML" in r.stderr
-
-
-def test_kill_during_write_leaves_store_as_before(db, tmp_path):
-    store = str(tmp_path / "s.sqlite")
-    assert run_cli("collect", "--dsn", db, "--store", store).returncode == 0
-    before = sqlite3.connect(store).execute("SELECT count(*) FROM snapshots").fetchone()[0]
-    proc = subprocess.Popen([sys.executable, "-m", "pgadvisor", "collect", "--dsn", db, "--store", store],
-                            env={**os.environ, "PGADVISOR_TEST_PAUSE_IN_WRITE": "30"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    con = sqlite3.connect(store, timeout=0.1)
-    while time.time() < deadline:  # wait until the writer holds the write lock
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            con.execute("ROLLBACK")
-            time.sleep(0.1)
-        except sqlite3.OperationalError:
-            break
-    else:
-        pytest.fail("the writer never took the lock")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    con.close()
-    con = sqlite3.connect(store)
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert con.execute("SELECT count(*) FROM snapshots").fetchone()[0] == before
-    con.close()
-    assert run_cli("collect", "--dsn", db, "--store", store).returncode == 0
 
 
 def test_two_collects_at_the_same_time(db, tmp_path):

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from pgadvisor.pg.logs import parse_record
 from pgadvisor.redact import REDACTED, redact, redact_settings
 from pgadvisor.store import open_store
-from pgadvisor.store.core import pack, text_hash
-from pgadvisor.store.schema import MIGRATIONS, render
+from pgadvisor.store.backend import pack, text_hash
+from pgadvisor.store.migrations import MIGRATIONS
 
 # any text PostgreSQL can hold (no NUL, no lone surrogates)
 CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
@@ -237,11 +237,11 @@ def _v5_store(path) -> None:
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                 "applied_at DOUBLE PRECISION NOT NULL)")
-    for version, description, sql in MIGRATIONS:
-        if version > 5:
+    for m in MIGRATIONS:
+        if m.version > 5:
             break
-        con.executescript(render(sql, "sqlite"))
-        con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, description, time.time()))
+        con.executescript(m.sqlite)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (m.version, m.description, time.time()))
     con.execute("INSERT INTO servers (id, name, created_at) VALUES (1, 'app', 0)")
     con.execute("INSERT INTO snapshots (id, server_id, seq, taken_at) VALUES (1, 1, 1, 1000)")
     texts = ["ALTER ROLE app PASSWORD 'Tr0ub4dor&3'", "SELECT * FROM t WHERE a = $1",

@@ -11,7 +11,7 @@ from synth import advance, snapshot, statement_rows
 
 from pgadvisor.errors import StoreError
 from pgadvisor.store import open_store
-from pgadvisor.store.schema import LATEST
+from pgadvisor.store.migrations import LATEST
 from pgadvisor.workload import load_workload
 
 
@@ -156,7 +156,7 @@ def test_postgres_backend_rejects_bad_url():
 
 
 def test_reader_of_an_older_store(tmp_path):
-    from pgadvisor.store.core import _connect
+    from pgadvisor.store.api import connect_store as _connect
 
     path = str(tmp_path / "s.sqlite")
     with open_store(path) as st:

@@ -1,11 +1,12 @@
 """Issue 8 items 4 and 11: an owner-only store, doctor's warning, and bad stores/targets refused before anything
-is written (real server, the CLI as a user runs it)."""
+is written; a snapshot's write is all or nothing, whatever stops it (real server, the CLI as a user runs it)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -165,3 +166,70 @@ def test_corrupt_page_is_one_clear_line(db, tmp_path):
         assert len(errors) == 1 and str(store) in errors[0] and "malformed" in errors[0], r.stderr
         assert "internal error" not in r.stderr and "DatabaseError" not in r.stderr
     assert digest(store) == before
+
+
+# -- crash safety: one snapshot is one transaction (DESIGN §4) -------------------------------------------------
+
+# `python -m pgadvisor` whose write path, once everything of a snapshot is written, says so and hangs inside
+# the still open transaction (the fault is injected here, by patching the module; pgadvisor has no hook)
+HANG_IN_WRITE = """
+import runpy, sys, time
+from pgadvisor.store import write
+save_samples = write._save_samples
+def save_and_hang(*args):
+    save_samples(*args)
+    print("in the write transaction", flush=True)
+    time.sleep(120)
+write._save_samples = save_and_hang
+sys.argv = ["pgadvisor", *sys.argv[1:]]
+runpy.run_module("pgadvisor", run_name="__main__")
+"""
+
+
+def test_kill_during_write_leaves_store_as_before(db, tmp_path):
+    store = str(tmp_path / "s.sqlite")
+    assert run_cli("collect", "--dsn", db, "--store", store).returncode == 0
+    con = sqlite3.connect(store)
+    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("snapshots", "snapshot_parts")}
+    con.close()
+    proc = subprocess.Popen([sys.executable, "-c", HANG_IN_WRITE, "collect", "--dsn", db, "--store", store],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "in the write transaction", proc.stderr.read()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before} == before
+    con.close()
+    assert run_cli("collect", "--dsn", db, "--store", store).returncode == 0
+
+
+def test_error_during_write_leaves_store_as_before(make_db, tmp_path, monkeypatch):
+    from synth import snapshot, statement_rows
+
+    from pgadvisor.store import write
+
+    rows = statement_rows(20)
+    for url in (str(tmp_path / "s.sqlite"), make_db(extensions=())):
+        with open_store(url) as st:
+            st.save_snapshot(snapshot("s", 1000.0, rows))
+            tables = ("snapshots", "stat_last", "stat_totals", "statements", "texts", "blobs", "snapshot_parts")
+            before = {t: st.query(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+
+            def fail(*args):
+                raise OSError("disk full")
+
+            with monkeypatch.context() as m:
+                m.setattr(write, "_save_parts", fail)  # after the statements, counters and snapshot row
+                rows[0]["calls"] += 1
+                new = [*rows, {**rows[0], "queryid": "1", "query": "SELECT 'new'"}]
+                try:
+                    st.save_snapshot(snapshot("s", 1100.0, new, parts={"settings": [{"name": "a"}]}))
+                except OSError:
+                    pass
+                else:
+                    raise AssertionError("the injected fault did not fire")
+            assert {t: st.query(f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables} == before
+            assert st.save_snapshot(snapshot("s", 1100.0, rows))["changed"] == 1
