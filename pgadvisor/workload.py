@@ -97,6 +97,7 @@ class Workload:
     def days(self) -> float | None:
         """The window's length in days; None when it holds no interval."""
         start, end = self.window.get("start"), self.window.get("end")
+        # a window of one snapshot has no length: a floor keeps the per-day rates finite
         return max((end - start) / 86400, 1e-6) if start and end else None
 
     def summary(self) -> dict[str, Any]:
@@ -122,10 +123,13 @@ class Workload:
         if doc.get("format") != WORKLOAD_FORMAT:
             raise UsageError(f"workload file format {doc.get('format')!r}: this pgadvisor reads format "
                              f"{WORKLOAD_FORMAT}")
-        return cls(server=doc["server"], window=doc["window"], coverage=doc["coverage"],
-                   statements=[StatementStats.from_record(s) for s in doc["statements"]],
-                   table_writes=doc.get("table_writes", {}), schema=doc.get("schema", {}),
-                   settings=doc.get("settings", {}))
+        try:
+            return cls(server=doc["server"], window=doc["window"], coverage=doc["coverage"],
+                       statements=[StatementStats.from_record(s) for s in doc["statements"]],
+                       table_writes=doc.get("table_writes", {}), schema=doc.get("schema", {}),
+                       settings=doc.get("settings", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"workload file: a field is missing or of the wrong type ({exc!r})") from None
 
 
 def pick_server(store, name: str | None, *, none_yet: str = NO_SNAPSHOTS) -> str:

@@ -142,6 +142,8 @@ def test_from_json_refuses_other_documents():
         Workload.from_json(json.dumps({"schema": 1}))
     with pytest.raises(UsageError, match=f"^workload file format 99: this pgadvisor reads format {WORKLOAD_FORMAT}$"):
         Workload.from_json(json.dumps(doc | {"format": 99}))
+    with pytest.raises(UsageError, match="^workload file: a field is missing"):
+        Workload.from_json(json.dumps(doc | {"statements": [{"queryid": "1"}]}))
 
 
 _json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
