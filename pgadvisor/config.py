@@ -18,19 +18,31 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """A TOML document as a dict; raises TOMLDecodeError."""
+    return tomllib.loads(text)
+
+
+def load_toml(path: Path | str) -> dict[str, Any]:
+    """A TOML file (UTF-8, as TOML requires) as a dict; raises OSError, UnicodeDecodeError or TOMLDecodeError."""
+    return parse_toml(Path(path).read_text(encoding="utf-8"))
+
 
 def find_config(cwd: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     cwd = cwd or Path.cwd()
     own = cwd / "pgadvisor.toml"
     try:
         if own.is_file():
-            return own, tomllib.loads(own.read_text())
+            return own, load_toml(own)
         pyproject = cwd / "pyproject.toml"
         if pyproject.is_file():
-            section = tomllib.loads(pyproject.read_text()).get("tool", {}).get("pgadvisor")
+            section = load_toml(pyproject).get("tool", {}).get("pgadvisor")
             if isinstance(section, dict):
                 return pyproject, section
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, TOMLDecodeError) as exc:
         raise UsageError(f"cannot read the configuration file in {cwd}: {exc}") from None
     return None
 

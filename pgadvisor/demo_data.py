@@ -33,13 +33,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError
+from pgadvisor.config import TOMLDecodeError, parse_toml
+from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError, one_line
 from pgadvisor.marker import mark  # on the loader's own statements, so that analyses skip them
-
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 Progress = Callable[[str, float], None]
 
@@ -383,8 +379,8 @@ def _parse_entry(raw: Any, index: int) -> WorkloadEntry:
 def parse_workload(text: str, source: str = "<workload>") -> WorkloadSpec:
     """Parse workload TOML text (see :func:`load_workload_spec`)."""
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        doc = parse_toml(text)
+    except TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from exc
     meta = doc.get("workload", {})
     try:
@@ -516,7 +512,7 @@ def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None
                     _execute(_raw_cursor(conn), entry, params)
                     failed = None
                 except psycopg.Error as exc:
-                    failed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                    failed = f"{type(exc).__name__}: {one_line(exc, first_line=True)}"
                     if conn.broken:
                         conn.close()
                 done += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -14,7 +16,7 @@ class PgAdvisorError(Exception):
     exit_code = EXIT_CANNOT_RUN
 
     def __init__(self, message: str, hint: str | None = None):
-        super().__init__(" ".join(str(message).split()))  # always one line
+        super().__init__(one_line(str(message)))
         self.hint = hint
 
 
@@ -42,3 +44,24 @@ class CannotRun(PgAdvisorError):
 
 class NoPostgres(PgAdvisorError):
     """No local PostgreSQL server binaries were found."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line(message: BaseException | str, *, first_line: bool = False, limit: int | None = None) -> str:
+    """A message on one line: its whitespace (newlines too) collapsed to single spaces.
+
+    An exception without a message gives its class name. `first_line=True` keeps only the first line,
+    without ANSI colour codes, and "" when there is none: for messages that go on with a dump of
+    their input (sqlglot's, coloured, continue with the statement's text), whose callers name the
+    error themselves. `limit` cuts the result to that many characters.
+    """
+    text = str(message)
+    if first_line:
+        lines = text.strip().splitlines()
+        text = _ANSI.sub("", lines[0] if lines else "")
+    line = " ".join(text.split())
+    if not line and not first_line and isinstance(message, BaseException):
+        line = message.__class__.__name__
+    return line if limit is None else line[:limit]

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from pgadvisor.config import TOMLDecodeError, load_toml
+from pgadvisor.errors import EXIT_CANNOT_RUN, EXIT_USAGE, PgAdvisorError, UsageError, one_line
 
 
 def load_targets(path: str) -> list[dict[str, Any]]:
     """Read `[[targets]] name = "..", dsn = ".."`; a bad entry becomes an entry with an `error`."""
-    p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text())
+        doc = load_toml(path)
     except FileNotFoundError:
         raise UsageError(f"--targets: no such file {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--targets: cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLDecodeError as exc:
         raise UsageError(f"--targets: {path} is not valid TOML: {exc}") from None
     entries = doc.get("targets", doc.get("target"))
     if not isinstance(entries, list) or not entries:
@@ -77,7 +70,7 @@ def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None =
         from pgadvisor.pg.connect import scrub
 
         return {"server": server, "status": "failed", "exit_code": EXIT_CANNOT_RUN,
-                "error": scrub(f"{exc.__class__.__name__}: {' '.join(str(exc).split())}", target.get("dsn"))}
+                "error": scrub(f"{exc.__class__.__name__}: {one_line(str(exc))}", target.get("dsn"))}
 
 
 def with_log_samples(snap, log: str, offsets: dict[str, int], values: bool = True):

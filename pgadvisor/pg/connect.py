@@ -9,11 +9,17 @@ from contextlib import contextmanager
 
 import psycopg
 
-from pgadvisor.errors import ConnectError, UsageError
+from pgadvisor.errors import ConnectError, UsageError, one_line
 
+# Safety limits of DESIGN §5. Their values are pgadvisor's policy, not measurements: no catalog read or
+# EXPLAIN of ours should run for half a minute; a lock we wait for more than a second is the
+# application's (collect skips a locked relation, see catalog.read_schema); libpq has no connect
+# timeout of its own; and a session of ours left idle in a transaction (a hung client) is ended by the
+# server after a minute, so it cannot hold a snapshot back for long.
 DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
 DEFAULT_LOCK_TIMEOUT_MS = 1_000
 DEFAULT_CONNECT_TIMEOUT_S = 10
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 
 def parse_dsn(dsn: str) -> dict[str, str]:
@@ -47,11 +53,6 @@ def scrub(message: str, dsn: str | None = None) -> str:
     return re.sub(r"(postgres(?:ql)?://[^:/@\s]*):[^@\s]*@", r"\1:***@", message)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return " ".join(t.strip() for t in text if t.strip()) or exc.__class__.__name__
-
-
 @contextmanager
 def connect(
     dsn: str,
@@ -69,7 +70,7 @@ def connect(
         params.get("options", ""),
         f"-c statement_timeout={int(statement_timeout_ms)}",
         f"-c lock_timeout={int(lock_timeout_ms)}",
-        "-c idle_in_transaction_session_timeout=60000",
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
     ]
     if read_only:
         opts.append("-c default_transaction_read_only=on")
@@ -78,7 +79,7 @@ def connect(
         # autocommit: no unmarked BEGIN from psycopg; callers open marked transactions (catalog.py)
         conn = psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
-        raise ConnectError(f"cannot connect to {describe(dsn)}: {scrub(_one_line(exc), dsn)}") from None
+        raise ConnectError(f"cannot connect to {describe(dsn)}: {scrub(one_line(exc), dsn)}") from None
     try:
         yield conn
     finally:

@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from pgadvisor.errors import one_line
 from pgadvisor.indexdef import quote_ident
 from pgadvisor.sql.model import ColumnRef, JoinPair, ParsedStatement, Predicate, SortKey
 
@@ -185,9 +186,8 @@ def _reason(error: str) -> str:
 
 
 def _one_line(exc: BaseException | str) -> str:
-    lines = str(exc).strip().splitlines()
-    line = re.sub(r"\x1b\[[0-9;]*m", "", lines[0] if lines else "")
-    return line[:200]
+    """sqlglot's message: its first line (the rest repeats the statement, coloured), 200 characters at most."""
+    return one_line(exc, first_line=True, limit=200)
 
 
 def _parse_error_message(exc: Exception) -> str:
