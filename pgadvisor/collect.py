@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,8 +13,8 @@ from pgadvisor.errors import ExtensionMissing
 from pgadvisor.marker import is_own
 from pgadvisor.pg import catalog, guard
 from pgadvisor.pg.connect import connect, describe
+from pgadvisor.pg.explain import explain_generic, plan_hash
 from pgadvisor.pg.guard import CodeGuard
-from pgadvisor.pg.hypo import explain_json
 from pgadvisor.redact import redact, redact_settings
 from pgadvisor.snapshot import Snapshot
 
@@ -28,43 +26,6 @@ Progress = Callable[[str], None]
 
 def _epoch(value: Any) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
-
-
-def plan_hash(plan: Any) -> str:
-    """Hash of a plan's shape (node types, relations, indexes, join kinds), not its cost estimates."""
-    keep = (
-        "Node Type",
-        "Relation Name",
-        "Schema",
-        "Index Name",
-        "Join Type",
-        "Strategy",
-        "Parent Relationship",
-        "Scan Direction",
-        "Sort Key",
-        "Group Key",
-        "Hash Cond",
-        "Index Cond",
-        "Partial Mode",
-        "CTE Name",
-    )
-
-    def shape(node: dict) -> list:
-        return [[(k, node[k]) for k in keep if k in node], [shape(c) for c in node.get("Plans", [])]]
-
-    root = plan[0]["Plan"] if isinstance(plan, list) else plan.get("Plan", plan)
-    return hashlib.sha1(json.dumps(shape(root), sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def explain_generic(conn: psycopg.Connection, text: str, code: CodeGuard) -> list | None:
-    """EXPLAIN (FORMAT JSON) of the generic plan of a pg_stat_statements text; None if the code guard
-    refuses it (pg/guard.py) or it cannot be planned."""
-    if code.reason(text):
-        return None
-    try:
-        return explain_json(conn, text.strip().rstrip(";"))
-    except psycopg.Error:
-        return None
 
 
 def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
@@ -85,8 +46,6 @@ def _require_pgss(conn: psycopg.Connection) -> dict[str, Any]:
             hint="add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server",
         )
     return state
-
-
 
 
 def collect(

@@ -1,4 +1,5 @@
-"""Index size estimates from table statistics, for when hypopg cannot tell (heuristic mode, GIN, BRIN).
+"""Index size estimates from table statistics, for when hypopg cannot tell (heuristic mode, GIN, BRIN),
+and `n_distinct_rows`, pg_stats' n_distinct as a count (pg/ and advise/ both read it).
 
 A B-tree leaf tuple is an 8-byte header plus the aligned key/INCLUDE data, plus a 4-byte line pointer;
 leaf pages are filled to 90% (the default fillfactor) and inner pages add about 1%.
@@ -27,6 +28,15 @@ _TYPE_WIDTH = {
     "time without time zone": 8,
     "oid": 4,
 }
+
+
+def n_distinct_rows(n_distinct: float | None, reltuples: float | None) -> float:
+    """pg_stats.n_distinct as a number of distinct values: a negative n_distinct is minus a fraction of
+    the rows (-1: unique), scaled by the table's reltuples (at least 1); 0 or None (unknown) stay 0."""
+    nd = float(n_distinct or 0.0)
+    if nd < 0:
+        nd = -nd * max(1.0, float(reltuples or 1.0))
+    return nd
 
 
 def column_width(column: dict | None) -> int:

@@ -160,7 +160,7 @@ def test_heuristic_without_hypopg(admin_dsn, make_db):
 def test_explain_leaves_no_transaction_or_prepared_statement_behind(hypo_db):
     """Each EXPLAIN runs in its own read-only transaction that is rolled back; its prepared statement
     is gone after a success and after a failure, and a second statement in one text is refused."""
-    from pgadvisor.pg.hypo import Refused
+    from pgadvisor.pg.explain import Refused
 
     def leftovers(conn: psycopg.Connection) -> tuple:
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

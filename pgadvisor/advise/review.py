@@ -133,9 +133,9 @@ def _sorted_rejected(rejected: list[Rejected]) -> list[Rejected]:
 def remeasure(dsn: str, recs: list[Recommendation], texts: dict[str, str],
               trusted_roles: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """After --apply: the generic-plan cost of each served statement with the real indexes in place."""
-    from pgadvisor.collect import explain_generic
     from pgadvisor.pg import guard
     from pgadvisor.pg.connect import connect
+    from pgadvisor.pg.explain import explain_generic
 
     out = []
     with connect(dsn) as conn:

@@ -381,10 +381,19 @@ def unreadable_tables(conn: psycopg.Connection) -> tuple[int, int, list[str]]:
 
 
 def hypopg_state(conn: psycopg.Connection) -> dict[str, Any]:
-    """hypopg: created version (`version`) and installable version (`available`)."""
+    """hypopg: created version (`version`), the schema of its functions (`schema`) and the installable
+    version (`available`)."""
     return q(conn, """
         SELECT (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS version,
+               (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                 WHERE e.extname = 'hypopg') AS schema,
                (SELECT default_version FROM pg_available_extensions WHERE name = 'hypopg') AS available""")[0]
+
+
+def c_collation(conn: psycopg.Connection) -> bool:
+    """Whether this database's collation is C (or POSIX): then a plain B-tree serves a prefix LIKE."""
+    row = q(conn, "SELECT datcollate FROM pg_database WHERE datname = current_database()")
+    return bool(row) and str(row[0]["datcollate"]) in ("C", "POSIX")
 
 
 def hours_since(conn: psycopg.Connection, ts: Any) -> float | None:
