@@ -36,6 +36,7 @@ from psycopg import sql
 from pgadvisor.config import TOMLDecodeError, parse_toml
 from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError, one_line
 from pgadvisor.marker import mark  # on the loader's own statements, so that analyses skip them
+from pgadvisor.pg.guard import words
 
 Progress = Callable[[str, float], None]
 
@@ -55,7 +56,9 @@ _STEP_RE = re.compile(r"^--\s*step:\s*(\w+)\s*$", re.MULTILINE)
 _PLACEHOLDER_RE = re.compile(r"\$(\d+)")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-_WRITE_RE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+# a statement with one of these words (outside strings and comments) writes, also in a WITH: measured
+# inside a transaction that is rolled back
+_WRITE_WORDS = frozenset({"insert", "update", "delete", "merge"})
 
 
 def fixtures_dir() -> Path:
@@ -368,7 +371,7 @@ def _parse_entry(raw: Any, index: int) -> WorkloadEntry:
             f"{len(params)} param spec(s) (expected $1..${len(params)}, each used)")
     writes = raw.get("writes")
     if writes is None:
-        writes = bool(_WRITE_RE.search(text))
+        writes = any(w in _WRITE_WORDS for w in words(text))
     elif not isinstance(writes, bool):
         raise UsageError(f"workload statement {name!r}: writes must be true or false")
     about = raw.get("about", "")

@@ -54,6 +54,18 @@ def test_what_is_not_kept():
     assert parse_record(rec("duration: 1 ms  execute <unnamed>: SELECT $1", "parameters: $2 = '1'")) is None
     assert parse_record(rec("duration: 1 ms  statement: SELECT 1", query_id=0)) is None
     assert parse_record({"error_severity": "ERROR", "message": "boom"}) is None
+    assert parse_record(rec("duration: 1 ms  statement: VACUUM t")) is None
+    assert parse_record(rec("duration: 1 ms  statement: /* select */ SET x = 'select'")) is None
+
+
+def test_kept_statements_are_those_the_guard_lets_explain():
+    """A sample is kept when its first keyword is one EXPLAIN plans (pg/guard.py's EXPLAINABLE), after
+    comments of either kind and opening parentheses, as the code guard reads it."""
+    for text in ("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+                 "-- the app's comment\nSELECT * FROM t WHERE a = 1",
+                 "(SELECT a FROM t) UNION (SELECT a FROM u)",
+                 "/* a /* nested */ comment */ values (1)"):
+        assert parse_record(rec(f"duration: 1 ms  statement: {text}")).text == text
 
 
 def test_incremental_reading_and_half_written_lines(tmp_path):

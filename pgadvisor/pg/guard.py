@@ -21,7 +21,7 @@ text is planned it must pass two checks:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,25 @@ def tokens(text: str) -> list[Token]:
         else:
             out.append(Token("number" if raw.isdigit() else "punct", raw))
     return out
+
+
+def words(text: str) -> Iterator[str]:
+    """The text's unquoted words (keywords and names) in order, folded; strings, quoted identifiers and
+    comments are skipped."""
+    for t in lex(text):
+        if t.kind == "ident":
+            yield fold(text[t.start:t.end])
+
+
+def first_keyword(text: str) -> str:
+    """The statement's first keyword, folded, after comments and opening parentheses ('' if the text
+    starts with something else): `EXPLAINABLE` holds the kinds that may be planned."""
+    for t in lex(text):
+        raw = text[t.start:t.end]
+        if t.kind in ("ws", "comment") or raw == "(":
+            continue
+        return fold(raw) if t.kind == "ident" else ""
+    return ""
 
 
 def refusal(text: str) -> str | None:

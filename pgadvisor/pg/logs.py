@@ -7,9 +7,10 @@ logs the statement as the application sent it, with its query_id. For the extend
 text keeps the application's constants and `$n` only for bind parameters — that text is the sample.
 For the simple protocol every value is inlined; such samples are kept as they are and turned into a
 template only when several of them show which constants vary (see `template_from_samples`).
-Only reads/writes of data are kept: utility statements and anything mentioning a password are
-skipped, and connection strings in the rest (texts and bind values) have their passwords redacted
-(redact.py), so secrets do not reach the store.
+Only statements EXPLAIN can plan are kept (their first keyword is one of pg/guard.py's
+`EXPLAINABLE`): utility statements and anything mentioning a password are skipped, and connection
+strings in the rest (texts and bind values) have their passwords redacted (redact.py), so secrets do
+not reach the store. This module reads files; it sends no SQL.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgadvisor.marker import is_marked
+from pgadvisor.pg.guard import EXPLAINABLE, first_keyword
 from pgadvisor.redact import redact, redact_values
 
 _MSG = re.compile(r"^duration: ([\d.]+) ms\s+(?:execute [^:]*|statement): (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
-_DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(select|with|insert|update|delete|values|table)\b", re.I | re.S)
 _TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(\d+)\b)""", re.S)
 MAX_SAMPLE_CHARS = 100_000
 # a statement whose only logged text was logged this often has the application's own constants (the
@@ -71,7 +72,7 @@ def parse_record(rec: dict) -> Sample | None:
     if not m:
         return None
     text = m.group(2)
-    if not _DML.match(text[:2000]) or is_marked(text) or "password" in text.lower() or \
+    if first_keyword(text) not in EXPLAINABLE or is_marked(text) or "password" in text.lower() or \
             len(text) > MAX_SAMPLE_CHARS:
         return None
     detail = rec.get("detail") or ""
