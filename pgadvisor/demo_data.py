@@ -14,6 +14,10 @@ is a library (no CLI): ``pgadvisor demo`` and the benchmarks call
 Statements are sent with server-side binding through psycopg's ``RawCursor`` (the ``$n`` text goes
 to the server as written) and every parameter as text of unknown type, so PostgreSQL infers one
 type per placeholder and pg_stat_statements keeps one entry per statement.
+
+This module sends SQL itself, outside pg/: to the demo's own throwaway cluster (pg/local.py) or a
+benchmark's database, which it creates and fills; never to a server pgadvisor monitors. Its own
+statements carry the marker (`marker.mark`), so analyses skip them.
 """
 
 from __future__ import annotations
@@ -47,11 +51,15 @@ _ADDRESS_COUNTRIES = ("US",) * 6 + ("GB", "GB", "DE", "DE", "FR", "IN", "CA", "B
 _ADDRESS_CITIES = ("Springfield", "Riverside", "Fairview", "Franklin", "Bristol", "Salem", "Oxford", "Dover")
 _ADDRESS_STREETS = ("Main St", "Oak Ave", "Pine Rd", "Maple Dr", "Cedar Ln", "Elm St")
 
-# rough share of the load time per step, for progress fractions
+# rough share of the load time per step, for the progress bar only (estimates from when the fixture was
+# written; a step not listed counts _OTHER_STEP_WEIGHT)
 _LOAD_STEP_WEIGHTS = {
     "tables": 0.01, "setup": 0.01, "products": 0.10, "users": 0.05, "orders": 0.32,
     "order_items": 0.32, "cart_items": 0.08, "sequences": 0.01, "constraints": 0.07, "analyze": 0.03,
 }
+_OTHER_STEP_WEIGHT = 0.05
+DEFAULT_CALLS = 1000  # run_workload's budget when given neither seconds nor calls
+_PROGRESS_EVERY_S = 0.5  # how often run_workload reports progress
 _STEP_RE = re.compile(r"^--\s*step:\s*(\w+)\s*$", re.MULTILINE)
 _PLACEHOLDER_RE = re.compile(r"\$(\d+)")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -123,7 +131,8 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
     if "tables" not in schema or "constraints" not in schema:
         raise PgAdvisorError("fixtures/ecommerce/schema.sql lacks its 'tables' or 'constraints' step")
     steps: list[tuple[str, str]] = [("tables", schema["tables"]), *data, ("constraints", schema["constraints"])]
-    total_weight = sum(_LOAD_STEP_WEIGHTS.get(name, 0.05) for name, _ in steps) + _LOAD_STEP_WEIGHTS["analyze"]
+    total_weight = (sum(_LOAD_STEP_WEIGHTS.get(name, _OTHER_STEP_WEIGHT) for name, _ in steps)
+                    + _LOAD_STEP_WEIGHTS["analyze"])
     timings: dict[str, float] = {}
     done = 0.0
     started = time.perf_counter()
@@ -133,7 +142,7 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
         raise ConnectError(f"cannot connect to load the e-commerce fixture: {exc}") from exc
     with conn:
         try:  # superusers keep the loader out of pg_stat_statements; others rely on the marker
-            conn.execute("SET pg_stat_statements.track = 'none'")
+            conn.execute(mark("SET pg_stat_statements.track = 'none'"))
         except psycopg.Error:
             pass
         existing = [t for t in TABLES if conn.execute(mark("SELECT to_regclass(%s)"), [t]).fetchone()[0]]
@@ -156,7 +165,7 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
                 except psycopg.Error as exc:
                     raise PgAdvisorError(f"loading the e-commerce fixture failed in step {name!r}: {exc}") from exc
             timings[name] = round(time.perf_counter() - t0, 3)
-            done += _LOAD_STEP_WEIGHTS.get(name, 0.05)
+            done += _LOAD_STEP_WEIGHTS.get(name, _OTHER_STEP_WEIGHT)
         if progress:
             progress("analyze", done / total_weight)
         t0 = time.perf_counter()
@@ -469,14 +478,14 @@ def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None
                  max_ids: dict[str, int] | None = None) -> dict[str, Any]:
     """Run the weighted mix on `clients` connections until `total_calls` or `seconds` is reached.
 
-    Without either limit, 1000 calls. Each client draws statements and parameters from its own
+    Without either limit, DEFAULT_CALLS calls. Each client draws statements and parameters from its own
     random source seeded from `seed`, so the calls made are deterministic for a call budget (id
     ranges are max(id) at the start unless `max_ids` fixes them). A failing statement is counted,
     never fatal. Returns ``{"calls": {name: n}, "errors": {name: n},
     "error_samples": {name: message}, "total_calls", "total_errors", "seconds", "clients", "seed"}``.
     """
     if seconds is None and total_calls is None:
-        total_calls = 1000
+        total_calls = DEFAULT_CALLS
     if clients < 1:
         raise UsageError(f"clients must be at least 1, got {clients}")
     if (seconds is not None and seconds <= 0) or (total_calls is not None and total_calls < 0):
@@ -538,7 +547,7 @@ def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None
     try:
         while any(t.is_alive() for t in threads):
             for t in threads:
-                t.join(timeout=0.5)
+                t.join(timeout=_PROGRESS_EVERY_S)
             if progress:
                 with lock:
                     n = sum(calls.values())
