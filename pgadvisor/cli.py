@@ -330,19 +330,18 @@ def recommend(
                           allow_prefixes=allow_prefixes, time_limit_s=limit_s, max_slowdown_pct=slowdown,
                           progress=progress, trusted_roles=tuple(trust_role or ()))
             if texts:
-                doc = run_recommend(dsn, texts=texts, **kwargs)
+                review = run_recommend(dsn, texts=texts, **kwargs)
             else:
                 w = _store_workload(store, server, since)
-                doc = run_recommend(dsn, workload=w, **kwargs)
-                doc["server"] = w.server
+                review = run_recommend(dsn, workload=w, **kwargs)
     except PgAdvisorError as exc:
         _fail(exc)
     if fmt == RecFormat.json:
-        print_json(doc)
+        print_json(review.to_document())
     elif fmt == RecFormat.markdown:
-        sys.stdout.write(markdown(doc, verbose))
+        sys.stdout.write(markdown(review, verbose))
     else:
-        terminal(doc, verbose)
+        terminal(review, verbose)
 
 
 @contextmanager

@@ -65,11 +65,11 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             progress.update(t_snap2, completed=1)
 
             t_rec = progress.add_task("index advice (hypopg)", total=1)
-            recs = recommend(dsn, workload=full)
+            review = recommend(dsn, workload=full)
             progress.update(t_rec, completed=1)
 
         result["workload"] = workload_doc(w)
-        result["recommendations"] = recs["recommendations"]
+        result["recommendations"] = [r.to_dict() for r in review.recommendations]
         result["store"] = store_path
         if keep:
             result["dsn"] = dsn
@@ -81,7 +81,7 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             workload_table(w)
             console.print(styled("\n", ("Recommendations", "bold"),
                                  " (verified with hypothetical indexes; nothing was created):"))
-            terminal(recs)
+            terminal(review)
             if keep:
                 console.print(styled("\nserver left running: ", (dsn, "bold"), f"\nstore: {store_path}\n"
                                      f"stop it with: {cluster.bindir}/pg_ctl -D {cluster.datadir} stop"))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from pgadvisor.documents import document
 from pgadvisor.errors import CannotRun
-from pgadvisor.findings import Recommendation, Rejected, rank
+from pgadvisor.findings import Recommendation, Rejected, Review, Verified, rank
 from pgadvisor.workload import Workload
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
@@ -20,8 +20,9 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
               time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, max_slowdown_pct: float | None = None,
               progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True,
-              trusted_roles: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Run the index and drop advisors against the live database at `dsn`; returns the JSON document.
+              trusted_roles: tuple[str, ...] = ()) -> Review:
+    """Run the index advisor and the catalog rules against the live database at `dsn`; the Review's
+    `to_document()` is the JSON document.
 
     The statements are the `workload`'s (weighted by their calls over its window, with its table
     writes), else the `texts` given by hand.
@@ -36,10 +37,10 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
     read as an all-clear."""
     from pgadvisor.advise.drops import recommend_drops
     from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+    from pgadvisor.advise.rules import create_index
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
 
-    doc: dict[str, Any] = document()
     notes: list[str] = []
     with connect(dsn) as conn:
         info = catalog.server_info(conn)
@@ -72,20 +73,19 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
         stats["statements_other_databases"] = skipped_other_db
     notes += _unplanned(stats, info["username"])
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
-    all_recs: list[Recommendation] = rank(_dedupe(recs + drops))
-    doc.update(database=info["datname"], server_version=info["version"], stats=stats,
-               recommendations=[r.to_dict() for r in all_recs],
-               rejected=[r.to_dict() for r in _sorted_rejected(rejected + drop_rejected)])
-    if notes:
-        doc["notes"] = notes
+    review = Review(database=info["datname"], server_version=info["version"], stats=stats,
+                    recommendations=rank(_dedupe(recs + drops)),
+                    rejected=_sorted_rejected(rejected + drop_rejected), notes=notes)
     if workload is not None:
-        doc.update(workload.summary())
+        review.workload = workload.summary()
+        review.server = workload.server
     if apply:
-        creates = [r for r in all_recs if r.rule == "create-index" and r.verified in ("hypopg", "heuristic")]
-        doc["applied"] = apply_indexes(dsn, creates)
+        creates = [r for r in review.recommendations
+                   if r.rule == create_index.ID and r.verified in (Verified.hypopg, Verified.heuristic)]
+        review.applied = apply_indexes(dsn, creates)
         full = {s.queryid: s.query for s in workload.statements} if workload else {}
-        doc["remeasured"] = remeasure(dsn, creates, full, trusted_roles)
-    return doc
+        review.remeasured = remeasure(dsn, creates, full, trusted_roles)
+    return review
 
 
 # the start of the skip reasons of statements that were meant to be planned and could not be
@@ -109,16 +109,23 @@ def _unplanned(stats: dict[str, Any], role: str) -> list[str]:
     return []
 
 
+# `CREATE INDEX CONCURRENTLY name ON ...;` → `ON ...`, for recommendations built without their IndexDef
+_CREATE_BODY = re.compile(r'CREATE INDEX CONCURRENTLY (?:"(?:[^"]|"")*"|[^\s"]+) (ON .*);', re.DOTALL)
+
+
+def _index_key(r: Recommendation) -> str:
+    """What a recommendation is about: the definition of the index it creates (whatever its name), else its id."""
+    if r.index is not None:
+        return r.index.body_sql()
+    m = _CREATE_BODY.fullmatch(r.sql)
+    return m.group(1) if m else r.id
+
+
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
     """One recommendation per index: a foreign-key rule that the workload advisor also chose is merged into it."""
-    import re
-
-    def body(r: Recommendation) -> str:
-        return re.sub(r"^CREATE INDEX CONCURRENTLY \S+ ON ", "", r.sql) if r.sql.startswith("CREATE INDEX") else r.id
-
     out: dict[str, Recommendation] = {}
-    for r in sorted(recs, key=lambda r: r.verified != "hypopg"):
-        key = body(r)
+    for r in sorted(recs, key=lambda r: r.verified is not Verified.hypopg):
+        key = _index_key(r)
         if key in out:
             out[key].evidence.setdefault("also", []).append({"rule": r.rule, "why": r.evidence.get("why")})
         else:

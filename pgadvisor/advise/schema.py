@@ -159,6 +159,26 @@ def copy_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | N
     return None
 
 
+def same_index(a: ExistingIndex, b: ExistingIndex) -> bool:
+    """Whether two existing indexes are exact duplicates: method, keys with their directions, INCLUDE
+    columns and predicate all equal (unlike `copy_of`, which lets INCLUDE columns differ)."""
+    return (a.method, a.keys, a.include, a.predicate) == (b.method, b.keys, b.include, b.predicate)
+
+
+def extends(wide: ExistingIndex, narrow: ExistingIndex) -> bool:
+    """Whether B-tree `wide` serves every lookup of B-tree `narrow`: more keys, led by narrow's keys in
+    the same directions, the same predicate, and narrow's INCLUDE columns among wide's columns. The
+    existing-index form of `prefix_of` (which ignores directions and compares a candidate)."""
+    n = len(narrow.keys)
+    return (
+        wide.method == narrow.method == "btree"
+        and len(wide.keys) > n
+        and wide.keys[:n] == narrow.keys
+        and wide.predicate == narrow.predicate
+        and narrow.include <= (wide.key_columns | wide.include)
+    )
+
+
 class SchemaView:
     """Lookups over the catalog dicts of `pgadvisor.pg.catalog.read_schema` (relations, columns, indexes)."""
 

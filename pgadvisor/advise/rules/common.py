@@ -1,0 +1,140 @@
+"""What the catalog rules share: one scan over a schema snapshot (each table's indexes, the indexes a
+rule already flagged, the rejected) and how a drop recommendation is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pgadvisor.advise.schema import ExistingIndex, SchemaView, existing_from_catalog
+from pgadvisor.findings import Recommendation, Rejected, Severity, Verified
+from pgadvisor.indexdef import qualified
+
+# a week of statistics sees the weekly jobs (chosen by hand): below it no index is called unused
+MIN_TRUSTED_WINDOW_DAYS = 7.0
+# an unused index under 1 MiB costs too little to be worth a finding (chosen by hand)
+MIN_UNUSED_BYTES = 1 << 20
+# a foreign key on a child table under 1,000 rows: each check scans a few pages (chosen by hand)
+FK_MIN_CHILD_ROWS = 1000.0
+
+
+@dataclass(frozen=True)
+class CatalogOptions:
+    """The thresholds of the catalog rules.
+
+    `stats_window_days` is how long the idx_scan counters have been counting (since the stats reset,
+    or the store's window when the counters are deltas); None when unknown."""
+
+    stats_window_days: float | None = None
+    min_window_days: float = MIN_TRUSTED_WINDOW_DAYS
+    min_size_bytes: int = MIN_UNUSED_BYTES
+    fk_min_child_rows: float = FK_MIN_CHILD_ROWS
+
+
+IndexPair = tuple[dict[str, Any], ExistingIndex]  # the catalog's dict and its comparable form
+
+
+class CatalogScan:
+    """One run of the catalog rules over `pgadvisor.pg.catalog.read_schema`'s dicts. Rules run in the
+    order of `rules.CATALOG` and propose at most one drop per index: the first rule that flags it."""
+
+    def __init__(self, schema: dict[str, Any], options: CatalogOptions):
+        self.view = SchemaView(schema)
+        self.options = options
+        self.by_table: dict[str, list[IndexPair]] = {}
+        for ix in schema.get("indexes", []):
+            self.by_table.setdefault(f"{ix['schema']}.{ix['table']}", []).append((ix, existing_from_catalog(ix)))
+        self.flagged: set[tuple[str, str]] = set()
+        self.rejected: list[Rejected] = []
+
+    def indexes(self) -> Iterator[IndexPair]:
+        for pairs in self.by_table.values():
+            yield from pairs
+
+    def is_flagged(self, ix: dict[str, Any]) -> bool:
+        return (ix["schema"], ix["name"]) in self.flagged
+
+    def flag(self, ix: dict[str, Any]) -> None:
+        self.flagged.add((ix["schema"], ix["name"]))
+
+    def reject(self, rule: str, ix: dict[str, Any], reason: str) -> None:
+        self.rejected.append(Rejected(index_id(rule, ix), table_of(ix), reason))
+
+
+def index_id(rule: str, ix: dict[str, Any]) -> str:
+    """`drop-unused-index:public.orders_note_idx`."""
+    return f"{rule}:{ix['schema']}.{ix['name']}"
+
+
+def table_of(ix: dict[str, Any]) -> str:
+    return f"{ix['schema']}.{ix['table']}"
+
+
+def mib(n: float) -> str:
+    return f"{n / 1048576:.1f} MiB"
+
+
+def size_of(ix: dict[str, Any]) -> int:
+    return int(ix.get("size_bytes") or 0)
+
+
+def protected(ix: dict[str, Any]) -> str | None:
+    """Why an index is never proposed for dropping (it enforces something), or None."""
+    if ix.get("is_primary"):
+        return "primary key"
+    if ix.get("backs_constraint"):
+        return f"backs constraint {ix.get('constraint_name') or ''}".strip()
+    if ix.get("is_unique"):
+        return "unique index (enforces uniqueness)"
+    return None
+
+
+def rollback_sql(ix: dict[str, Any]) -> str:
+    """The original definition, CONCURRENTLY inserted, to recreate the dropped index."""
+    definition = ix.get("definition") or ""
+    for head in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
+        if definition.startswith(head):
+            return f"{head}CONCURRENTLY {definition[len(head) :]};"
+    return definition + ";"
+
+
+@dataclass(frozen=True)
+class Drop:
+    """What one drop rule says about one index; `kind` is kept in the evidence (the rule's old name)."""
+
+    rule: str
+    kind: str
+    severity: Severity
+    why: str
+    confidence: float
+
+
+def drop_recommendation(ix: dict[str, Any], drop: Drop, extra: dict[str, Any] | None = None) -> Recommendation:
+    size = size_of(ix)
+    evidence = {
+        "why": drop.why,
+        "kind": drop.kind,
+        "index": {
+            "schema": ix["schema"],
+            "table": ix["table"],
+            "name": ix["name"],
+            "definition": ix.get("definition"),
+            "idx_scan": ix.get("idx_scan"),
+        },
+    }
+    evidence.update(extra or {})
+    return Recommendation(
+        id=index_id(drop.rule, ix),
+        rule=drop.rule,
+        severity=drop.severity,
+        title=f"Drop {drop.kind} index {ix['name']} on {ix['table']} ({mib(size)})",
+        target=table_of(ix),
+        sql=f"DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])};",
+        rollback_sql=rollback_sql(ix),
+        benefit={"ms_per_day": None, "bytes_freed": size, "write_overhead_removed": True},
+        cost={"size_bytes": -size, "write_overhead_pct": 0.0},
+        confidence=drop.confidence,
+        verified=Verified.catalog,
+        evidence=evidence,
+    )
