@@ -20,6 +20,9 @@ from pgadvisor.snapshot import Snapshot
 
 HIDDEN_TEXT = "<insufficient privilege>"
 MAX_EXPLAINED_CHARS = 1_000_000  # longer texts are not planned: a generated IN list of this size says little
+# generic plans read per snapshot, of the top statements by time: each is one EXPLAIN on the monitored
+# server (pgadvisor's choice, not measured; the --plans default)
+PLANS_TOP = 20
 
 Progress = Callable[[str], None]
 
@@ -52,7 +55,7 @@ def collect(
     dsn: str,
     server: str | None = None,
     *,
-    plans_top: int = 20,
+    plans_top: int = PLANS_TOP,
     with_schema: bool = True,
     known_schema: str | None = None,
     progress: Progress | None = None,

@@ -39,7 +39,11 @@ def load_targets(path: str) -> list[dict[str, Any]]:
     return out
 
 
+# definitions that did not change are read again at most this often (the --schema-every default: an
+# unchanged schema's fingerprint is one cheap query, its definitions the expensive part of a snapshot;
+# pgadvisor's choice, commit 75145ef)
 SCHEMA_EVERY_S = 3600.0
+DEFAULT_PARALLEL = 4  # servers collected at once (pgadvisor's choice, not measured; the --parallel default)
 
 
 def collect_one(target: dict[str, Any], store, plans_top: int, log: str | None = None,
@@ -88,8 +92,8 @@ def with_log_samples(snap, log: str, offsets: dict[str, int], values: bool = Tru
     return replace(snap, samples=samples, log_offsets=new_offsets)
 
 
-def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int = 20,
-                 parallel: int = 4, log: str | None = None,
+def collect_many(targets: list[dict[str, Any]], store_location: str | None, *, plans_top: int,
+                 parallel: int = DEFAULT_PARALLEL, log: str | None = None,
                  schema_every_s: float = SCHEMA_EVERY_S, log_values: bool = True) -> list[dict[str, Any]]:
     """Snapshot every target (at most `parallel` at once) into the store; results in target order."""
     from pgadvisor.store import open_store

@@ -98,7 +98,7 @@ def explain_json(conn: psycopg.Connection, body: str) -> list[dict[str, Any]]:
     return _json(_planned(conn, f"EXPLAIN (FORMAT JSON) EXECUTE {_PREPARED}({args})", prepare=body)[0])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # the distinct texts of a run, about; a bound on memory, not tuned
 def _max_param(body: str) -> int:
     """The highest `$n` of a statement (outside strings and comments): how many parameters PREPARE infers."""
     return max((int(t.text[1:]) for t in tokens(body) if t.kind == "param"), default=0)

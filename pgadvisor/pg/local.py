@@ -27,6 +27,14 @@ INSTALL_HINT = (
 )
 
 
+# How long the throwaway cluster's commands may take: pg_ctl waits as long as its own default (-t,
+# PGCTLTIMEOUT: 60 s), any other command twice that before it counts as hung, a probe (pg_config,
+# runuser test) a few seconds. Not measured: limits for a hung machine, not for a slow one.
+PG_CTL_WAIT_S = 60
+COMMAND_TIMEOUT_S = 120
+PROBE_TIMEOUT_S = 10
+RUNUSER_PROBE_TIMEOUT_S = 30
+
 # Log every statement with its parameters as JSON, so `collect --log` can keep samples with real values.
 JSONLOG_SETTINGS = {
     "logging_collector": "on",
@@ -45,7 +53,8 @@ def find_bindir() -> Path:
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                                 timeout=PROBE_TIMEOUT_S)
             candidates.append(out.stdout.strip())
         except (OSError, subprocess.SubprocessError):
             pass
@@ -89,7 +98,7 @@ def _bindir_for(bindir: Path, root: Path, run_as: str | None) -> Path:
     if not run_as:
         return bindir
     probe = subprocess.run(["runuser", "-u", run_as, "--", "test", "-x", str(bindir / "postgres")],
-                           capture_output=True, timeout=30)
+                           capture_output=True, timeout=RUNUSER_PROBE_TIMEOUT_S)
     if probe.returncode == 0:
         return bindir
     install = bindir.resolve().parent
@@ -156,7 +165,7 @@ class LocalCluster:
         dsn = f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
         return dsn + (f" password={password}" if password is not None else "")
 
-    def _run(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(self, args: list[str], timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess:
         if self.run_as:
             args = ["runuser", "-u", self.run_as, "--", *args]
         return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
@@ -171,7 +180,7 @@ class LocalCluster:
                 str(self.root / "server.log"),
                 "-w",
                 "-t",
-                "60",
+                str(PG_CTL_WAIT_S),
                 "start",
             ]
         )
@@ -190,7 +199,8 @@ class LocalCluster:
         if mode not in ("immediate", "fast", "smart"):
             raise ValueError(mode)
         if self.datadir.exists():
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"], timeout=60)
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+                      timeout=PG_CTL_WAIT_S)
         if remove:
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -30,7 +30,12 @@ from pgadvisor.redact import redact, redact_values
 _MSG = re.compile(r"^duration: ([\d.]+) ms\s+(?:execute [^:]*|statement): (.*)$", re.S)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')")
 _TOKENS = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(\d+)\b)""", re.S)
+# longer logged texts are not kept (pgadvisor's limit, not measured: a text this long is generated, an
+# IN list or a bulk VALUES, and costing it says little)
 MAX_SAMPLE_CHARS = 100_000
+# literal examples costed per statement (their mean stands for its custom plans; docs/benchmarks.md,
+# "custom plans"); pgadvisor's choice, each one is an EXPLAIN per what-if call
+MAX_EXAMPLES = 3
 # a statement whose only logged text was logged this often has the application's own constants (the
 # same values every time): `status = 'pending'` in a statement sent without bind parameters
 SAME_TEXT_MIN = 3
@@ -119,7 +124,8 @@ def template_from_samples(texts: list[str], times: list[int] | None = None) -> s
     return "".join(out)
 
 
-def examples(template: str, samples: list[tuple[str, list[tuple[str, ...]]]], limit: int = 3) -> list[str]:
+def examples(template: str, samples: list[tuple[str, list[tuple[str, ...]]]],
+             limit: int = MAX_EXAMPLES) -> list[str]:
     """Up to `limit` literal texts of the statement as the server planned them: the template's logged
     value sets substituted for its $n, or the inlined samples it was made from (simple protocol).
     Costing these gives the custom plans an application gets with bind parameters."""
