@@ -195,6 +195,20 @@ def test_unreachable_host_one_line_exit_3(tmp_path):
     assert lines[0].startswith("error: 127.0.0.1:1/x: cannot connect") and "Traceback" not in r.stderr
 
 
+def test_one_line_messages():
+    """Every error line comes from errors.one_line: whitespace and newlines collapsed, the class name when
+    there is no message; first_line keeps sqlglot-style messages to their first line, without colours."""
+    from pgadvisor.errors import PgAdvisorError, one_line
+
+    assert one_line(ValueError("syntax error at or near \"x\"\nLINE 1: SELECT  x\n               ^")) == \
+        'syntax error at or near "x" LINE 1: SELECT x ^'
+    assert one_line(KeyError()) == "KeyError" and one_line("") == ""
+    assert one_line("Invalid expression.\n  SELECT \x1b[4mFROM\x1b[0m", first_line=True) == "Invalid expression."
+    assert one_line(ValueError(), first_line=True) == ""
+    assert one_line("x" * 300, first_line=True, limit=200) == "x" * 200
+    assert str(PgAdvisorError("two\n  lines")) == "two lines"
+
+
 def test_wrong_password_never_printed(admin_dsn, pg_cluster, tmp_path):
     if pg_cluster is None:
         pytest.skip("needs the throwaway cluster's TCP listener")

@@ -176,3 +176,41 @@ def test_explain_leaves_no_transaction_or_prepared_statement_behind(hypo_db):
         with pytest.raises(Refused):
             engine.explain("SELECT 1; SELECT pg_sleep(5)")
         assert conn.execute("SELECT current_setting('transaction_read_only')").fetchone()[0] == "on"
+
+
+def test_heuristic_defaults_are_the_planners(hypo_db):
+    """Without statistics the planner takes selfuncs.h's defaults; the heuristic's named constants are
+    those values (VACUUM sets reltuples but leaves pg_stats empty)."""
+    from pgadvisor.pg import heuristic
+
+    with psycopg.connect(hypo_db, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS nostats")
+        conn.execute("CREATE TABLE nostats (a int, b text)")
+        conn.execute("ALTER TABLE nostats SET (autovacuum_enabled = off)")
+        conn.execute("INSERT INTO nostats SELECT g, g::text FROM generate_series(1, 100000) g")
+        conn.execute("VACUUM nostats")
+
+        def rows(where: str) -> float:
+            plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT * FROM nostats WHERE {where}").fetchone()[0]
+            return plan[0]["Plan"]["Plan Rows"]
+
+        try:
+            n = conn.execute("EXPLAIN (FORMAT JSON) SELECT * FROM nostats").fetchone()[0][0]["Plan"]["Plan Rows"]
+            assert rows("a = 7") == round(n * heuristic.DEFAULT_EQ_SEL)
+            assert rows("a < 7") == round(n * heuristic.DEFAULT_INEQ_SEL)
+            assert rows("a > 7 AND a < 9") == round(n * heuristic.DEFAULT_RANGE_INEQ_SEL)
+            assert rows("a IS NULL") == round(n * heuristic.DEFAULT_UNK_SEL)
+            assert rows("lower(b) = 'x'") == round(n * heuristic.DEFAULT_EXPR_SEL)
+            assert rows("lower(b) LIKE 'x%'") == round(n * heuristic.DEFAULT_EXPR_SEL)
+        finally:
+            conn.execute("DROP TABLE nostats")
+
+
+def test_n_distinct_counts():
+    """pg_stats' n_distinct: a positive count stays, a negative one is a share of the rows, unknown is 0."""
+    from pgadvisor.sizes import n_distinct_rows
+
+    assert n_distinct_rows(250.0, 1e6) == 250.0
+    assert n_distinct_rows(-0.5, 1000.0) == 500.0
+    assert n_distinct_rows(-1.0, -1.0) == 1.0  # a never-vacuumed table (reltuples -1) counts one row
+    assert n_distinct_rows(None, 1000.0) == 0.0 and n_distinct_rows(0.0, None) == 0.0
