@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 from pgadvisor.errors import StoreError
 
-# pg_advisory_xact_lock key that serialises pgadvisor's writers to one PostgreSQL store. Advisory keys are
-# per database and this one is arbitrary (chosen when the PostgreSQL backend was written); it must never
-# change, or two pgadvisor versions writing the same store would not exclude each other.
+# pg_advisory_xact_lock key that serialises pgadvisor's writers to one PostgreSQL store. Advisory lock keys
+# are per database, so the value only has to differ from the keys another application takes in the store's
+# database: it is arbitrary, and fixed, since two pgadvisor versions writing one store must take the same lock.
 WRITE_LOCK_KEY = 7395013
 
 # How long a writer waits for another's transaction: a choice, well above the writes measured (saving a
@@ -215,9 +215,13 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
+OTHER_TABLES_NAMED = 3  # in the one-line refusal of another application's database
+
+
 def not_ours(location: str, tables: list[str]) -> str:
-    return (f"{location} is not a pgadvisor store: it holds other tables ({', '.join(tables[:3])}"
-            f"{', …' if len(tables) > 3 else ''}) and no pgadvisor schema; it was left unchanged")
+    named = ", ".join(tables[:OTHER_TABLES_NAMED]) + (", …" if len(tables) > OTHER_TABLES_NAMED else "")
+    return (f"{location} is not a pgadvisor store: it holds other tables ({named}) and no pgadvisor schema; "
+            "it was left unchanged")
 
 
 def _open_sqlite(path: str, read_only: bool, cls: type[B]) -> B:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 
-from pgadvisor.redact import might_hold_secret, redact, redact_settings
 from pgadvisor.store.backend import Backend, put_blob, text_hash, unpack
 
 DESCRIPTION = "redact passwords in stored texts, log samples and settings"
@@ -28,6 +27,8 @@ def run(db: Backend) -> None:
 
 
 def _texts(db: Backend) -> None:
+    from pgadvisor.redact import might_hold_secret, redact  # the lexer: imported only when a store needs it
+
     moved: dict[str, str] = {}
     for h, query in db.query("SELECT hash, query FROM texts"):
         new = redact(query) if might_hold_secret(query) else query
@@ -45,6 +46,8 @@ def _texts(db: Backend) -> None:
 
 
 def _sample_values(db: Backend) -> None:
+    from pgadvisor.redact import might_hold_secret, redact
+
     for server_id, queryid, h, params in db.query(
         "SELECT server_id, queryid, text_hash, params FROM samples WHERE params IS NOT NULL"
     ):
@@ -57,6 +60,8 @@ def _sample_values(db: Backend) -> None:
 
 
 def _settings(db: Backend) -> None:
+    from pgadvisor.redact import redact_settings
+
     old_blobs = set()
     for snap_id, h, data in db.query(
         "SELECT p.snapshot_id, p.hash, b.data FROM snapshot_parts p JOIN blobs b ON b.hash = p.hash "
