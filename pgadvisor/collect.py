@@ -78,40 +78,13 @@ def collect(
             state = _require_pgss(conn)
             extversion = state["extversion"]
             say("statements")
-            try:
-                rows = catalog.pgss_statements(conn, extversion, state["extschema"] or "public")
-            except psycopg.errors.ObjectNotInPrerequisiteState as exc:
-                raise ExtensionMissing(
-                    f"pg_stat_statements cannot be read: {str(exc).strip()}",
-                    hint="add pg_stat_statements to shared_preload_libraries and restart",
-                ) from None
+            statements, hidden = _statements(conn, state, info["dbid"], notes)
             pinfo = catalog.pgss_info(conn, extversion, state["extschema"] or "public")
-            statements, hidden = [], 0
-            for r in rows:
-                if r["queryid"] is None or r["query"] == HIDDEN_TEXT:
-                    hidden += r["dbid"] == info["dbid"]  # other databases' statements are not this workload
-                    continue
-                if is_own(r["query"]):
-                    continue  # our own catalog reads are never part of the workload
-                r["query"] = redact(r["query"])  # no password literal reaches the store (redact.py)
-                r["toplevel"] = bool(r["toplevel"])
-                statements.append(r)
-            if hidden:
-                notes.append(f"{hidden} statements of other roles in this database are hidden: grant "
-                             "pg_read_all_stats to see them")
             parts: dict[str, Any] = {}
             fingerprint, reused = None, False
             if with_schema:
                 say("schema")
-                fingerprint = catalog.schema_fingerprint(conn)
-                reused = known_schema is not None and fingerprint == known_schema
-                if not reused:
-                    parts.update(catalog.read_schema(conn, notes))
-                    if parts.pop("locked", None):
-                        fingerprint = None  # incomplete: read the definitions again next time
-                    parts["settings"] = redact_settings(catalog.settings(conn))
-                parts["database"] = catalog.database_counters(conn)
-                parts["activity"] = catalog.activity_summary(conn)
+                parts, fingerprint, reused = _schema_parts(conn, known_schema, notes)
             say("plans")
             plans = _plans(conn, statements, info, plans_top, guard.load(conn, trusted_roles), notes)
     return Snapshot(
@@ -136,6 +109,50 @@ def collect(
         schema_fingerprint=fingerprint,
         schema_reused=reused,
     )
+
+
+def _statements(conn: psycopg.Connection, state: dict[str, Any], dbid: int,
+                notes: list[str]) -> tuple[list[dict[str, Any]], int]:
+    """pg_stat_statements' rows of the workload, redacted, and how many of this database's are hidden
+    from our role; our own statements are left out."""
+    try:
+        rows = catalog.pgss_statements(conn, state["extversion"], state["extschema"] or "public")
+    except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+        raise ExtensionMissing(
+            f"pg_stat_statements cannot be read: {str(exc).strip()}",
+            hint="add pg_stat_statements to shared_preload_libraries and restart",
+        ) from None
+    statements, hidden = [], 0
+    for r in rows:
+        if r["queryid"] is None or r["query"] == HIDDEN_TEXT:
+            hidden += r["dbid"] == dbid  # other databases' statements are not this workload
+            continue
+        if is_own(r["query"]):
+            continue  # our own catalog reads are never part of the workload
+        r["query"] = redact(r["query"])  # no password literal reaches the store (redact.py)
+        r["toplevel"] = bool(r["toplevel"])
+        statements.append(r)
+    if hidden:
+        notes.append(f"{hidden} statements of other roles in this database are hidden: grant "
+                     "pg_read_all_stats to see them")
+    return statements, hidden
+
+
+def _schema_parts(conn: psycopg.Connection, known_schema: str | None,
+                  notes: list[str]) -> tuple[dict[str, Any], str | None, bool]:
+    """(parts, schema fingerprint, whether the stored definitions still hold): definitions, table
+    counters and settings only when the fingerprint changed; database counters and activity always."""
+    parts: dict[str, Any] = {}
+    fingerprint: str | None = catalog.schema_fingerprint(conn)
+    reused = known_schema is not None and fingerprint == known_schema
+    if not reused:
+        parts.update(catalog.read_schema(conn, notes))
+        if parts.pop("locked", None):
+            fingerprint = None  # incomplete: read the definitions again next time
+        parts["settings"] = redact_settings(catalog.settings(conn))
+    parts["database"] = catalog.database_counters(conn)
+    parts["activity"] = catalog.activity_summary(conn)
+    return parts, fingerprint, reused
 
 
 def _plans(conn: psycopg.Connection, statements: list[dict], info: dict, top: int, code: CodeGuard,

@@ -145,15 +145,7 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
             conn.execute(mark("SET pg_stat_statements.track = 'none'"))
         except psycopg.Error:
             pass
-        existing = [t for t in TABLES if conn.execute(mark("SELECT to_regclass(%s)"), [t]).fetchone()[0]]
-        if existing and not replace:
-            raise PgAdvisorError(
-                f"tables already exist in this database: {', '.join(existing)}",
-                hint="use an empty database, or replace=True to drop and reload them",
-            )
-        if existing:
-            conn.execute(sql.SQL(mark("DROP TABLE IF EXISTS {} CASCADE")).format(
-                sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
+        _clear_tables(conn, replace)
         conn.execute(mark("SELECT set_config('pgadvisor.scale', %s, false)"), [repr(float(scale))])
         for name, text in steps:
             if progress:
@@ -179,6 +171,19 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
     if progress:
         progress("done", 1.0)
     return {"scale": scale, "seconds": round(time.perf_counter() - started, 3), "steps": timings, "rows": rows}
+
+
+def _clear_tables(conn: psycopg.Connection, replace: bool) -> None:
+    """Drop the fixture's tables when `replace`; existing ones are an error otherwise."""
+    existing = [t for t in TABLES if conn.execute(mark("SELECT to_regclass(%s)"), [t]).fetchone()[0]]
+    if existing and not replace:
+        raise PgAdvisorError(
+            f"tables already exist in this database: {', '.join(existing)}",
+            hint="use an empty database, or replace=True to drop and reload them",
+        )
+    if existing:
+        conn.execute(sql.SQL(mark("DROP TABLE IF EXISTS {} CASCADE")).format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
 
 
 # --------------------------------------------------------------------------- workload spec
@@ -255,7 +260,11 @@ def _spec_error(text: str, why: str, where: str = "") -> UsageError:
 
 
 def parse_param_spec(text: str, where: str = "") -> ParamSpec:
-    """Parse one generator spec such as ``int:1:100`` or ``choice:a,b*3``; raise UsageError if bad."""
+    """Parse one generator spec such as ``int:1:100`` or ``choice:a,b*3``; raise UsageError if bad.
+
+    One branch per kind of the parameter language, in the order workload.toml documents them: the
+    function is long because it is that language's reference, and reads top to bottom as one.
+    """
     if not isinstance(text, str) or not text:
         raise _spec_error(str(text), "expected a non-empty string", where)
     kind, _, rest = text.partition(":")
@@ -471,6 +480,29 @@ def _execute(cur: psycopg.RawCursor, entry: WorkloadEntry, params: list[str]) ->
         cur.fetchall()
 
 
+@dataclass
+class _Tally:
+    """What run_workload's clients count, under one lock; `stop` ends them all."""
+
+    calls: dict[str, int]
+    errors: dict[str, int]
+    samples: dict[str, str] = field(default_factory=dict)  # the first error message per statement
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    fatal: list[BaseException] = field(default_factory=list)
+
+    def count(self, name: str, failed: str | None) -> None:
+        with self.lock:
+            self.calls[name] += 1
+            if failed:
+                self.errors[name] += 1
+                self.samples.setdefault(name, failed)
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.calls.values())
+
+
 def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None = None, clients: int = 2,
                  seed: int = 42, progress: Progress | None = None, *,
                  entries: Sequence[WorkloadEntry] | None = None,
@@ -495,62 +527,77 @@ def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None
         raise UsageError("the workload has no statements")
     with _connect(dsn) as conn:
         ctx = _context(conn, todo, anchor, max_ids)
-    weights = [e.weight for e in todo]
-    names = [e.name for e in todo]
-    calls = {n: 0 for n in names}
-    errors = {n: 0 for n in names}
-    samples: dict[str, str] = {}
-    lock = threading.Lock()
-    stop = threading.Event()
-    fatal: list[BaseException] = []
+    tally = _Tally(calls={e.name: 0 for e in todo}, errors={e.name: 0 for e in todo})
     budgets = [None] * clients if total_calls is None else [
         total_calls // clients + (1 if i < total_calls % clients else 0) for i in range(clients)]
     started = time.perf_counter()
     deadline = None if seconds is None else started + seconds
-
-    def client(index: int, budget: int | None) -> None:
-        rng = random.Random(f"{seed}:{index}")
-        conn: psycopg.Connection | None = None
-        done = 0
-        try:
-            while not stop.is_set() and (budget is None or done < budget):
-                if deadline is not None and time.perf_counter() >= deadline:
-                    break
-                entry = rng.choices(todo, weights=weights, k=1)[0]
-                params = entry.make_params(rng, ctx)
-                if conn is None or conn.closed:
-                    conn = _connect(dsn)
-                try:
-                    _execute(_raw_cursor(conn), entry, params)
-                    failed = None
-                except psycopg.Error as exc:
-                    failed = f"{type(exc).__name__}: {one_line(exc, first_line=True)}"
-                    if conn.broken:
-                        conn.close()
-                done += 1
-                with lock:
-                    calls[entry.name] += 1
-                    if failed:
-                        errors[entry.name] += 1
-                        samples.setdefault(entry.name, failed)
-        except BaseException as exc:  # a connection failure: stop everyone, re-raise in the caller
-            fatal.append(exc)
-            stop.set()
-        finally:
-            if conn is not None:
-                conn.close()
-
-    threads = [threading.Thread(target=client, args=(i, b), name=f"pgadvisor-workload-{i}", daemon=True)
+    threads = [threading.Thread(target=_client, args=(dsn, todo, ctx, f"{seed}:{i}", b, deadline, tally),
+                                name=f"pgadvisor-workload-{i}", daemon=True)
                for i, b in enumerate(budgets)]
     for t in threads:
         t.start()
+    _wait(threads, tally, progress, total_calls, seconds, started, deadline)
+    if tally.fatal:
+        exc = tally.fatal[0]
+        if isinstance(exc, PgAdvisorError):
+            raise exc
+        raise PgAdvisorError(f"workload run failed: {exc}") from exc
+    if progress:
+        progress("done", 1.0)
+    return {
+        "calls": tally.calls,
+        "errors": tally.errors,
+        "error_samples": tally.samples,
+        "total_calls": sum(tally.calls.values()),
+        "total_errors": sum(tally.errors.values()),
+        "seconds": round(time.perf_counter() - started, 3),
+        "clients": clients,
+        "seed": seed,
+    }
+
+
+def _client(dsn: str, todo: list[WorkloadEntry], ctx: ParamContext, seed: str, budget: int | None,
+            deadline: float | None, tally: _Tally) -> None:
+    """One client of run_workload: draws and runs statements until its budget, the deadline or `stop`."""
+    rng = random.Random(seed)
+    weights = [e.weight for e in todo]
+    conn: psycopg.Connection | None = None
+    done = 0
+    try:
+        while not tally.stop.is_set() and (budget is None or done < budget):
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            entry = rng.choices(todo, weights=weights, k=1)[0]
+            params = entry.make_params(rng, ctx)
+            if conn is None or conn.closed:
+                conn = _connect(dsn)
+            try:
+                _execute(_raw_cursor(conn), entry, params)
+                failed = None
+            except psycopg.Error as exc:
+                failed = f"{type(exc).__name__}: {one_line(exc, first_line=True)}"
+                if conn.broken:
+                    conn.close()
+            done += 1
+            tally.count(entry.name, failed)
+    except BaseException as exc:  # a connection failure: stop everyone, re-raise in the caller
+        tally.fatal.append(exc)
+        tally.stop.set()
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _wait(threads: list[threading.Thread], tally: _Tally, progress: Progress | None, total_calls: int | None,
+          seconds: float | None, started: float, deadline: float | None) -> None:
+    """Join the clients, reporting progress every _PROGRESS_EVERY_S; Ctrl-C stops them all first."""
     try:
         while any(t.is_alive() for t in threads):
             for t in threads:
                 t.join(timeout=_PROGRESS_EVERY_S)
             if progress:
-                with lock:
-                    n = sum(calls.values())
+                n = tally.total()
                 if total_calls:
                     frac = n / total_calls
                 else:
@@ -559,27 +606,10 @@ def run_workload(dsn: str, seconds: float | None = None, total_calls: int | None
                     frac = max(frac, (time.perf_counter() - started) / (deadline - started))
                 progress(f"{n} calls", min(1.0, frac))
     except KeyboardInterrupt:
-        stop.set()
+        tally.stop.set()
         for t in threads:
             t.join()
         raise
-    if fatal:
-        exc = fatal[0]
-        if isinstance(exc, PgAdvisorError):
-            raise exc
-        raise PgAdvisorError(f"workload run failed: {exc}") from exc
-    if progress:
-        progress("done", 1.0)
-    return {
-        "calls": calls,
-        "errors": errors,
-        "error_samples": samples,
-        "total_calls": sum(calls.values()),
-        "total_errors": sum(errors.values()),
-        "seconds": round(time.perf_counter() - started, 3),
-        "clients": clients,
-        "seed": seed,
-    }
 
 
 def measure_workload(dsn: str, repeats: int = 3, calls_per_entry: int = 5, seed: int = 42,

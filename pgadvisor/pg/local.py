@@ -233,17 +233,7 @@ def start_cluster(
     bindir = Path(bindir) if bindir else find_bindir()
     root = Path(root) if root else Path(tempfile.mkdtemp(prefix="pgadvisor-pg-"))
     root.mkdir(parents=True, exist_ok=True)
-    run_as = None
-    if os.geteuid() == 0:
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError as exc:
-            raise NoPostgres(
-                "running as root needs a 'postgres' OS user to run the server", hint="useradd --system postgres"
-            ) from exc
-        run_as = "postgres"
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        os.chmod(root, 0o700)
+    run_as = _server_user(root)
     try:
         bindir = _bindir_for(bindir, root, run_as)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -253,39 +243,8 @@ def start_cluster(
     cluster.sockdir.mkdir()
     if run_as:
         shutil.chown(cluster.sockdir, run_as, run_as)
-    res = cluster._run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(cluster.datadir),
-            "-U",
-            "postgres",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]
-    )
-    if res.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        raise PgAdvisorError(f"initdb failed: {res.stderr.strip()[-500:]}")
-    conf = {
-        "port": str(cluster.port),
-        "listen_addresses": "'127.0.0.1'",
-        "unix_socket_directories": f"'{cluster.sockdir}'",
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
-        "max_connections": "60",
-        "shared_buffers": "'128MB'",
-        "compute_query_id": "on",
-        "pg_stat_statements.max": "10000",
-        "pg_stat_statements.track": "all",
-        "track_io_timing": "on",
-        "logging_collector": "off",
-    }
+    _initdb(cluster)
+    conf = _settings(cluster)
     if preload_pgss:
         conf["shared_preload_libraries"] = "'pg_stat_statements'"
     conf.update(settings or {})
@@ -305,3 +264,58 @@ def start_cluster(
             break
         time.sleep(0.1)
     return cluster
+
+
+def _server_user(root: Path) -> str | None:
+    """The OS user to run the server as: `postgres` when we are root (initdb refuses root), owning `root`."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise NoPostgres(
+            "running as root needs a 'postgres' OS user to run the server", hint="useradd --system postgres"
+        ) from exc
+    os.chown(root, pw.pw_uid, pw.pw_gid)
+    os.chmod(root, 0o700)
+    return "postgres"
+
+
+def _initdb(cluster: LocalCluster) -> None:
+    res = cluster._run(
+        [
+            str(cluster.bindir / "initdb"),
+            "-D",
+            str(cluster.datadir),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+    )
+    if res.returncode != 0:
+        shutil.rmtree(cluster.root, ignore_errors=True)
+        raise PgAdvisorError(f"initdb failed: {res.stderr.strip()[-500:]}")
+
+
+def _settings(cluster: LocalCluster) -> dict[str, str]:
+    """postgresql.conf of a throwaway cluster: durability off (its data is disposable), statements tracked."""
+    return {
+        "port": str(cluster.port),
+        "listen_addresses": "'127.0.0.1'",
+        "unix_socket_directories": f"'{cluster.sockdir}'",
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+        "max_connections": "60",
+        "shared_buffers": "'128MB'",
+        "compute_query_id": "on",
+        "pg_stat_statements.max": "10000",
+        "pg_stat_statements.track": "all",
+        "track_io_timing": "on",
+        "logging_collector": "off",
+    }
