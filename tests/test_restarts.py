@@ -224,3 +224,24 @@ def test_hidden_count_is_this_database_only(admin_dsn, make_db):
         assert any("in this database" in n for n in snap.notes)
     finally:
         run(admin_dsn, f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_statement_reset_on_its_own_never_counts_negative(any_make_db, tmp_path):
+    """pg_stat_statements_reset(userid, dbid, queryid) re-creates one entry and leaves stats_reset as it was.
+    Run 20 times returning 1 row each, the new entry has more calls and more time than the old one (1 call,
+    1,000 rows) but fewer rows: a new baseline (21 calls, 1,020 rows), not 980 rows taken away."""
+    dsn = any_make_db()
+    query = "SELECT id FROM items WHERE id <= %s"
+    run(dsn, "CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) g")
+    with open_store(str(tmp_path / "s.sqlite")) as st, psycopg.connect(dsn, autocommit=True) as conn:
+        st.save_snapshot(collect(dsn, "x", plans_top=0))
+        conn.execute(query, (1000,))
+        st.save_snapshot(collect(dsn, "x", plans_top=0))
+        conn.execute("SELECT pg_stat_statements_reset(0, 0, queryid) FROM pg_stat_statements "
+                     "WHERE query LIKE 'SELECT id FROM items WHERE id <=%' "
+                     "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        for _ in range(20):
+            conn.execute(query, (1,))  # each a sequential scan of all 1,000 rows: more time than the first
+        res = st.save_snapshot(collect(dsn, "x", plans_top=0))
+        [s] = [s for s in load_workload(st, "x", since=0, top=500).statements if "FROM items WHERE id" in s.query]
+    assert res["reset"] is None and (s.calls, s.rows) == (21, 1020)
