@@ -38,12 +38,14 @@ __all__ = ["Filter", "PlanResult", "Refused", "WhatIf", "WhatIfStatement"]
 
 _HYPO_NAME = re.compile(r"<(\d+)>")
 # pgadvisor's own bound, not measured: hypothetical indexes live in the backend's memory and the planner
-# considers every one on a statement's tables at each EXPLAIN (the index advisor passes its own, the same)
+# considers every one on a statement's tables at each EXPLAIN (advise/indexes.py passes its own, by default
+# the same)
 MAX_HYPOTHETICAL = 256
 # hypothetical indexes created and measured per round trip by prefetch_sizes (pgadvisor's choice, not
 # measured separately; at most half of max_hypothetical)
 SIZE_BATCH = 64
 _SIZED_BY_HYPOPG = ("btree", "brin", "hash")  # hypopg_relation_size knows these; GIN is estimated
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -144,8 +146,8 @@ class WhatIf:
         try:
             self.guard = shared.guard if shared is not None else guard or load_guard(conn)
             self._setup_hypopg(create_extension, heuristic)
-            self.stats = Heuristic(conn, self.schema, self.guard, catalog.c_collation(conn),
-                                   shared.stats if shared is not None else None)
+            self.heuristic = Heuristic(conn, self.schema, self.guard, catalog.c_collation(conn),
+                                       shared.heuristic if shared is not None else None)
         except BaseException:
             self.close()
             raise
@@ -153,7 +155,7 @@ class WhatIf:
     @property
     def samples_taken(self) -> int:
         """Expression filters sampled by this engine (pg/heuristic.py)."""
-        return self.stats.samples_taken
+        return self.heuristic.samples_taken
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _exec(self, query: str, params: Any = None) -> list[tuple]:
@@ -347,7 +349,7 @@ class WhatIf:
 
     def estimate_size(self, d: IndexDef) -> int:
         """Size from table statistics only (no hypopg)."""
-        return self.stats.index_size(d)
+        return self.heuristic.index_size(d)
 
     # -- costs ----------------------------------------------------------------------------------------
     @staticmethod
@@ -397,8 +399,8 @@ class WhatIf:
         sampled from the table: the planner takes 0.5% for a filter on an expression it has no
         statistics for, as for a hypothetical expression index, so a selective `lower(name) LIKE
         'abc%'` looks worse than it will be once the index is real (and analyzed)."""
-        usable = self.stats.sampled_expression_indexes(stmt, config)
-        if not usable or stmt.key not in self.stats.scans:  # the scans of its plan without hypothetical indexes
+        usable = self.heuristic.sampled_expression_indexes(stmt, config)
+        if not usable or stmt.key not in self.heuristic.scans:  # the scans of its plan without hypothetical indexes
             return None
         return self._heuristic_cost(stmt, usable)
 
@@ -407,7 +409,7 @@ class WhatIf:
         base = self.cost(stmt, ())
         if base.cost is None:
             return base
-        saved, used = self.stats.savings(stmt, config)
+        saved, used = self.heuristic.savings(stmt, config)
         return PlanResult(max(base.cost - saved, base.cost * MIN_COST_SHARE), used)
 
     def _stmt_cost(self, stmt: WhatIfStatement, keep_scans: bool = False) -> PlanResult:
@@ -418,7 +420,7 @@ class WhatIf:
                 self._plan_cost(
                     t,
                     keep_scans=stmt.key if keep_scans and not i else None,
-                    adjust=(lambda plan, i=i: self.stats.walk_correction(stmt, plan, i))
+                    adjust=(lambda plan, i=i: self.heuristic.walk_correction(stmt, plan, i))
                     if stmt.expr_predicates else None,
                 )
                 for i, t in enumerate(stmt.examples)
@@ -445,7 +447,7 @@ class WhatIf:
         except (psycopg.Error, Refused) as exc:
             return PlanResult(None, error=one_line(exc))
         if keep_scans is not None:
-            self.stats.remember_scans(keep_scans, plan)
+            self.heuristic.remember_scans(keep_scans, plan)
         result = self._result(plan)
         if adjust is not None and result.cost is not None:
             result = PlanResult(max(result.cost + adjust(plan), 0.0), result.used)
