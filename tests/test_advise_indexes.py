@@ -9,12 +9,16 @@ import psycopg
 import pytest
 from conftest import dsn_for, scratch_db
 
-from pgadvisor.advise.candidates import CandidateGenerator
-from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+from pgadvisor.advise.indexes import AdvisorOptions, IndexAdvisor, recommend_indexes, whatif_single
+from pgadvisor.advise.indexes.candidates import CandidateGenerator
+from pgadvisor.advise.indexes.screen import Screening
+from pgadvisor.advise.indexes.search import Result, Searcher
 from pgadvisor.advise.schema import SchemaView, index_name
 from pgadvisor.indexdef import IndexDef, KeyPart
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect
+from pgadvisor.pg.ddl import apply_indexes
+from pgadvisor.pg.hypo import WhatIf
 from pgadvisor.sql.parse import parse_statement
 from pgadvisor.workload import StatementStats
 
@@ -58,6 +62,15 @@ def st(
         calls * mean_ms,
         calls if rows is None else rows,
     )
+
+
+# the advisor's stages driven one by one (a stricter minimum improvement, few hypothetical indexes)
+OPTS = AdvisorOptions(min_improvement=0.01, max_hypothetical=64)
+
+
+def searcher(adv: IndexAdvisor) -> Searcher:
+    """The search stage of a prepared advisor, as if nothing had been screened in."""
+    return Searcher(adv.context, adv.ev, Screening(adv.context, adv.ev))
 
 
 def created(recs, verified: str = "hypopg"):
@@ -142,8 +155,8 @@ def test_budget_and_max_indexes(adv_db):
         free, _, s_free = recommend_indexes(conn, stmts)
         assert len(created(free)) >= 4
         budget = 2 * 1024 * 1024
-        small, rej_small, s_small = recommend_indexes(conn, stmts, budget_bytes=budget)
-        capped, rej_capped, _ = recommend_indexes(conn, stmts, max_indexes=2)
+        small, rej_small, s_small = recommend_indexes(conn, stmts, AdvisorOptions(budget_bytes=budget))
+        capped, rej_capped, _ = recommend_indexes(conn, stmts, AdvisorOptions(max_indexes=2))
     assert sum(r.cost["size_bytes"] for r in small) <= budget
     assert s_small["selection"]["relative_cost"] >= s_free["selection"]["relative_cost"]
     assert any(r.reason == "over budget" for r in rej_small)
@@ -160,7 +173,8 @@ def test_budget_and_max_indexes(adv_db):
 def test_parallel_sessions_give_the_sequential_result(adv_db):
     """Under a budget the searches run at once on a session each (and a large pool is screened by two):
     without a time limit that cuts them, the result is the one a single session finds."""
-    import pgadvisor.advise.indexes as ix
+    import pgadvisor.advise.indexes.screen as screen
+    from pgadvisor.errors import ConnectError
 
     stmts = [st(t, c, ms) for t, c, ms in WORKLOAD]
     budget = 2 * 1024 * 1024
@@ -171,13 +185,13 @@ def test_parallel_sessions_give_the_sequential_result(adv_db):
         return connect(adv_db)
 
     with connect(adv_db) as conn:
-        one, _, s_one = recommend_indexes(conn, stmts, budget_bytes=budget)
-        old = ix.PARALLEL_SCREEN_MIN
-        ix.PARALLEL_SCREEN_MIN = 2  # this small pool too
+        one, _, s_one = recommend_indexes(conn, stmts, AdvisorOptions(budget_bytes=budget))
+        old = screen.PARALLEL_SCREEN_MIN
+        screen.PARALLEL_SCREEN_MIN = 2  # this small pool too
         try:
-            two, _, s_two = recommend_indexes(conn, stmts, budget_bytes=budget, connect=second_session)
+            two, _, s_two = recommend_indexes(conn, stmts, AdvisorOptions(budget_bytes=budget), connect=second_session)
         finally:
-            ix.PARALLEL_SCREEN_MIN = old
+            screen.PARALLEL_SCREEN_MIN = old
         assert conn.execute("SELECT count(*) FROM hypopg_list_indexes").fetchone()[0] == 0
     assert s_one["parallel_sessions"] == 1 and s_two["parallel_sessions"] == len(opened) + 1 >= 4
     assert [r.sql for r in two] == [r.sql for r in one]
@@ -186,52 +200,41 @@ def test_parallel_sessions_give_the_sequential_result(adv_db):
     }
 
     def refused():
-        raise ix.ConnectError("too many connections")
+        raise ConnectError("too many connections")
 
     with connect(adv_db) as conn:  # no second session: everything runs in this one
-        alone, _, s_alone = recommend_indexes(conn, stmts, budget_bytes=budget, connect=refused)
+        alone, _, s_alone = recommend_indexes(conn, stmts, AdvisorOptions(budget_bytes=budget), connect=refused)
     assert [r.sql for r in alone] == [r.sql for r in one] and s_alone["parallel_sessions"] == 1
 
 
 def test_prune_drops_what_no_plan_gains_from_even_from_stale_costs(adv_db):
-    from pgadvisor.advise.indexes import IndexAdvisor
-    from pgadvisor.pg.hypo import WhatIf
-
     by_user = IndexDef("public", "orders", (KeyPart(column="user_id"),))
     twin = IndexDef("public", "orders", (KeyPart(column="user_id"),), include=("note",))  # stands in for it
     unused = IndexDef("public", "orders", (KeyPart(column="note"),))
     with connect(adv_db) as conn:
-        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
-                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
-                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None)
+        adv = IndexAdvisor(conn, OPTS)
         adv.prepare([st("SELECT id FROM orders WHERE user_id = $1", qid="a")])
-        with WhatIf(conn, schema=adv.view.schema) as engine:
-            adv.engine = engine
-            adv.baseline()
-            [q] = adv.stmts
+        with WhatIf(conn, schema=adv.context.view.schema) as engine:
+            adv.start(engine)
+            [q] = adv.ws.stmts
             # a search's costs can be stale (an extended index's other statements are taken as unchanged):
             # too low here, which would make every index look needed
             stale = {q.key: 0.0}
-            config, read, write, pruned = adv.prune([by_user, twin, unused], stale)
+            config, read, write, pruned = searcher(adv).prune([by_user, twin, unused], stale)
             assert unused not in config and len(config) == 1 and config[0] in (by_user, twin)
             assert set(pruned) == {unused, by_user, twin} - set(config)
-            fresh = adv.costs_under(config, [q])[q.key]
+            fresh = adv.ev.costs_under(config, [q])[q.key]
             assert 0 < fresh < q.base and read == pytest.approx(q.weight * fresh) and stale[q.key] == fresh
 
 
 def test_an_interrupted_run_stops_its_parallel_sessions(adv_db):
     import time
 
-    from pgadvisor.advise.indexes import IndexAdvisor
-    from pgadvisor.pg.hypo import WhatIf
-
     with connect(adv_db) as conn:
-        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
-                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
-                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None,
-                           connect=lambda: connect(adv_db))
-        with WhatIf(conn, schema=adv.view.schema) as engine:
-            adv.engine = engine
+        adv = IndexAdvisor(conn, OPTS, connect=lambda: connect(adv_db))
+        sessions = adv.context.sessions
+        with WhatIf(conn, schema=adv.context.view.schema) as engine:
+            sessions.main = engine
 
             def interrupted():
                 time.sleep(0.5)  # the other session is busy by now
@@ -239,8 +242,8 @@ def test_an_interrupted_run_stops_its_parallel_sessions(adv_db):
 
             t0 = time.monotonic()
             with pytest.raises(KeyboardInterrupt):
-                adv._parallel({"here": interrupted, "there": lambda: adv._cancel.wait(60)})
-            assert time.monotonic() - t0 < 10 and adv._cancel.is_set() and len(adv.helpers) == 1
+                sessions.parallel({"here": interrupted, "there": lambda: sessions.cancel.wait(60)})
+            assert time.monotonic() - t0 < 10 and sessions.cancel.is_set() and len(sessions.helpers) == 1
 
 
 def test_write_heavy_table_gets_fewer_indexes(adv_db):
@@ -248,7 +251,7 @@ def test_write_heavy_table_gets_fewer_indexes(adv_db):
     writes = [st(f"UPDATE events SET {c} = {c} + 1 WHERE id = $1", 200_000, 0.05) for c in "abcd"]
     writes.append(st("INSERT INTO events (a, b, c, d, payload) VALUES ($1, $2, $3, $4, $5)", 300_000, 0.05))
     with connect(adv_db) as conn:
-        blind, _, _ = recommend_indexes(conn, reads + writes, write_aware=False)
+        blind, _, _ = recommend_indexes(conn, reads + writes, AdvisorOptions(write_aware=False))
         aware, rejected, _ = recommend_indexes(conn, reads + writes)
     assert len(created(blind)) == 4
     assert len(created(aware)) < len(created(blind))
@@ -264,7 +267,7 @@ def test_write_model_charges_the_measured_cost_of_an_index_entry(adv_db):
     1 unit per entry must be rejected, and one whose gain is above it even at 3 units must be kept."""
     read = st("SELECT * FROM events WHERE a = $1", 200, 5.0)
     with connect(adv_db) as conn:
-        blind, _, _ = recommend_indexes(conn, [read], write_aware=False)
+        blind, _, _ = recommend_indexes(conn, [read], AdvisorOptions(write_aware=False))
         [index] = created(blind)
         gain = index.benefit["cost_saved"]
 
@@ -297,7 +300,8 @@ def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
         assert ev["queryid"] == "upd-status" and ev["slowdown_pct"] == slowed["slowdown_pct"]
         assert "slows 1 writing statement" in on_status[0].evidence["why"]
 
-        capped, rejected, stats = recommend_indexes(conn, [pending, by_user, status], max_slowdown_pct=10)
+        capped, rejected, stats = recommend_indexes(
+            conn, [pending, by_user, status], AdvisorOptions(max_slowdown_pct=10))
     assert not [r for r in created(capped) if "status" in r.sql]
     assert [r for r in created(capped) if "user_id" in r.sql]  # the index its updates do not touch stays
     assert all(s["slowdown_pct"] <= 10 for s in stats["selection"]["slowed_statements"])
@@ -306,7 +310,7 @@ def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
 
 
 def test_a_writers_slowdown_is_set_against_its_measured_time():
-    from pgadvisor.advise.indexes import MS_PER_COST_UNIT, WriteModel
+    from pgadvisor.advise.indexes.writes import MS_PER_COST_UNIT, WriteModel
     from pgadvisor.advise.schema import SchemaView
 
     pk = {"schema": "public", "table": "t", "name": "t_pkey", "method": "btree", "n_key": 1, "columns": ["id"],
@@ -384,7 +388,8 @@ def test_heuristic_for_a_role_that_cannot_create_hypopg(admin_dsn, make_db):
         conn.execute(f"CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
     try:
         with connect(dsn_for(admin_dsn, dbname, role)) as conn:
-            recs, _, stats = recommend_indexes(conn, [st(t, c, ms) for t, c, ms in WORKLOAD[:3]], create_extension=True)
+            recs, _, stats = recommend_indexes(conn, [st(t, c, ms) for t, c, ms in WORKLOAD[:3]],
+                                             AdvisorOptions(create_extension=True))
         assert stats["mode"] == "heuristic" and "cannot create extension hypopg" in stats["mode_reason"]
         assert created(recs, "heuristic") and not created(recs, "hypopg")
         assert all(r.confidence < 0.5 for r in created(recs, "heuristic"))
@@ -476,42 +481,38 @@ def test_logged_values_cost_custom_plans(examples_db):
 
 
 def test_a_chosen_index_covered_by_another_is_consolidated_away(adv_db):
-    from pgadvisor.advise.indexes import IndexAdvisor, _covers, _Result
-    from pgadvisor.pg.hypo import WhatIf
+    from pgadvisor.advise.schema import covers
 
     plain = IndexDef("public", "orders", (KeyPart(column="created_at"),))
     wide = IndexDef("public", "orders", (KeyPart(column="created_at"),), include=("total",))
     two = IndexDef("public", "orders", (KeyPart(column="created_at"), KeyPart(column="user_id")))
-    assert _covers(wide, plain) and _covers(two, plain) and not _covers(plain, wide)
-    assert not _covers(IndexDef("public", "orders", (KeyPart(column="created_at"),), predicate="total > 5"), plain)
+    assert covers(wide, plain) and covers(two, plain) and not covers(plain, wide)
+    assert not covers(IndexDef("public", "orders", (KeyPart(column="created_at"),), predicate="total > 5"), plain)
     stmts = [st("SELECT id FROM orders WHERE created_at >= '2024-02-20'", qid="a"),
              st("SELECT sum(total) FROM orders WHERE created_at >= '2024-02-01'", qid="b")]
     with connect(adv_db) as conn:
-        adv = IndexAdvisor(conn, schema=None, budget_bytes=None, max_indexes=None, max_width=3, window_days=1.0,
-                           write_aware=True, algorithm="auto", min_improvement=0.01, create_extension=False,
-                           heuristic=False, max_hypothetical=64, table_writes=None, time_limit_s=None, progress=None)
+        adv = IndexAdvisor(conn, OPTS)
         adv.prepare(stmts)
-        with WhatIf(conn, schema=adv.view.schema) as engine:
-            adv.engine = engine
-            adv.baseline()
-            both = _Result([plain, wide], 0.0, 0.0, 0.0, 2)
+        with WhatIf(conn, schema=adv.context.view.schema) as engine:
+            adv.start(engine)
+            both = Result([plain, wide], 0.0, 0.0, 0.0, 2)
             # statement a costs ~17% more on the wider index: kept at 5% tolerance, dropped at 50%
-            assert adv.consolidate(both, tolerance=0.05) is both
-            out = adv.consolidate(both, tolerance=0.5)
+            assert searcher(adv).consolidate(both, tolerance=0.05) is both
+            out = searcher(adv).consolidate(both, tolerance=0.5)
             assert out.config == [wide] and out.pruned[plain] == [wide]
             assert "consolidate: drop public.orders(created_at) (covered by" in out.history[-1]
             # nothing covers anything: the result is returned as it is
             other = IndexDef("public", "orders", (KeyPart(column="user_id"),))
-            same = _Result([wide, other], 1.0, 1.0, 0.0, 2)
-            assert adv.consolidate(same) is same
+            same = Result([wide, other], 1.0, 1.0, 0.0, 2)
+            assert searcher(adv).consolidate(same) is same
 
 
 def test_time_limit_cuts_screening_and_search_and_says_so(adv_db):
     stmts = [st(t, c, ms) for t, c, ms in WORKLOAD]
     with connect(adv_db) as conn:
         full, _, s_full = recommend_indexes(conn, stmts)
-        roomy, _, s_roomy = recommend_indexes(conn, stmts, time_limit_s=600)
-        cut, rej_cut, s_cut = recommend_indexes(conn, stmts, time_limit_s=1e-6)
+        roomy, _, s_roomy = recommend_indexes(conn, stmts, AdvisorOptions(time_limit_s=600))
+        cut, rej_cut, s_cut = recommend_indexes(conn, stmts, AdvisorOptions(time_limit_s=1e-6))
     # a limit that is not reached changes nothing (screening order is not the search's order)
     assert [r.id for r in roomy] == [r.id for r in full]
     assert s_roomy["selection"]["time_limit_hit"] == [] and s_roomy["selection"]["time_limit_s"] == 600
@@ -559,3 +560,13 @@ def test_another_sessions_temp_table_is_skipped(adv_db):
     [skip] = stats["statements"]["skipped_detail"]
     assert skip["queryid"] == "tmp" and "table scratch does not exist in this database" in skip["reason"]
     assert not created(recs)
+
+
+def test_options_are_checked_and_normalized():
+    assert AdvisorOptions(max_width=0).max_width == 1 and AdvisorOptions(min_improvement=-1).min_improvement == 0
+    assert AdvisorOptions(time_limit_s=0).time_limit_s is None and AdvisorOptions(time_limit_s=5).time_limit_s == 5
+    assert not AdvisorOptions().bound and AdvisorOptions(max_indexes=0).bound
+    for bad, message in ((dict(budget_bytes=-1), "budget_bytes"), (dict(max_indexes=-1), "max_indexes"),
+                         (dict(algorithm="best"), "algorithm"), (dict(max_slowdown_pct=-5), "max_slowdown_pct")):
+        with pytest.raises(ValueError, match=message):
+            AdvisorOptions(**bad)

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from conftest import scratch_db
 
-from pgadvisor.advise.indexes import text_digest
+from pgadvisor.advise.indexes.statements import text_digest
 from pgadvisor.indexdef import IndexDef, KeyPart, quote_ident
 from pgadvisor.pg.catalog import read_schema
 from pgadvisor.pg.connect import connect

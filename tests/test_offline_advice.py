@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pgadvisor.advise.candidates import CandidateGenerator
 from pgadvisor.advise.drops import recommend_drops
+from pgadvisor.advise.indexes.candidates import CandidateGenerator
 from pgadvisor.advise.schema import SchemaView
 from pgadvisor.sql.parse import parse_statement, with_example_kinds
 from pgadvisor.workload import StatementStats, Workload

@@ -36,10 +36,11 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
     planned (no privilege on its tables, or none the code guard lets through): an empty advice would
     read as an all-clear."""
     from pgadvisor.advise.drops import recommend_drops
-    from pgadvisor.advise.indexes import apply_indexes, recommend_indexes, whatif_single
+    from pgadvisor.advise.indexes import AdvisorOptions, recommend_indexes, whatif_single
     from pgadvisor.advise.rules import create_index
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
+    from pgadvisor.pg.ddl import apply_indexes
 
     notes: list[str] = []
     with connect(dsn) as conn:
@@ -55,21 +56,18 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
         age_days = catalog.stats_age_days(conn)
         conn.rollback()
         skipped_other_db = 0
+        options = AdvisorOptions(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width,
+                                 time_limit_s=time_limit_s, max_slowdown_pct=max_slowdown_pct, write_aware=write_aware,
+                                 allow_prefixes=allow_prefixes, trusted_roles=trusted_roles)
         if workload is not None:
             mine = [s for s in workload.statements if s.dbid in (0, info["dbid"])]
             skipped_other_db = len(workload.statements) - len(mine)
             recs, rejected, stats = recommend_indexes(
-                conn, mine, budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, schema=schema,
-                window_days=workload.days or 1.0, table_writes=workload.table_writes or None, time_limit_s=time_limit_s,
-                progress=progress, narrower_than_existing=allow_prefixes, write_aware=write_aware,
-                max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn), trusted_roles=trusted_roles)
+                conn, mine, options, window_days=workload.days or 1.0, table_writes=workload.table_writes or None,
+                schema=schema, progress=progress, connect=lambda: connect(dsn))
         else:
-            recs, rejected, stats = whatif_single(conn, texts or [], budget_bytes=budget_bytes,
-                                                  max_indexes=max_indexes, max_width=max_width, schema=schema,
-                                                  time_limit_s=time_limit_s, progress=progress,
-                                                  narrower_than_existing=allow_prefixes,
-                                                  max_slowdown_pct=max_slowdown_pct, connect=lambda: connect(dsn),
-                                                  trusted_roles=trusted_roles)
+            recs, rejected, stats = whatif_single(conn, texts or [], options, schema=schema, progress=progress,
+                                                  connect=lambda: connect(dsn))
         stats["statements_other_databases"] = skipped_other_db
     notes += _unplanned(stats, info["username"])
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)

@@ -100,10 +100,13 @@ def existing_from_catalog(ix: dict[str, Any]) -> ExistingIndex:
 
 
 def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
-    """The existing index that already does what `d` would (its keys start with d's keys), if any.
+    """The existing index that already does what candidate `d` would, if any: same method, its keys start
+    with d's keys in the same directions (a B-tree also all reversed: a backward scan), a compatible
+    predicate, d's opclasses and INCLUDE columns present. A candidate served so is never proposed.
 
     A strict key prefix of a wider existing index is left to the what-if (`prefix_of`): the planner may
     prefer the smaller index (e.g. `lineitem(l_orderkey)` next to the primary key `(l_orderkey, l_linenumber)`).
+    `covers` asks the same of two candidates, `extends` of two existing indexes.
     """
     want = [(key_of(k), k.descending) for k in d.keys]
     pred = norm_expr(d.predicate) if d.predicate else None
@@ -131,7 +134,8 @@ def served_by(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex |
 
 def prefix_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
     """The valid wider B-tree whose leading keys are exactly `d`'s keys (same predicate), if any: `d` is
-    a narrower copy of it, worth a second index only when the planner gains much from the smaller size."""
+    a narrower copy of it, worth a second index only when the planner gains much from the smaller size.
+    Unlike `served_by`, directions are not compared and `d` has no INCLUDE columns."""
     if d.method != "btree" or d.include:
         return None
     want = [key_of(k) for k in d.keys]
@@ -145,7 +149,8 @@ def prefix_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex |
 
 def copy_of(d: IndexDef, existing: Iterable[ExistingIndex]) -> ExistingIndex | None:
     """The existing B-tree that `d` would nearly copy: the same keys (only INCLUDE columns differ), or
-    more keys after a unique index's, which cannot narrow a search any further."""
+    more keys after a unique index's, which cannot narrow a search any further. Unlike `served_by`, the
+    INCLUDE columns need not match (a covering variant of an existing index is a near copy)."""
     if d.method != "btree":
         return None
     want = [key_of(k) for k in d.keys]
@@ -176,6 +181,31 @@ def extends(wide: ExistingIndex, narrow: ExistingIndex) -> bool:
         and wide.keys[:n] == narrow.keys
         and wide.predicate == narrow.predicate
         and narrow.include <= (wide.key_columns | wide.include)
+    )
+
+
+def covers(b: IndexDef, a: IndexDef) -> bool:
+    """Whether new B-tree `b` serves what new B-tree `a` does: a's keys lead b's (or are all of them, in
+    the same directions), the same predicate, and a's INCLUDE columns among b's columns. Between two
+    candidates (`consolidate` drops `a`); `served_by` asks it of a candidate and the existing indexes
+    (and also accepts a backward scan, other methods and opclasses), `copy_of` is the near-copy test."""
+    return (
+        a.method == b.method == "btree"
+        and a.predicate == b.predicate
+        and b.keys[: len(a.keys)] == a.keys
+        and set(a.include) <= {k.column for k in b.keys if k.column} | set(b.include)
+    )
+
+
+def lengthens(wide: IndexDef, d: IndexDef) -> bool:
+    """Whether new index `wide` is `d` with more keys after d's (same table and predicate; INCLUDE columns
+    and method not compared): the chosen index that made candidate `d` redundant. Unlike `covers` the
+    keys must be strictly more; `prefix_of` is the same question of a candidate and an existing index."""
+    return (
+        wide.table_key == d.table_key
+        and len(wide.keys) > len(d.keys)
+        and wide.keys[: len(d.keys)] == d.keys
+        and wide.predicate == d.predicate
     )
 
 

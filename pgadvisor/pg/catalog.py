@@ -469,3 +469,22 @@ def untrusted_code(conn: psycopg.Connection, trusted_roles: list[str] | None = N
                       c.oid::regclass), NULL
           FROM pg_class c WHERE c.oid IN (SELECT oid FROM rel)
         ORDER BY 1, 2, 3""", {"roles": list(trusted_roles or [])})
+
+
+def search_path(conn: psycopg.Connection) -> dict[str, Any]:
+    """The session's schema search path (`path`, implicit schemas left out) and this database's oid (`dbid`)."""
+    return q(
+        conn,
+        "SELECT current_schemas(false) AS path, "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())::bigint AS dbid",
+    )[0]
+
+
+@contextmanager
+def without_snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """Reads that hold no snapshot after them: the transaction they opened is rolled back when they are
+    done (nothing was written); a transaction the caller had open, or autocommit, is left as it is."""
+    was_idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit
+    yield
+    if was_idle and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()

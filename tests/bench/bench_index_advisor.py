@@ -215,15 +215,15 @@ def body_of(create_sql: str) -> str:
 
 
 def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit: float | None,
-                  narrower: bool = False) -> dict[str, Any]:
-    from pgadvisor.advise.indexes import recommend_indexes
+                  allow_prefixes: bool = False) -> dict[str, Any]:
+    from pgadvisor.advise.indexes import AdvisorOptions, recommend_indexes
     from pgadvisor.pg.connect import connect
 
     t0 = time.monotonic()
     with psycopg.connect(dsn) as conn:
-        recs, rejected, stats = recommend_indexes(conn, statements, budget_bytes=int(budget_mb * MB), max_width=width,
-                                                  time_limit_s=time_limit, narrower_than_existing=narrower,
-                                                  connect=lambda: connect(dsn))
+        options = AdvisorOptions(budget_bytes=int(budget_mb * MB), max_width=width, time_limit_s=time_limit,
+                                 allow_prefixes=allow_prefixes)
+        recs, rejected, stats = recommend_indexes(conn, statements, options, connect=lambda: connect(dsn))
     seconds = time.monotonic() - t0
     whatif = [r for r in recs if r.verified != "rule" and r.rule == "create-index"]
     rules = [r for r in recs if r.verified == "rule"]
@@ -382,9 +382,9 @@ def advisor_version() -> str:
     import subprocess
 
     h = hashlib.sha1()
-    for rel in ("pgadvisor/advise/indexes.py", "pgadvisor/advise/candidates.py", "pgadvisor/pg/hypo.py",
-                "pgadvisor/sql/parse.py"):
-        p = ROOT / rel
+    sources = [*sorted((ROOT / "pgadvisor/advise/indexes").glob("*.py")), ROOT / "pgadvisor/pg/hypo.py",
+               ROOT / "pgadvisor/sql/parse.py"]
+    for p in sources:
         h.update(p.read_bytes() if p.exists() else b"")
     try:
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,

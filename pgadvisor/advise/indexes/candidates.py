@@ -25,7 +25,18 @@ from pgadvisor.findings import Rejected
 from pgadvisor.indexdef import EQ_KINDS, RANGE_KINDS, IndexDef, KeyPart, quote_ident
 from pgadvisor.sql.model import ParsedStatement, Predicate
 
+# the tuning numbers of candidate generation, all chosen by hand, not measured:
+# a covering variant (INCLUDE) only when the statement reads at most this many other columns of the table
 MAX_INCLUDE = 3
+# a partial index `WHERE col = constant` only on a column with at most this many distinct values
+PARTIAL_MAX_DISTINCT = 100
+# a partial index `WHERE col IS NOT NULL` only when at least this share of the rows is NULL
+PARTIAL_MIN_NULL_FRAC = 0.5
+# BRIN: tables of at least this many pages, append-mostly (updates + deletes at most this share of the
+# inserts), on a column whose correlation with the physical row order is at least this (pg_stats)
+BRIN_MIN_PAGES = 1000
+BRIN_MAX_CHURN = 0.05
+BRIN_MIN_CORRELATION = 0.95
 _TEXT_TYPES = ("text", "character varying", "varchar", "character", "citext")
 _PARAM = re.compile(r"\$\d+")
 # expressions whose value is text: candidates for a text_pattern_ops key under prefix LIKE
@@ -88,7 +99,7 @@ class CandidateGenerator:
         view: SchemaView,
         *,
         max_width: int = 3,
-        brin_min_pages: int = 1000,
+        brin_min_pages: int = BRIN_MIN_PAGES,
         hypopg_brin: bool = True,
     ):
         self.view = view
@@ -126,67 +137,14 @@ class CandidateGenerator:
                 uses[key].star = uses[key].star or "*" in cols
         for p in ps.predicates:
             key = self.table_key(p.column.schema, p.column.table)
-            if key not in uses or not self._column_exists(key, p.column.column):
-                continue
-            use = uses[key]
-            if _plain(p):
-                use.filtered.add(p.column.column)
-            if p.kind in ("like", "ilike", "fulltext", "jsonb_contains"):
-                use.text_search.append(p)
-                continue
-            if p.kind in ("is_not_null",) and _plain(p):
-                use.constants.append(p)
-                continue
-            if p.kind not in EQ_KINDS | RANGE_KINDS:
-                continue
-            if p.expression is not None and not _expr_ok(p.expression):
-                continue
-            part = self._part(p.column.column, p.expression, p.extra_columns)
-            if p.kind == "prefix_like" and _plain(p):
-                col = self.view.column(key, p.column.column) or {}
-                ctype = str(col.get("type") or "")
-                use.ranges.append(part)
-                if ctype.startswith(_TEXT_TYPES):
-                    ops = (
-                        "varchar_pattern_ops"
-                        if ctype.startswith(("character varying", "varchar"))
-                        else "text_pattern_ops"
-                    )
-                    use.ranges.append(KeyPart(column=p.column.column, opclass=ops, expr_columns=(p.column.column,)))
-            elif p.kind == "prefix_like" and _TEXT_EXPR.search(p.expression or ""):
-                # lower(name) LIKE 'abc%': a B-tree serves it under a non-C collation only with text_pattern_ops
-                use.ranges.append(part)
-                use.ranges.append(replace(part, opclass="text_pattern_ops"))
-            elif p.kind in RANGE_KINDS:
-                use.ranges.append(part)
-            else:
-                use.eq.append(part)
-            if _plain(p) and ((p.kind == "eq" and _literal(p.constant)) or p.kind in ("is_null", "bool")):
-                use.constants.append(p)
+            if key in uses and self._column_exists(key, p.column.column):
+                self._predicate(key, uses[key], p)
         for j in ps.joins:
             for ref in (j.left, j.right):
                 key = self.table_key(ref.schema, ref.table)
                 if key in uses and self._column_exists(key, ref.column):
                     uses[key].joins.append(self._part(ref.column, None, ()))
-        if ps.order_by:
-            keys = [self.table_key(s.column.schema, s.column.table) for s in ps.order_by]
-            if (
-                len(set(keys)) == 1
-                and keys[0] in uses
-                and all(s.expression is None or _expr_ok(s.expression) for s in ps.order_by)
-            ):
-                uses[keys[0]].sort = _forward(
-                    [
-                        KeyPart(
-                            column=None if s.expression else s.column.column,
-                            expression=s.expression,
-                            descending=s.descending,
-                            nulls_first=s.nulls_first,
-                            expr_columns=(s.column.column,),
-                        )
-                        for s in ps.order_by
-                    ]
-                )
+        self._sort(ps, uses)
         for g in ps.group_by:
             key = self.table_key(g.schema, g.table)
             if key in uses and self._column_exists(key, g.column):
@@ -197,6 +155,67 @@ class CandidateGenerator:
             use.joins = _dedupe(use.joins)
             use.group = _dedupe(use.group)
         return uses
+
+    def _predicate(self, key: str, use: _TableUse, p: Predicate) -> None:
+        """What one filter on table `key` brings: an equality or range key, a constant for a partial index,
+        a text search for a rule-based index."""
+        if _plain(p):
+            use.filtered.add(p.column.column)
+        if p.kind in ("like", "ilike", "fulltext", "jsonb_contains"):
+            use.text_search.append(p)
+            return
+        if p.kind in ("is_not_null",) and _plain(p):
+            use.constants.append(p)
+            return
+        if p.kind not in EQ_KINDS | RANGE_KINDS:
+            return
+        if p.expression is not None and not _expr_ok(p.expression):
+            return
+        part = self._part(p.column.column, p.expression, p.extra_columns)
+        if p.kind == "prefix_like" and _plain(p):
+            col = self.view.column(key, p.column.column) or {}
+            ctype = str(col.get("type") or "")
+            use.ranges.append(part)
+            if ctype.startswith(_TEXT_TYPES):
+                ops = (
+                    "varchar_pattern_ops"
+                    if ctype.startswith(("character varying", "varchar"))
+                    else "text_pattern_ops"
+                )
+                use.ranges.append(KeyPart(column=p.column.column, opclass=ops, expr_columns=(p.column.column,)))
+        elif p.kind == "prefix_like" and _TEXT_EXPR.search(p.expression or ""):
+            # lower(name) LIKE 'abc%': a B-tree serves it under a non-C collation only with text_pattern_ops
+            use.ranges.append(part)
+            use.ranges.append(replace(part, opclass="text_pattern_ops"))
+        elif p.kind in RANGE_KINDS:
+            use.ranges.append(part)
+        else:
+            use.eq.append(part)
+        if _plain(p) and ((p.kind == "eq" and _literal(p.constant)) or p.kind in ("is_null", "bool")):
+            use.constants.append(p)
+
+    def _sort(self, ps: ParsedStatement, uses: dict[str, _TableUse]) -> None:
+        """The ORDER BY keys, when they are all on one table (else no index can give the order)."""
+        if not ps.order_by:
+            return
+        keys = [self.table_key(s.column.schema, s.column.table) for s in ps.order_by]
+        if (
+            len(set(keys)) == 1
+            and keys[0] in uses
+            and all(s.expression is None or _expr_ok(s.expression) for s in ps.order_by)
+        ):
+            uses[keys[0]].sort = _forward(
+                [
+                    KeyPart(
+                        column=None if s.expression else s.column.column,
+                        expression=s.expression,
+                        descending=s.descending,
+                        nulls_first=s.nulls_first,
+                        expr_columns=(s.column.column,),
+                    )
+                    for s in ps.order_by
+                ]
+            )
 
     def _column_exists(self, table_key: str, column: str) -> bool:
         return self.view.column(table_key, column) is not None or not self.view.columns.get(table_key)
@@ -299,13 +318,13 @@ class CandidateGenerator:
             nd = self.view.n_distinct(table_key, col)
             if p.kind == "eq":
                 # an equality on a low-cardinality column: the partial index holds one of few values
-                if not (0 < nd <= 100):
+                if not (0 < nd <= PARTIAL_MAX_DISTINCT):
                     continue
                 pred = f"{quote_ident(col)} = {p.constant}"
             elif p.kind == "is_null":
                 pred = f"{quote_ident(col)} IS NULL"
             elif p.kind == "is_not_null":
-                if float(info.get("null_frac") or 0.0) < 0.5:
+                if float(info.get("null_frac") or 0.0) < PARTIAL_MIN_NULL_FRAC:
                     continue
                 pred = f"{quote_ident(col)} IS NOT NULL"
             elif p.kind == "bool":
@@ -362,13 +381,13 @@ class CandidateGenerator:
             return
         ins = float(rel.get("n_tup_ins") or 0)
         churn = float(rel.get("n_tup_upd") or 0) + float(rel.get("n_tup_del") or 0)
-        if ins and churn > 0.05 * ins:
+        if ins and churn > BRIN_MAX_CHURN * ins:
             return
         for k in use.ranges:
             if not k.column or k.opclass:
                 continue
             corr = (self.view.column(table_key, k.column) or {}).get("correlation")
-            if corr is None or abs(float(corr)) < 0.95:
+            if corr is None or abs(float(corr)) < BRIN_MIN_CORRELATION:
                 continue
             d = IndexDef(schema, table, (KeyPart(column=k.column, expr_columns=(k.column,)),), "brin")
             self._add(
