@@ -3,6 +3,7 @@ candidates and schema rules run on a Workload's statements and schema alone, wit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from pgadvisor.advise.drops import recommend_drops
 from pgadvisor.advise.indexes.candidates import CandidateGenerator
+from pgadvisor.advise.indexes.statements import prepare
 from pgadvisor.advise.schema import SchemaView
-from pgadvisor.sql.parse import parse_statement, with_example_kinds
+from pgadvisor.pg.guard import CodeGuard
 from pgadvisor.workload import StatementStats, Workload
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "workloads"
@@ -31,16 +33,15 @@ def statement(w: Workload, needle: str) -> StatementStats:
 
 
 def candidates(w: Workload, s: StatementStats, *, logged: bool = True) -> set[str]:
-    """The candidates for one statement, as `schema.table(keys) [INCLUDE (...)] [WHERE ...]` labels:
-    from its logged text and examples (as the advisor reads them), or from pg_stat_statements' text."""
+    """The candidates for one statement, as `schema.table(keys) [INCLUDE(...)] [WHERE ...]` labels, after
+    the advisor's first stage (indexes.statements.prepare): from its logged text and examples, or
+    (`logged=False`) from pg_stat_statements' text alone."""
+    if not logged:
+        s = replace(s, query=s.template or s.query, template=None, examples=())
     view = SchemaView(w.schema)
-    text = s.query if logged else (s.template or s.query)
-    ps = parse_statement(text, view.parser_schema())
-    examples = [parse_statement(t, view.parser_schema()) for t in s.examples] if logged else []
-    if examples:
-        ps = with_example_kinds(ps, examples)
-    assert ps.ok, ps.error
-    cands, _ = CandidateGenerator(view).generate([(s.queryid, ps)])
+    prepared, _ = prepare([s], view, CodeGuard(), None)
+    assert not prepared.skipped, prepared.skipped
+    cands, _ = CandidateGenerator(view).generate([(q.key, q.ps) for q in prepared.stmts])
     return {c.index.label(qualify=True, sep=",") for c in cands}
 
 
@@ -59,6 +60,14 @@ def test_ecommerce_workload_carries_its_window_writes():
     assert w.table_writes["public.products"] == {"n_tup_ins": 0.0, "n_tup_upd": 0.0, "n_tup_del": 0.0,
                                                  "n_tup_hot_upd": 0.0}
     assert w.days is not None and w.days > 0
+
+
+def test_the_whole_recorded_workload_is_advisable():
+    for name in ("ecommerce", "seeded_problems"):
+        w = fixture(name)
+        prepared, report = prepare(w.statements, SchemaView(w.schema), CodeGuard(), None)
+        assert report["parse_rate"] == 1.0 and not prepared.skipped
+        assert len(prepared.stmts) == len(w.statements)
 
 
 def test_equality_then_sort_keys():
@@ -95,6 +104,12 @@ def test_a_partial_index_on_a_boolean_column_of_the_filter():
 def test_what_an_existing_index_serves_is_never_a_candidate():
     w = fixture("ecommerce")
     assert candidates(w, statement(w, "FROM users WHERE id = $1")) == set()  # users_pkey serves it
+    view = SchemaView(w.schema)
+    prepared, _ = prepare(w.statements, view, CodeGuard(), None)
+    cands, rejected = CandidateGenerator(view).generate([(q.key, q.ps) for q in prepared.stmts])
+    assert "create-index:public.orders(id)" not in {c.id for c in cands}
+    [served] = [r for r in rejected if r.id == "create-index:public.orders(id)"]
+    assert served.reason == "existing index public.orders_pkey serves it"
 
 
 # -- schema rules on the seeded problems ----------------------------------------------------------------
