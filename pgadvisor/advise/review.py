@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -107,16 +106,9 @@ def _unplanned(stats: dict[str, Any], role: str) -> list[str]:
     return []
 
 
-# `CREATE INDEX CONCURRENTLY name ON ...;` → `ON ...`, for recommendations built without their IndexDef
-_CREATE_BODY = re.compile(r'CREATE INDEX CONCURRENTLY (?:"(?:[^"]|"")*"|[^\s"]+) (ON .*);', re.DOTALL)
-
-
 def _index_key(r: Recommendation) -> str:
     """What a recommendation is about: the definition of the index it creates (whatever its name), else its id."""
-    if r.index is not None:
-        return r.index.body_sql()
-    m = _CREATE_BODY.fullmatch(r.sql)
-    return m.group(1) if m else r.id
+    return r.index.body_sql() if r.index is not None else r.id
 
 
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:

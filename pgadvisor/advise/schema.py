@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pgadvisor.indexdef import IndexDef, KeyPart, norm_expr, qualified, quote_ident
+from pgadvisor.sizes import n_distinct_rows
 
 MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer identifiers
 
@@ -252,10 +253,7 @@ class SchemaView:
 
     def n_distinct(self, table_key: str, column: str) -> float:
         col = self.column(table_key, column) or {}
-        nd = float(col.get("n_distinct") or 0.0)
-        if nd < 0:
-            nd = -nd * max(1.0, float((self.relations.get(table_key) or {}).get("reltuples") or 1.0))
-        return nd
+        return n_distinct_rows(col.get("n_distinct"), (self.relations.get(table_key) or {}).get("reltuples"))
 
 
 def index_name(d: IndexDef, taken: set[tuple[str, str]] | None = None) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from pgadvisor.errors import one_line
 from pgadvisor.findings import Recommendation
 from pgadvisor.indexdef import qualified
 from pgadvisor.marker import mark
@@ -53,7 +54,7 @@ def _create(conn: psycopg.Connection, rec: Recommendation, name: str) -> dict[st
         conn.execute(mark(rec.sql), binary=True)
         row["ok"] = True
     except psycopg.Error as exc:
-        row.update(ok=False, error=" ".join(str(exc).split()))
+        row.update(ok=False, error=one_line(exc))
         try:
             conn.execute(mark(f"DROP INDEX CONCURRENTLY IF EXISTS {name}"))
         except psycopg.Error:

@@ -38,8 +38,8 @@ __all__ = ["Filter", "PlanResult", "Refused", "WhatIf", "WhatIfStatement"]
 
 _HYPO_NAME = re.compile(r"<(\d+)>")
 # pgadvisor's own bound, not measured: hypothetical indexes live in the backend's memory and the planner
-# considers every one on a statement's tables at each EXPLAIN (advise/indexes.py passes its own, by default
-# the same)
+# considers every one on a statement's tables at each EXPLAIN (advise/indexes/options.py passes its own,
+# by default the same)
 MAX_HYPOTHETICAL = 256
 # hypothetical indexes created and measured per round trip by prefetch_sizes (pgadvisor's choice, not
 # measured separately; at most half of max_hypothetical)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgadvisor.errors import StoreError
+from pgadvisor.errors import StoreError, one_line
 from pgadvisor.snapshot import Snapshot
 from pgadvisor.store import read, retention, write
-from pgadvisor.store.backend import Backend, connect, default_store_path, one_line
+from pgadvisor.store.backend import Backend, connect, default_store_path
 from pgadvisor.store.migrations import LATEST, migrate
 
 

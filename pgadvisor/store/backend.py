@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pgadvisor.errors import StoreError
+from pgadvisor.errors import StoreError, one_line
 
 # pg_advisory_xact_lock key that serialises pgadvisor's writers to one PostgreSQL store. Advisory lock keys
 # are per database, so the value only has to differ from the keys another application takes in the store's
@@ -209,10 +209,6 @@ def connect(location: str, read_only: bool, cls: type[B]) -> B:
     if is_postgres_location(location):
         return _open_postgres(location, read_only, cls)
     return _open_sqlite(location, read_only, cls)
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
 OTHER_TABLES_NAMED = 3  # in the one-line refusal of another application's database

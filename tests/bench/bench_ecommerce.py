@@ -108,7 +108,7 @@ def main() -> None:
 
         def advise(max_slowdown: float | None) -> tuple[dict, list[dict], float]:
             t0 = time.monotonic()
-            doc = recommend(dsn, workload=w, max_slowdown_pct=max_slowdown)
+            doc = recommend(dsn, workload=w, max_slowdown_pct=max_slowdown).to_document()
             return doc, [r for r in doc["recommendations"] if r["rule"] == "create-index"], time.monotonic() - t0
 
         doc, creates, advise_s = advise(None)

@@ -382,8 +382,9 @@ def advisor_version() -> str:
     import subprocess
 
     h = hashlib.sha1()
-    sources = [*sorted((ROOT / "pgadvisor/advise/indexes").glob("*.py")), ROOT / "pgadvisor/pg/hypo.py",
-               ROOT / "pgadvisor/sql/parse.py"]
+    sources = [*sorted((ROOT / "pgadvisor/advise/indexes").glob("*.py")),
+               *(ROOT / f"pgadvisor/{m}.py" for m in ("pg/hypo", "pg/explain", "pg/heuristic", "advise/schema",
+                                                        "sql/parse"))]
     for p in sources:
         h.update(p.read_bytes() if p.exists() else b"")
     try:

@@ -124,7 +124,7 @@ def generate_direct(path: Path, n_snap: int, n_stmt: int, changed: float, seed: 
                 SELECT seq, ((seq * 7919 + k * {step}) % {n_stmt}) + 1, 1 + abs(random()) % 50,
                        (abs(random()) % 150000) / 1000.0, 1 + abs(random()) % 50, abs(random()) % 200
                   FROM sq, kk""")
-        # the store keeps running totals of the deltas (see store/schema.py)
+        # the store keeps running totals of the deltas (see store/migrations/)
         st.execute(
             f"""INSERT INTO stat_totals (server_id, statement_id, seq, t_calls, t_total_exec_time, t_rows,
                                          t_shared_blks_hit)

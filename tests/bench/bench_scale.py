@@ -218,7 +218,7 @@ def main() -> None:
             t0 = time.monotonic()
             if prof:
                 prof.enable()
-            doc = recommend(dsn, workload=w, **kwargs)
+            doc = recommend(dsn, workload=w, **kwargs).to_document()
             if prof:
                 prof.disable()
                 prof.dump_stats(str(args.profile))

@@ -213,7 +213,7 @@ def read_benefit(cluster, mix, max_ids, repeats: int, passes: int) -> dict[str, 
 
 def estimated_read_cost(dsn: str, mix) -> float:
     """Σ weight × generic-plan cost of the read statements with the real indexes (the planner's estimate)."""
-    from pgadvisor.collect import explain_generic
+    from pgadvisor.pg.explain import explain_generic
     from pgadvisor.pg.guard import CodeGuard
 
     total = 0.0
@@ -299,7 +299,7 @@ def main() -> None:
         docs, sets = {}, {}
         for name, aware in (("write_aware", True), ("write_blind", False)):
             t0 = time.monotonic()
-            docs[name] = recommend(dsn, workload=w, write_aware=aware)
+            docs[name] = recommend(dsn, workload=w, write_aware=aware).to_document()
             creates = [r for r in docs[name]["recommendations"] if r["rule"] == "create-index"]
             sets[name] = [r["sql"].replace(" CONCURRENTLY", "") for r in creates]
             sel = docs[name]["stats"].get("selection", {})
