@@ -116,3 +116,31 @@ def test_one_recommendation_per_index_definition_whatever_its_name():
     drops = [rec(id="drop-unused-index:public.a", rule="drop-unused-index", sql="DROP INDEX CONCURRENTLY public.a;"),
              rec(id="drop-unused-index:public.b", rule="drop-unused-index", sql="DROP INDEX CONCURRENTLY public.b;")]
     assert len(_dedupe(drops)) == 2
+
+
+def test_a_foreign_key_index_is_merged_into_a_chosen_index_that_leads_with_its_columns():
+    """Issue 10: `fk-without-index order_items(order_id)` next to the chosen `order_items(order_id) INCLUDE
+    (product_id, quantity)` is two indexes for one need: the chosen one serves the child lookups."""
+    def part(c: str) -> KeyPart:
+        return KeyPart(column=c, expr_columns=(c,))
+
+    def fk_rec(*cols: str) -> Recommendation:
+        d = IndexDef("public", "order_items", tuple(part(c) for c in cols))
+        rid = f"fk-without-index:public.order_items({','.join(cols)})"
+        return create_index.recommendation(d, index_name(d), id=rid, rule="fk-without-index", severity="low",
+                                           title="fk", verified="rule", evidence={"why": "a foreign key"})
+
+    def chosen(keys: tuple[str, ...], include: tuple[str, ...] = (), predicate: str | None = None) -> Recommendation:
+        d = IndexDef("public", "order_items", tuple(part(c) for c in keys), include=include, predicate=predicate)
+        return create_index.recommendation(d, index_name(d), severity="high", title="chosen", verified="hypopg",
+                                           evidence={"why": "the workload"})
+
+    covering = chosen(("order_id",), include=("product_id", "quantity"))
+    [kept] = _dedupe([fk_rec("order_id"), covering])
+    assert kept is covering and kept.evidence["also"] == [{"rule": "fk-without-index", "why": "a foreign key"}]
+    # leading columns in another order, and more keys after them, still serve a two-column key
+    wide = chosen(("b", "a", "c"))
+    assert _dedupe([fk_rec("a", "b"), wide]) == [wide]
+    # not served: the FK column second, or only under a predicate
+    for other in (chosen(("product_id", "order_id")), chosen(("order_id",), predicate="quantity > 0")):
+        assert len(_dedupe([fk_rec("order_id"), other])) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pgadvisor.errors import CannotRun
@@ -112,15 +112,32 @@ def _index_key(r: Recommendation) -> str:
 
 
 def _dedupe(recs: list[Recommendation]) -> list[Recommendation]:
-    """One recommendation per index: a foreign-key rule that the workload advisor also chose is merged into it."""
+    """One recommendation per need: the same index twice is one, and a foreign key's index is merged into
+    a chosen index that leads with the foreign-key columns (`order_items(order_id) INCLUDE (...)` serves
+    the child lookups of `order_items(order_id)`), whatever their SQL texts say."""
     out: dict[str, Recommendation] = {}
     for r in sorted(recs, key=lambda r: r.verified is not Verified.hypopg):
         key = _index_key(r)
-        if key in out:
-            out[key].evidence.setdefault("also", []).append({"rule": r.rule, "why": r.evidence.get("why")})
+        host = out.get(key) or _fk_host(r, out.values())
+        if host is not None:
+            host.evidence.setdefault("also", []).append({"rule": r.rule, "why": r.evidence.get("why")})
         else:
             out[key] = r
     return list(out.values())
+
+
+def _fk_host(r: Recommendation, kept: Iterable[Recommendation]) -> Recommendation | None:
+    """The kept create-index recommendation that serves foreign-key finding `r`, if any."""
+    from pgadvisor.advise.rules import create_index, fk_without_index
+
+    if r.rule != fk_without_index.ID or r.index is None:
+        return None
+    cols = [k.column for k in r.index.keys if k.column]
+    for k in kept:
+        if (k.rule == create_index.ID and k.index is not None and k.index.table_key == r.index.table_key
+                and fk_without_index.served_by_new(k.index, cols)):
+            return k
+    return None
 
 
 def _sorted_rejected(rejected: list[Rejected]) -> list[Rejected]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pgadvisor.advise.rules import create_index, severity
 from pgadvisor.advise.rules.common import CatalogScan
-from pgadvisor.advise.schema import ExistingIndex, Key, index_name, unquote
+from pgadvisor.advise.schema import ExistingIndex, Key, index_name, key_of, unquote
 from pgadvisor.findings import Recommendation, Rejected, Severity, Verified
 from pgadvisor.indexdef import IndexDef, KeyPart
 
@@ -82,6 +82,15 @@ def find(scan: CatalogScan) -> list[Recommendation]:
                       "index": {"schema": d.schema, "table": d.table, "name": name, "method": "btree"}},
         ))
     return recs
+
+
+def served_by_new(d: IndexDef, cols: list[str] | tuple[str, ...]) -> bool:
+    """Whether a proposed index `d` serves the foreign-key columns `cols` as `served` asks of an existing
+    one: a plain B-tree, not partial, whose leading keys are those columns in any order (INCLUDE columns
+    and further keys do not matter)."""
+    if d.method != "btree" or d.predicate is not None or len(d.keys) < len(cols):
+        return False
+    return {key_of(k) for k in d.keys[: len(cols)]} == {Key(c, True) for c in cols}
 
 
 def served(existing: list[ExistingIndex], cols: list[str]) -> bool:
