@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pgadvisor.errors import CannotRun
 from pgadvisor.findings import Recommendation, Rejected, Review, Verified, rank
-from pgadvisor.workload import Workload
+
+if TYPE_CHECKING:  # the CLI imports this module at start-up; the workload loader (and its lexer) only when used
+    from pgadvisor.workload import Workload
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
 # by then): `recommend` on 5,000 statements over 300 tables stays within 2 min (docs/benchmarks.md, Scale)
