@@ -84,23 +84,19 @@ def find(scan: CatalogScan) -> list[Recommendation]:
     return recs
 
 
-def served_by_new(d: IndexDef, cols: list[str] | tuple[str, ...]) -> bool:
-    """Whether a proposed index `d` serves the foreign-key columns `cols` as `served` asks of an existing
-    one: a plain B-tree, not partial, whose leading keys are those columns in any order (INCLUDE columns
-    and further keys do not matter)."""
-    if d.method != "btree" or d.predicate is not None or len(d.keys) < len(cols):
-        return False
-    return {key_of(k) for k in d.keys[: len(cols)]} == {Key(c, True) for c in cols}
+def _leads_with(keys: list[Key], cols: list[str] | tuple[str, ...]) -> bool:
+    """Whether the leading keys are the foreign-key columns, in any order (later keys do not matter)."""
+    return len(keys) >= len(cols) and set(keys[: len(cols)]) == {Key(c, True) for c in cols}
 
 
 def served(existing: list[ExistingIndex], cols: list[str]) -> bool:
-    """Whether an index's leading keys are the foreign-key columns (in any order, either direction),
-    valid and not partial: the child lookup's form of "an index serves it", unlike `schema.served_by`
-    (which compares one candidate's ordered keys)."""
-    want = {Key(c, True) for c in cols}
-    for e in existing:
-        if not e.valid or e.predicate is not None or e.method != "btree":
-            continue
-        if {k for k, _ in e.keys[: len(cols)]} == want:
-            return True
-    return False
+    """Whether an existing index serves the child lookups of foreign-key columns `cols`: valid, a plain
+    B-tree, not partial, leading with those columns in any order and either direction — unlike
+    `schema.served_by`, which compares one candidate's ordered keys."""
+    return any(e.valid and e.predicate is None and e.method == "btree" and _leads_with([k for k, _ in e.keys], cols)
+               for e in existing)
+
+
+def served_by_new(d: IndexDef, cols: list[str] | tuple[str, ...]) -> bool:
+    """The same question of a proposed index `d` (INCLUDE columns do not matter)."""
+    return d.method == "btree" and d.predicate is None and _leads_with([key_of(k) for k in d.keys], cols)
