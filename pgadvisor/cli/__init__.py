@@ -1,0 +1,11 @@
+"""Thin typer wiring: resolve options → call the library → render → exit code (DESIGN §1).
+
+One module per group of commands; each registers its commands on the one `app` when imported here.
+Heavy libraries (pandas, scikit-learn, xgboost, sqlglot) are imported inside commands only.
+"""
+
+from pgadvisor.cli import analyze, check, core, models, workload  # noqa: F401  (each registers its commands)
+from pgadvisor.cli.app import app, main
+from pgadvisor.errors import EXIT_USAGE
+
+__all__ = ["app", "main", "EXIT_USAGE"]

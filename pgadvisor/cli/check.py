@@ -1,0 +1,1 @@
+"""`pgadvisor check` and `pgadvisor baseline`: the CI gate (issue 11)."""

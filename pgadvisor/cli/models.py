@@ -1,0 +1,1 @@
+"""`pgadvisor train`, `predict` and `plugins`: the query-time model (issue 13)."""

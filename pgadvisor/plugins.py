@@ -1,0 +1,1 @@
+"""Third-party models and analyzers registered through entry points (issue 13)."""
