@@ -1,6 +1,7 @@
 """The e-commerce demo / benchmark fixture: load its data, parse and run its workload mix.
 
-The fixture lives in ``fixtures/ecommerce/`` (schema.sql, data.sql, workload.toml). This module
+The fixture is package data, ``pgadvisor/data/ecommerce/`` (schema.sql, data.sql, workload.toml), read
+through importlib.resources so that an installed wheel has it too. This module
 is a library (no CLI): ``pgadvisor demo`` and the benchmarks call
 
 * :func:`load_ecommerce` - schema (primary keys only) + deterministic data at a scale factor;
@@ -22,6 +23,7 @@ statements carry the marker (`marker.mark`), so analyses skip them.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import random
 import re
@@ -32,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -41,6 +43,9 @@ from pgadvisor.config import TOMLDecodeError, parse_toml
 from pgadvisor.errors import ConnectError, PgAdvisorError, UsageError, one_line
 from pgadvisor.marker import mark  # on the loader's own statements, so that analyses skip them
 from pgadvisor.pg.guard import words
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 Progress = Callable[[str, float], None]
 
@@ -69,19 +74,24 @@ _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _WRITE_WORDS = frozenset({"insert", "update", "delete", "merge"})
 
 
-def fixtures_dir() -> Path:
-    """The ``fixtures/ecommerce`` directory next to the package (a source checkout)."""
-    path = Path(__file__).resolve().parent.parent / "fixtures" / "ecommerce"
-    if not (path / "schema.sql").is_file():
+# where the fixture lives inside the package (package data: pyproject's [tool.setuptools.package-data])
+FIXTURE_PACKAGE = "pgadvisor"
+FIXTURE_DIR = "data/ecommerce"
+
+
+def fixtures_dir() -> Traversable:
+    """The e-commerce fixture's directory inside the installed package (``pgadvisor/data/ecommerce``)."""
+    path = importlib.resources.files(FIXTURE_PACKAGE).joinpath(FIXTURE_DIR)
+    if not path.joinpath("schema.sql").is_file():
         raise PgAdvisorError(
             f"the e-commerce fixture is missing: {path}/schema.sql not found",
-            hint="run from a source checkout of pgadvisor (the fixtures/ directory is not installed)",
+            hint="reinstall pgadvisor (pip install --force-reinstall pgadvisor): its package data is incomplete",
         )
     return path
 
 
 def _read_fixture(name: str) -> str:
-    path = fixtures_dir() / name
+    path = fixtures_dir().joinpath(name)
     if not path.is_file():
         raise PgAdvisorError(f"the e-commerce fixture is incomplete: {path} not found")
     return path.read_text(encoding="utf-8")
@@ -129,7 +139,7 @@ def load_ecommerce(dsn: str, scale: float = 1.0, progress: Progress | None = Non
     schema = dict(split_steps(_read_fixture("schema.sql")))
     data = split_steps(_read_fixture("data.sql"))
     if "tables" not in schema or "constraints" not in schema:
-        raise PgAdvisorError("fixtures/ecommerce/schema.sql lacks its 'tables' or 'constraints' step")
+        raise PgAdvisorError(f"{FIXTURE_DIR}/schema.sql lacks its 'tables' or 'constraints' step")
     steps: list[tuple[str, str]] = [("tables", schema["tables"]), *data, ("constraints", schema["constraints"])]
     total_weight = (sum(_LOAD_STEP_WEIGHTS.get(name, _OTHER_STEP_WEIGHT) for name, _ in steps)
                     + _LOAD_STEP_WEIGHTS["analyze"])
@@ -256,7 +266,7 @@ class ParamSpec:
 
 def _spec_error(text: str, why: str, where: str = "") -> UsageError:
     return UsageError(f"bad parameter spec {text!r}{where}: {why}",
-                      hint="see the parameter language at the top of fixtures/ecommerce/workload.toml")
+                      hint="see the parameter language at the top of pgadvisor/data/ecommerce/workload.toml")
 
 
 def parse_param_spec(text: str, where: str = "") -> ParamSpec:
@@ -419,11 +429,12 @@ def parse_workload(text: str, source: str = "<workload>") -> WorkloadSpec:
     return WorkloadSpec(name=str(meta.get("name", "workload")), anchor=anchor, entries=entries)
 
 
-def load_workload_file(path: str | Path | None = None) -> WorkloadSpec:
+def load_workload_file(path: str | Path | Traversable | None = None) -> WorkloadSpec:
     """Parse a workload file (default: the fixture's workload.toml) with its metadata."""
     if path is None:
-        path = fixtures_dir() / "workload.toml"
-    path = Path(path)
+        path = fixtures_dir().joinpath("workload.toml")
+    elif isinstance(path, str):
+        path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -432,7 +443,7 @@ def load_workload_file(path: str | Path | None = None) -> WorkloadSpec:
 
 
 def load_workload_spec(path: str | Path | None = None) -> list[WorkloadEntry]:
-    """The statements of a workload file (default: fixtures/ecommerce/workload.toml)."""
+    """The statements of a workload file (default: the fixture's workload.toml)."""
     return list(load_workload_file(path).entries)
 
 

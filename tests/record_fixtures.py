@@ -10,7 +10,7 @@ samples (`fleet.with_log_samples`) into a temporary store, a workload, a second 
 database, written with `Workload.to_json`. Settings are cut down to the ones not at their defaults,
 so that each file stays small (tests/test_offline_advice.py checks < 300 KB).
 
-* ecommerce.json: the demo's e-commerce schema (fixtures/ecommerce/) at scale ECOMMERCE_SCALE and
+* ecommerce.json: the demo's e-commerce schema (pgadvisor/data/ecommerce/) at scale ECOMMERCE_SCALE and
   ECOMMERCE_CALLS calls of its API mix (workload.toml), seeded, on two clients.
 * seeded_problems.json: a small schema with one of each problem the schema rules look for (see
   SEEDED_SCHEMA: a duplicate, a prefix-redundant, an unused and an invalid index, a foreign key

@@ -186,10 +186,21 @@ def test_run_workload_for_a_duration_reports_progress(shop):
     assert sum(result["calls"].values()) == result["total_calls"]
 
 
-def test_missing_fixtures_raise_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(demo_data, "__file__", str(tmp_path / "pgadvisor" / "demo_data.py"))
-    with pytest.raises(PgAdvisorError, match="e-commerce fixture is missing"):
+def test_missing_fixtures_raise_a_clear_error(monkeypatch):
+    monkeypatch.setattr(demo_data, "FIXTURE_DIR", "data/no-such-fixture")
+    with pytest.raises(PgAdvisorError, match="e-commerce fixture is missing") as err:
         demo_data.fixtures_dir()
+    assert "reinstall pgadvisor" in err.value.hint
+
+
+def test_the_fixture_is_package_data():
+    """The fixture ships inside the package (a wheel has it) and only there: one copy."""
+    import importlib.resources
+    from pathlib import Path
+
+    here = importlib.resources.files("pgadvisor").joinpath("data/ecommerce")
+    assert all(here.joinpath(n).is_file() for n in ("schema.sql", "data.sql", "workload.toml"))
+    assert not (Path(__file__).resolve().parent.parent / "fixtures" / "ecommerce").exists()
 
 
 def test_non_superuser_load_marks_its_statements(admin_dsn):
