@@ -243,3 +243,148 @@ def samples(db: Backend, sid: int, queryids: list[str]) -> dict[str, list[tuple[
             sets = [tuple(v) for v in json.loads(params)] if params else []
             out.setdefault(qid, []).append((text, sets, int(times)))
     return out
+
+
+# the store version that added schema_read_at (older stores: table counters are not dated)
+SCHEMA_READ_AT_SINCE = 3
+# pg_stat_database and activity fields interval_series returns per snapshot (collect's "database"/"activity")
+DATABASE_FIELDS = ("numbackends", "xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned",
+                   "tup_fetched", "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files",
+                   "temp_bytes", "deadlocks", "stats_reset", "size_bytes")
+
+
+def interval_series(
+    db: Backend, sid: int, lo: int, hi: int, *, counters: tuple[str, ...] = COUNTERS, with_server: bool = True,
+) -> dict[str, Any]:
+    """Per interval (consecutive stored snapshots) of the window (lo-1, hi]: each statement's counter deltas.
+
+    Returns a dict of plain rows (analyze/series.py makes pandas frames of them):
+    - "intervals": one dict per snapshot seq in [lo, hi] — seq, start (the previous snapshot's taken_at,
+      None for the server's first snapshot), end, intervals (>1: retention merged several), reset_reason,
+      evicted, dealloc;
+    - "statements": statement_id, queryid, userid, dbid, toplevel, query (not pgadvisor's own);
+    - "columns"/"deltas": ("statement_id", "seq", *counters) tuples, only where the statement moved
+      (every other (statement, interval) is zero activity, except the gaps below);
+    - "gaps": (statement_id or None for every statement, seq, reason): the interval's deltas are partial —
+      "reset" (every counter started over inside it: the part before the reset is lost) or "evicted"
+      (the statement left pg_stat_statements inside it: its activity since the previous snapshot is lost);
+    - "plans": (statement_id, seq, plan_hash, total_cost) — each statement's plan at its last change at or
+      before lo (the state entering the window) and every change inside it;
+    - "server": one dict per snapshot seq in [lo-1, hi] with the snapshot's own database's pg_stat_database
+      fields (cumulative, DATABASE_FIELDS), activity (connections by state, lock_waits, longest_xact_s) and,
+      where the table counters were read at that snapshot, dead_tuples/live_tuples/table_bytes (sums).
+    """
+    bad = [c for c in counters if c not in COUNTERS]
+    if bad:
+        raise ValueError(bad)
+    snaps = db.query(
+        "SELECT seq, taken_at, intervals, reset_reason, n_evicted, dealloc_delta FROM snapshots "
+        "WHERE server_id = ? AND seq <= ? AND seq >= coalesce((SELECT max(seq) FROM snapshots "
+        "WHERE server_id = ? AND seq < ?), ?) ORDER BY seq", (sid, hi, sid, lo, lo))
+    intervals = []
+    prev_seq, prev_at = None, None
+    for seq, at, n, reason, evicted, dealloc in snaps:
+        if seq >= lo:
+            intervals.append({"seq": seq, "start": prev_at, "end": at, "intervals": n, "reset_reason": reason,
+                              "evicted": evicted, "dealloc": dealloc})
+        prev_seq, prev_at = seq, at
+    del prev_seq
+    stmts = _series_statements(db, sid)
+    out = {
+        "intervals": intervals,
+        "statements": stmts,
+        "columns": ("statement_id", "seq", *counters),
+        "deltas": _series_deltas(db, sid, lo, hi, counters),
+        "gaps": [(None, i["seq"], "reset") for i in intervals if i["reset_reason"]]
+        + _eviction_gaps(db, sid, [s[0] for s in snaps], {s[0] for s in snaps if s[4] and s[0] >= lo}),
+        "plans": _series_plans(db, sid, lo, hi),
+        "server": _server_rows(db, sid, snaps[0][0] if snaps else lo, hi) if with_server else [],
+    }
+    return out
+
+
+def _series_statements(db: Backend, sid: int) -> list[dict[str, Any]]:
+    rows = db.query("SELECT s.id, s.queryid, s.userid, s.dbid, s.toplevel, t.query FROM statements s "
+                    "LEFT JOIN texts t ON t.hash = s.text_hash WHERE s.server_id = ? AND s.own = 0 ORDER BY s.id",
+                    (sid,))
+    return [{"statement_id": r[0], "queryid": r[1], "userid": r[2], "dbid": r[3], "toplevel": bool(r[4]),
+             "query": r[5] or ""} for r in rows]
+
+
+def _series_deltas(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str, ...]) -> list[tuple]:
+    """Running-total differences between each statement's consecutive rows; the row before lo is the base."""
+    cols = ", ".join(f"t_{c}" for c in counters)
+    diffs = ", ".join(f"t_{c} - coalesce(lag(t_{c}) OVER w, 0)" for c in counters)
+    # each statement's last row before the window (aggregate's index lookup per statement), then its rows inside
+    sql = (
+        f"WITH base AS MATERIALIZED (SELECT s.id AS statement_id, (SELECT x.seq FROM stat_totals x "
+        f"WHERE x.server_id = s.server_id AND x.statement_id = s.id AND x.seq < ? ORDER BY x.seq DESC LIMIT 1) "
+        f"AS seq FROM statements s WHERE s.server_id = ? AND s.own = 0), "
+        f"r AS (SELECT t.statement_id, t.seq, {cols} FROM stat_totals t JOIN base b ON b.statement_id = "
+        f"t.statement_id AND t.seq = b.seq WHERE t.server_id = ? UNION ALL "
+        f"SELECT t.statement_id, t.seq, {cols} FROM stat_totals t WHERE t.server_id = ? "
+        f"AND t.statement_id IN (SELECT statement_id FROM base) AND t.seq BETWEEN ? AND ?) "
+        f"SELECT statement_id, seq, {diffs} FROM r WINDOW w AS (PARTITION BY statement_id ORDER BY seq)"
+    )
+    if db.dialect != "sqlite":  # PostgreSQL: a window function's result is filtered one level up
+        sql = f"SELECT * FROM ({sql}) d WHERE seq >= ?"
+    else:
+        sql = f"SELECT * FROM ({sql}) WHERE seq >= ?"
+    return db.query(sql, (lo, sid, sid, sid, lo, hi, lo))
+
+
+def _eviction_gaps(db: Backend, sid: int, seqs: list[int], evicting: set[int]) -> list[tuple]:
+    """(statement_id, seq, "evicted") for each statement present at the snapshot before `seq` and not at it."""
+    gaps = []
+    for prev, seq in zip(seqs, seqs[1:]):
+        if seq in evicting:
+            gone = set(present(db, sid, prev)) - set(present(db, sid, seq))
+            gaps += [(st, seq, "evicted") for st in sorted(gone)]
+    return gaps
+
+
+def _series_plans(db: Backend, sid: int, lo: int, hi: int) -> list[tuple]:
+    return db.query(
+        "SELECT p.statement_id, p.seq, p.plan_hash, p.total_cost FROM plans p JOIN statements s "
+        "ON s.id = p.statement_id WHERE s.server_id = ? AND p.seq <= ? AND (p.seq >= ? OR p.seq = "
+        "(SELECT max(q.seq) FROM plans q WHERE q.statement_id = p.statement_id AND q.seq <= ?)) "
+        "ORDER BY p.statement_id, p.seq", (sid, hi, lo, lo))
+
+
+def _server_rows(db: Backend, sid: int, first: int, hi: int) -> list[dict[str, Any]]:
+    """Per snapshot: its database's counters, the activity summary and (when read then) table totals."""
+    read_at = "s.schema_read_at" if db.schema_version() >= SCHEMA_READ_AT_SINCE else "NULL"
+    rows = db.query(
+        f"SELECT s.seq, s.taken_at, s.dbid, {read_at}, p.kind, p.hash FROM snapshots s JOIN snapshot_parts p "
+        "ON p.snapshot_id = s.id WHERE s.server_id = ? AND s.seq BETWEEN ? AND ? "
+        "AND p.kind IN ('database', 'activity', 'relations') ORDER BY s.seq", (sid, first, hi))
+    by_seq: dict[int, dict[str, Any]] = {}
+    cache: dict[str, Any] = {}
+    for seq, taken_at, dbid, schema_read_at, kind, h in rows:
+        row = by_seq.setdefault(seq, {"seq": seq, "end": taken_at})
+        if kind == "relations" and (schema_read_at is None or abs(schema_read_at - taken_at) > 1e-3):
+            continue  # definitions re-used from an earlier snapshot: their counters are not this snapshot's
+        if h not in cache:
+            data = db.query("SELECT data FROM blobs WHERE hash = ?", (h,))
+            cache[h] = _server_part(kind, unpack(data[0][0]) if data else None, dbid)
+        row.update(cache[h])
+    return [by_seq[k] for k in sorted(by_seq)]
+
+
+def _server_part(kind: str, value: Any, dbid: int | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    if kind == "database":
+        mine = [d for d in value if d.get("dbid") == dbid] or value[:1]
+        return {f: mine[0].get(f) for f in DATABASE_FIELDS}
+    if kind == "activity":
+        acts = value.get("activity") or []
+        out: dict[str, Any] = {"connections": sum(a.get("n") or 0 for a in acts)}
+        for state in ("active", "idle", "idle in transaction"):
+            out["conn_" + state.replace(" ", "_")] = sum(a.get("n") or 0 for a in acts if a.get("state") == state)
+        out["lock_waits"] = sum(a.get("n") or 0 for a in acts if a.get("wait_event_type") == "Lock")
+        out["longest_xact_s"] = max((a.get("longest_xact_s") or 0 for a in acts), default=0)
+        return out
+    return {"dead_tuples": sum(r.get("n_dead_tup") or 0 for r in value),
+            "live_tuples": sum(r.get("n_live_tup") or 0 for r in value),
+            "table_bytes": sum(r.get("total_bytes") or 0 for r in value)}
