@@ -11,7 +11,7 @@ info, accounting); `texts` (statement texts once per hash); `statements` (identi
 statement, the cumulative counters last seen and the running totals `t_*` of reset-aware deltas);
 `stat_totals` (a running-total row for every snapshot in which a statement moved, so a window's activity is
 two index seeks per statement); `blobs` and `snapshot_parts` (catalog parts, deduplicated by content);
-`plans`; `samples` and `log_offsets` (2).
+`plans`; `samples` and `log_offsets` (2); `models` (8: query-time models, versioned).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pgadvisor.store.migrations import (
     v5_sample_times,
     v6_redact_secrets,
     v7_stats_since,
+    v8_models,
 )
 
 # the record of applied migrations; created before migration 1, identical on both dialects
@@ -66,6 +67,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, v6_redact_secrets.DESCRIPTION, data=v6_redact_secrets.run,
               truncate_wal=v6_redact_secrets.TRUNCATE_WAL),
     Migration(7, v7_stats_since.DESCRIPTION, v7_stats_since.SQLITE, v7_stats_since.POSTGRES),
+    Migration(8, v8_models.DESCRIPTION, v8_models.SQLITE, v8_models.POSTGRES),
 )
 
 # the store schema version this code writes and reads
