@@ -11,7 +11,7 @@ from typing import Any
 
 from pgadvisor.errors import StoreError, one_line
 from pgadvisor.snapshot import Snapshot
-from pgadvisor.store import read, retention, write
+from pgadvisor.store import models, read, retention, write
 from pgadvisor.store.backend import Backend, connect, default_store_path
 from pgadvisor.store.migrations import LATEST, migrate
 
@@ -70,6 +70,21 @@ class Store(Backend):
     def samples(self, sid: int, queryids: list[str]) -> dict[str, list[tuple[str, list[tuple[str, ...]], int]]]:
         """The logged samples kept per queryid, newest first (text, value sets, times logged)."""
         return read.samples(self, sid, queryids)
+
+    # query-time models (issue 13; store/models.py)
+    def statement_plans(self, sid: int) -> dict[tuple, list[tuple[int, str, Any]]]:
+        """Per statement key (queryid, userid, dbid, toplevel): its stored plans (seq, hash, document)."""
+        return models.statement_plans(self, sid)
+
+    def save_model(self, **fields: Any) -> int:
+        """Store a query-time model as a new version; its version number."""
+        return models.save_model(self, **fields)
+
+    def list_models(self, server: str | None = None) -> list[dict[str, Any]]:
+        return models.list_models(self, server)
+
+    def model_body(self, version: int) -> tuple[bytes, str] | None:
+        return models.model_body(self, version)
 
 
 def open_store(location: str | None = None, read_only: bool = False) -> Store:
