@@ -10,7 +10,7 @@ import pytest
 
 import pgadvisor.advise.rules as rules_pkg
 from pgadvisor.advise.review import _dedupe
-from pgadvisor.advise.rules import ALL, CATALOG, create_index
+from pgadvisor.advise.rules import ALL, CATALOG, DROPS, KINDS, create_index
 from pgadvisor.advise.schema import index_name
 from pgadvisor.findings import Recommendation, Rejected, Review, Severity, Verified
 from pgadvisor.indexdef import IndexDef, KeyPart
@@ -27,7 +27,7 @@ STABLE_IDS = (
 # the parts every rule's documentation has
 DOC_SECTIONS = ("**What it finds.**", "**Why it matters.**", "**The fix.**", "**When it is safe.**",
                 "**False positives.**")
-HELPERS = {"common", "severity"}
+HELPERS = {"common", "severity", "workload", "docs", "types"}
 
 
 def test_rule_ids_are_stable_distinct_and_kebab_case():
@@ -50,9 +50,23 @@ def test_every_rule_module_is_registered_and_documented():
 
 def test_catalog_rules_run_offline_and_create_index_is_the_advisors():
     assert ALL["create-index"].find is None
-    assert [r.id for r in CATALOG] == ["drop-invalid-index", "drop-duplicate-index", "drop-redundant-index",
-                                       "drop-unused-index", "fk-without-index"]
-    assert all(r.find is not None for r in CATALOG)
+    assert [r.id for r in DROPS] == ["drop-invalid-index", "drop-duplicate-index", "drop-redundant-index",
+                                     "drop-unused-index", "fk-without-index"]
+    assert all(r.find is not None for r in CATALOG) and set(DROPS) <= set(CATALOG)
+
+
+def test_every_rule_has_a_kind_and_its_thresholds_resolve():
+    from pgadvisor.advise.rules.common import CatalogOptions, CatalogScan
+
+    assert all(r.kind in KINDS for r in ALL.values())
+    assert ALL["drop-unused-index"].kind == "runtime" and ALL["fk-without-index"].kind == "static"
+    assert all(r.find_workload is not None for r in ALL.values() if r.kind == "workload")
+    for rule in ALL.values():
+        for name, value in rule.thresholds.items():
+            assert isinstance(value, (int, float)), (rule.id, name)
+            scan = CatalogScan({}, CatalogOptions(thresholds={rule.id: {name: value + 1}}))
+            assert scan.threshold(rule.id, name) == value + 1
+            assert CatalogScan({}, CatalogOptions()).threshold(rule.id, name) == value
 
 
 def rec(**kw) -> Recommendation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pgadvisor.advise.rules import CATALOG
+from pgadvisor.advise.rules import DROPS
 from pgadvisor.advise.rules.common import (
     FK_MIN_CHILD_ROWS,
     MIN_TRUSTED_WINDOW_DAYS,
@@ -37,5 +37,5 @@ def recommend_drops(
     """
     options = CatalogOptions(stats_window_days, min_window_days, min_size_bytes, fk_min_child_rows)
     scan = CatalogScan(schema, options)
-    recs = [rec for rule in CATALOG for rec in rule.find(scan)]
+    recs = [rec for rule in DROPS for rec in rule.find(scan)]
     return rank(recs), scan.rejected

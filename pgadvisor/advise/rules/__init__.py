@@ -1,17 +1,32 @@
 """The rules: one module per rule id, whose docstring is the rule's documentation.
 
-`ALL` maps each stable kebab-case id to its `Rule`; `CATALOG` lists, in the order they run, the rules
-that read only a schema snapshot (`pgadvisor.advise.drops.recommend_drops` runs them, and `check`
-will). `create-index` is the workload index advisor's (`pgadvisor.advise.indexes`): it needs a
-database to cost statements, so it has no `find` here.
+`ALL` maps each stable kebab-case id to its `Rule`, in the order `check` runs them; `CATALOG` lists
+the rules that read only a schema snapshot (`find(scan)`), in that order: an index is flagged by the
+first rule that finds it. `DROPS` are the catalog rules `recommend` runs
+(`pgadvisor.advise.drops.recommend_drops`). `create-index` is the workload index advisor's
+(`pgadvisor.advise.indexes`): it needs a database to cost statements, so it has no `find` here.
+
+A rule module defines `ID`, `DEFAULT_SEVERITY`, and optionally `KIND` ("static": catalog only, safe
+on an empty test database — the default; "runtime": reads statistics a test database does not have,
+off in `check` unless `--include-runtime`; "workload": reads the statements the tests ran),
+`REQUIRES` (a `Requires`: what the server must offer, else `check` reports the rule as skipped, with
+why), `THRESHOLDS` (named tuning numbers, each with its source in a comment; a rule reads them with
+`scan.threshold(ID, name)`, `CatalogOptions.thresholds` overrides them), `find(scan)` (catalog and
+runtime rules) or `find_workload(facts, scan)` (workload rules: `pgadvisor.advise.rules.workload`).
+
+A finding's `id` is its stable key `rule:schema.object[:column]` (`common.finding_key`); the one
+exception is fk-without-index's `rule:schema.table(col,...)`, which `check.keys.key_of` maps to
+`rule:schema.table:col,...`. A finding whose fix cannot be written as SQL has an `sql` that is a SQL
+comment (`-- manual: ...`).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 from pgadvisor.advise.rules import (
     create_index,
@@ -24,6 +39,17 @@ from pgadvisor.advise.rules import (
 from pgadvisor.advise.rules.common import CatalogScan
 from pgadvisor.findings import Recommendation, Severity
 
+KINDS = ("static", "runtime", "workload")
+
+
+@dataclass(frozen=True)
+class Requires:
+    """What the server must offer for a rule to run; `check` reports an unmet one as a skipped rule."""
+
+    min_version: int | None = None  # server_version_num, e.g. 150000
+    extensions: tuple[str, ...] = ()  # created in the database
+    privilege: str | None = None  # "superuser" | "pg_read_all_stats" | "pg_monitor"
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -31,6 +57,10 @@ class Rule:
     module: ModuleType
     default_severity: Severity
     find: Callable[[CatalogScan], list[Recommendation]] | None  # None: produced by the index advisor
+    kind: str = "static"
+    requires: Requires | None = None
+    thresholds: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
+    find_workload: Callable[..., list[Recommendation]] | None = None
 
     @property
     def doc(self) -> str:
@@ -43,13 +73,35 @@ class Rule:
 
 
 def _rule(module: ModuleType) -> Rule:
-    return Rule(module.ID, module, module.DEFAULT_SEVERITY, getattr(module, "find", None))
+    kind = getattr(module, "KIND", "static")
+    assert kind in KINDS, (module.__name__, kind)
+    return Rule(module.ID, module, module.DEFAULT_SEVERITY, getattr(module, "find", None), kind,
+                getattr(module, "REQUIRES", None), dict(getattr(module, "THRESHOLDS", {})),
+                getattr(module, "find_workload", None))
+
+
+def _modules() -> tuple[ModuleType, ...]:
+    """The catalog rule modules in run order (imported here, after `Rule`, so that they may use it)."""
+    return (drop_invalid_index, drop_duplicate_index, drop_redundant_index, drop_unused_index, fk_without_index)
 
 
 # invalid first: an invalid index is only that; an exact copy is a duplicate before it is a prefix or
 # unused (one finding per index: the first rule that flags it)
-CATALOG: tuple[Rule, ...] = tuple(
-    _rule(m)
-    for m in (drop_invalid_index, drop_duplicate_index, drop_redundant_index, drop_unused_index, fk_without_index)
-)
-ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), *CATALOG)}
+DROPS: tuple[Rule, ...] = tuple(_rule(m) for m in _modules())
+CATALOG: tuple[Rule, ...] = DROPS
+WORKLOAD: tuple[Rule, ...] = ()
+ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), *CATALOG, *WORKLOAD)}
+
+
+def thresholds_of(rule_id: str) -> Mapping[str, float]:
+    """A rule's default thresholds by name (empty when it has none)."""
+    return ALL[rule_id].thresholds
+
+
+def describe(rule: Rule) -> dict[str, Any]:
+    """A rule's metadata for listings and SARIF: id, kind, severity, summary, requires, thresholds."""
+    req = rule.requires
+    return {"id": rule.id, "kind": rule.kind, "severity": str(rule.default_severity), "summary": rule.summary,
+            "requires": None if req is None else {"min_version": req.min_version, "extensions": list(req.extensions),
+                                                  "privilege": req.privilege},
+            "thresholds": dict(rule.thresholds)}

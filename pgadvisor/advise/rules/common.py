@@ -4,7 +4,7 @@ rule already flagged, the rejected) and how a drop recommendation is written."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pgadvisor.advise.schema import ExistingIndex, SchemaView, existing_from_catalog
@@ -24,12 +24,17 @@ class CatalogOptions:
     """The thresholds of the catalog rules.
 
     `stats_window_days` is how long the idx_scan counters have been counting (since the stats reset,
-    or the store's window when the counters are deltas); None when unknown."""
+    or the store's window when the counters are deltas); None when unknown. `thresholds` overrides the
+    rules' named `THRESHOLDS` ({rule id: {name: value}}). `trust_statistics` is False on a test
+    database (`check`): row counts and write counters say nothing about production, so a rule that
+    gates on them (fk-without-index) reports from the definitions alone."""
 
     stats_window_days: float | None = None
     min_window_days: float = MIN_TRUSTED_WINDOW_DAYS
     min_size_bytes: int = MIN_UNUSED_BYTES
     fk_min_child_rows: float = FK_MIN_CHILD_ROWS
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    trust_statistics: bool = True
 
 
 IndexPair = tuple[dict[str, Any], ExistingIndex]  # the catalog's dict and its comparable form
@@ -60,6 +65,19 @@ class CatalogScan:
 
     def reject(self, rule: str, ix: dict[str, Any], reason: str) -> None:
         self.rejected.append(Rejected(index_id(rule, ix), table_of(ix), reason))
+
+    def threshold(self, rule: str, name: str) -> float:
+        """A rule's named threshold: the override in `options.thresholds`, else the rule module's
+        `THRESHOLDS[name]` (KeyError for a name the rule does not define)."""
+        from pgadvisor.advise.rules import thresholds_of  # the registry imports this module
+
+        default = thresholds_of(rule)[name]
+        return float(self.options.thresholds.get(rule, {}).get(name, default))
+
+
+def finding_key(rule: str, schema: str, name: str, column: str | None = None) -> str:
+    """The stable finding id `rule:schema.object[:column]` that allow-lists and baselines match on."""
+    return f"{rule}:{schema}.{name}" + (f":{column}" if column else "")
 
 
 def index_id(rule: str, ix: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from pgadvisor.advise.rules.common import CatalogScan, Drop, drop_recommendation
 from pgadvisor.findings import Recommendation, Severity
 
 ID = "drop-unused-index"
+KIND = "runtime"  # idx_scan counters: a test database's say nothing about production
 DEFAULT_SEVERITY = Severity.low  # medium from severity.DROP_MEDIUM_BYTES
 # no scan in the window, but a replica or a rare job may scan it (chosen by hand)
 CONFIDENCE = 0.6

@@ -2,7 +2,8 @@
 
 **What it finds.** A foreign key of a child table where no valid, non-partial B-tree of the child
 starts with the key's columns (in any order), when the parent table saw deletes or updates in the
-statistics and the child has at least `CatalogOptions.fk_min_child_rows` rows. The id is
+statistics and the child has at least `CatalogOptions.fk_min_child_rows` rows (`check` on a test
+database, whose statistics say nothing about production, reports every such key). The id is
 `fk-without-index:schema.child(columns)`; `evidence.kind` stays `fk-index`.
 
 **Why it matters.** Each delete of a parent row, and each update of its key, makes PostgreSQL look
@@ -55,18 +56,20 @@ def find(scan: CatalogScan) -> list[Recommendation]:
         child = view.relations.get(child_key) or {}
         parent_writes = float(parent.get("n_tup_del") or 0) + float(parent.get("n_tup_upd") or 0)
         child_rows = float(child.get("reltuples") or 0)
-        if parent_writes <= 0:
+        trust = scan.options.trust_statistics
+        if trust and parent_writes <= 0:
             scan.rejected.append(Rejected(rid, child_key, f"foreign key {fk['name']} has no index, but {parent_key} "
                                           "sees no deletes or updates"))
             continue
-        if child_rows < scan.options.fk_min_child_rows:
+        if trust and child_rows < scan.options.fk_min_child_rows:
             scan.rejected.append(Rejected(rid, child_key, f"foreign key {fk['name']} has no index, but {child_key} "
                                           f"is small ({child_rows:.0f} rows)"))
             continue
         name = index_name(d, taken)
         taken.add((d.schema, name))
         pages = float(child.get("relpages") or 0)
-        why = (f"{parent_key} had {parent_writes:.0f} deletes/updates; each delete (or key update) looks up "
+        seen_writes = f"{parent_key} had {parent_writes:.0f} deletes/updates; " if trust else ""
+        why = (f"{seen_writes}each delete (or key update) looks up "
                f"{child_key} by ({', '.join(cols)}) for constraint {fk['name']}, and no index starts with these "
                f"columns, so every lookup scans the table ({pages:.0f} pages); updates that leave the key "
                "unchanged skip the check")
