@@ -1,0 +1,240 @@
+"""One `check` run: read the test database (through pg/, read-only), run the rules in scope, then judge
+the findings against the allow-list and the baseline. `gather` talks to the server; `evaluate` is pure
+(it runs offline over a schema dict, as the benchmarks and tests do)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pgadvisor.check.anchors import Anchors
+from pgadvisor.check.config import MIGRATION_TABLES, AllowEntry, CheckConfig
+from pgadvisor.check.keys import key_of, object_name, parts
+from pgadvisor.check.result import CheckResult, Finding, RuleRun, level_of
+from pgadvisor.check.rules import RuleInfo, ServerFacts, registry, select, unmet
+from pgadvisor.findings import Recommendation, rank
+
+
+@dataclass
+class Inputs:
+    """What `check` reads from the test database."""
+
+    database: str
+    server_version: str
+    schema: dict[str, Any]
+    facts: ServerFacts
+    stats_window_days: float | None = None
+    statements: list[dict[str, Any]] | None = None  # this database's pg_stat_statements rows (not ours)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WorkloadContext:
+    """What a workload rule's `find_workload(ctx)` gets: the statements the tests ran, the (scoped)
+    schema, the production sizes (`--production-store` and `--server`, or `[check.rows]`), its
+    thresholds, and a way to open a read-only connection to the test database (to plan statements)."""
+
+    statements: list[dict[str, Any]]
+    schema: dict[str, Any]
+    facts: ServerFacts
+    rows: dict[str, float]
+    production_store: str | None
+    server: str | None
+    thresholds: dict[str, float]
+    connect: Callable[[], Any] | None
+    options: Any = None  # the CatalogOptions the static rules ran with
+
+    def threshold(self, name: str, default: float) -> float:
+        return float(self.thresholds.get(name, default))
+
+
+def gather(dsn: str, want_statements: bool = False) -> Inputs:
+    """Read the test database: server facts, the schema (`catalog.read_schema`), the statistics window,
+    and (for workload rules) this database's pg_stat_statements rows."""
+    import psycopg
+
+    from pgadvisor.marker import is_own
+    from pgadvisor.pg import catalog
+    from pgadvisor.pg.connect import connect
+
+    notes: list[str] = []
+    with connect(dsn) as conn, catalog.snapshot_transaction(conn):
+        info = catalog.server_info(conn)
+        pgss = catalog.pgss_state(conn)
+        hypo = catalog.hypopg_state(conn)
+        schema = catalog.read_schema(conn, notes)
+        age = catalog.stats_age_days(conn)
+        problem, statements = None, None
+        if not pgss.get("extversion"):
+            problem = "pg_stat_statements is not created in this database"
+        else:
+            try:
+                with catalog.savepoint(conn):
+                    rows = catalog.pgss_statements(conn, pgss["extversion"], pgss["extschema"]) \
+                        if want_statements else []
+                    catalog.pgss_count(conn, pgss["extschema"])
+                statements = [r for r in rows if r.get("dbid") in (None, info["dbid"]) and not is_own(r["query"])]
+            except psycopg.Error as exc:
+                problem = f"pg_stat_statements cannot be read ({str(exc).splitlines()[0]})"
+    extensions = {name: v for name, v in (("pg_stat_statements", pgss.get("extversion")),
+                                           ("hypopg", hypo.get("version"))) if v}
+    facts = ServerFacts(int(info["version_num"]), extensions, bool(pgss.get("superuser")),
+                        bool(pgss.get("read_all_stats")), problem is None, problem)
+    return Inputs(info["datname"], info["version"], schema, facts, age, statements, notes)
+
+
+def scope_schema(schema: dict[str, Any], schemas: tuple[str, ...], skip_migration_tables: bool) -> dict[str, Any]:
+    """The schema dict without what is out of scope: other schemas, and the migration tools' tables
+    (every list of dicts that name a `schema` and a `table`, or a relation by `name`)."""
+    keep_schemas = set(schemas)
+
+    def keep(item: Any, rel_key: str) -> bool:
+        if not isinstance(item, dict):
+            return True
+        if keep_schemas and item.get("schema") is not None and item["schema"] not in keep_schemas:
+            return False
+        return not (skip_migration_tables and item.get(rel_key) in MIGRATION_TABLES)
+
+    out: dict[str, Any] = {}
+    for name, value in schema.items():
+        if isinstance(value, list):
+            rel_key = "name" if name == "relations" else "table"
+            out[name] = [x for x in value if keep(x, rel_key)]
+        else:
+            out[name] = value
+    return out
+
+
+def _catalog_options(inputs: Inputs, config: CheckConfig) -> Any:
+    from pgadvisor.advise.rules.common import CatalogOptions
+
+    names = {f.name for f in dataclasses.fields(CatalogOptions)}
+    kwargs: dict[str, Any] = {"stats_window_days": inputs.stats_window_days}
+    if "thresholds" in names:
+        kwargs["thresholds"] = config.thresholds
+    return CatalogOptions(**kwargs)
+
+
+def _scan(schema: dict[str, Any], options: Any) -> Any:
+    from pgadvisor.advise.rules.common import CatalogScan
+
+    return CatalogScan(schema, options)
+
+
+def run_rules(inputs: Inputs, config: CheckConfig, workload: dict[str, Any] | None = None,
+              rules: dict[str, RuleInfo] | None = None) -> tuple[list[RuleRun], list[Recommendation]]:
+    """Every rule in its status, and the recommendations of those that ran (registry order: a rule that
+    flags an index first keeps it)."""
+    rules = rules if rules is not None else registry()
+    _, off = select(rules, config.include, config.exclude, config.include_runtime)
+    schema = scope_schema(inputs.schema, config.schemas, config.skip_migration_tables)
+    options = _catalog_options(inputs, config)
+    scan = _scan(schema, options)
+    runs: list[RuleRun] = []
+    recs: list[Recommendation] = []
+    for rid, rule in rules.items():
+        run = RuleRun(rid, rule.kind, rule.severity, rule.summary, rule.doc, "off", off.get(rid, ""))
+        runs.append(run)
+        if rid in off:
+            continue
+        why = unmet(rule, inputs.facts)
+        if why:
+            run.status, run.reason = "skipped", why
+            continue
+        try:
+            if rule.kind == "workload":
+                ctx = WorkloadContext(inputs.statements or [], schema, inputs.facts, dict(config.rows),
+                                      options=options, thresholds=dict(config.thresholds.get(rid, {})),
+                                      **(workload or {}))
+                found = list(rule.find_workload(ctx))
+            else:
+                found = list(rule.find(scan))
+        except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others' findings
+            from pgadvisor.errors import PgAdvisorError, one_line
+
+            if isinstance(exc, PgAdvisorError) and exc.exit_code == 2:
+                raise
+            run.status, run.reason = "failed", f"{exc.__class__.__name__}: {one_line(exc)}"
+            continue
+        run.status, run.findings = "ran", len(found)
+        recs += found
+    return runs, recs
+
+
+def evaluate(inputs: Inputs, config: CheckConfig, *, anchors: Anchors | None = None,
+             baseline: dict[str, dict[str, Any]] | None = None, baseline_path: str | None = None,
+             workload: dict[str, Any] | None = None, today: dt.date | None = None) -> CheckResult:
+    """Run the rules and judge their findings: allow-list, then baseline; the result knows its exit code."""
+    started = time.perf_counter()
+    runs, recs = run_rules(inputs, config, workload)
+    today = today or dt.date.today()
+    findings = []
+    for rec in rank(recs):
+        key = key_of(rec)
+        f = Finding(rec, key, level_of(rec.severity))
+        if anchors is not None:
+            schema, name = object_name(key)
+            f.anchor = anchors.locate(schema, name, parts(key)[2]) or _table_anchor(anchors, rec)
+        findings.append(f)
+    notes = list(inputs.notes)
+    notes += _apply_allow(findings, config.allow, today)
+    fixed = []
+    if baseline is not None:
+        for f in findings:
+            if f.status == "new" and f.key in baseline:
+                f.status = "baseline"
+        found = {f.key for f in findings}
+        ran = {r.id for r in runs if r.status == "ran"}
+        fixed = [row for key, row in sorted(baseline.items()) if key not in found and row.get("rule") in ran]
+    return CheckResult(inputs.database, inputs.server_version, config.fail_on, runs, findings, fixed, notes,
+                       baseline_path, config.source, time.perf_counter() - started)
+
+
+def _table_anchor(anchors: Anchors, rec: Recommendation) -> tuple[str, int] | None:
+    """An index finding's table when the index itself is not in the files (created elsewhere)."""
+    schema, dot, table = (rec.target or "").partition(".")
+    return anchors.locate(schema, table) if dot else None
+
+
+def _apply_allow(findings: list[Finding], entries: tuple[AllowEntry, ...], today: dt.date) -> list[str]:
+    """Suppress the findings a live entry matches; an expired entry suppresses nothing and says so, an
+    entry that matches nothing is reported (the finding is gone: remove the entry)."""
+    notes = []
+    for entry in entries:
+        matched = [f for f in findings if fnmatchcase(f.key, entry.key)]
+        if entry.expired(today):
+            notes.append(f"{entry.where}: allow-list entry {entry.key!r} expired on {entry.expires.isoformat()}: "
+                         f"it no longer suppresses ({len(matched)} finding{'s' if len(matched) != 1 else ''}); "
+                         "fix them, or renew the entry with a reason")
+            continue
+        if not matched:
+            notes.append(f"{entry.where}: allow-list entry {entry.key!r} matches no finding: remove it")
+        for f in matched:
+            if f.status == "new":
+                f.status, f.allowed_by = "allowed", entry
+    return notes
+
+
+def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, baseline_path: str | None = None,
+              production_store: str | None = None, server: str | None = None) -> CheckResult:
+    """`pgadvisor check`: gather, then evaluate; the baseline file is read before the database is."""
+    from pgadvisor.check.baseline import baseline_rows, read_baseline
+    from pgadvisor.pg.connect import connect
+
+    rules = registry()
+    wants = [r for r in select(rules, config.include, config.exclude, config.include_runtime)[0]
+             if r.kind == "workload"]
+    doc = read_baseline(baseline_path) if baseline_path else None  # a bad file fails before connecting
+    started = time.perf_counter()
+    inputs = gather(dsn, want_statements=bool(wants))
+    baseline = baseline_rows(doc, inputs.database) if doc is not None else None
+    workload = {"production_store": production_store, "server": server, "connect": lambda: connect(dsn)}
+    result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,
+                      workload=workload)
+    result.seconds = time.perf_counter() - started
+    return result
