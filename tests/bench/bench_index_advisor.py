@@ -228,8 +228,12 @@ def run_pgadvisor(dsn: str, statements, budget_mb: float, width: int, time_limit
     whatif = [r for r in recs if r.verified != "rule" and r.rule == "create-index"]
     rules = [r for r in recs if r.verified == "rule"]
     sel = stats.get("selection", {})
-    return {"bodies": [body_of(r.sql) for r in whatif], "seconds": seconds, "whatif_calls": stats.get("whatif_calls"),
-            "own_relative_cost": sel.get("relative_cost"), "algorithm": sel.get("algorithm"),
+    return {"bodies": [body_of(r.sql) for r in whatif], "seconds": seconds,
+            "printed_bytes": {body_of(r.sql): int(r.cost.get("size_bytes") or 0) for r in whatif},
+            "whatif_calls": stats.get("whatif_calls"),
+            "own_relative_cost": sel.get("relative_cost"),
+            "own_objective": (sel["final_read_cost"] + sel["write_cost"]) if "final_read_cost" in sel else None,
+            "algorithm": sel.get("algorithm"),
             "stopped": sel.get("stopped"), "rule_indexes": [r.sql for r in rules],
             "skipped": stats.get("statements", {}).get("skip_reasons"),
             "considered": stats.get("statements", {}).get("considered"),
@@ -398,7 +402,7 @@ def advisor_version() -> str:
 def bench(args, bench_name: str, cluster) -> dict[str, Any]:
     sf = args.sf
     w = tpc.prepare_workload(cluster, bench_name, sf, args.data_dir, seed=args.seed, instances=args.instances,
-                             timeout_s=args.query_timeout, rerun=args.rerun_workload, log=log)
+                             timeout_s=args.query_timeout, rerun=args.rerun_workload, no_pk=args.no_pk, log=log)
     dsn = w["dsn"]
     pgss = [s for s in w["statements"] if tpc.HARNESS not in s.query]
     with psycopg.connect(dsn) as conn:
@@ -429,7 +433,7 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
         base_total, base_per = evaluate(ev, stmts, [])
     log(f"  baseline Σ calls × cost = {base_total:,.0f}")
 
-    results: dict[str, Any] = {"bench": bench_name, "sf": sf, "statements": len(stmts),
+    results: dict[str, Any] = {"bench": bench_name, "sf": sf, "no_pk": args.no_pk, "statements": len(stmts),
                                "calls": sum(s.calls for s in stmts), "pgss_rows": len(pgss),
                                "templates_failed": failed, "workload_recorded_at": w["recorded_at"],
                                "workload_run_seconds": w.get("run_seconds"), "baseline_cost": base_total,
@@ -498,7 +502,37 @@ def bench(args, bench_name: str, cluster) -> dict[str, Any]:
         for r in results["runs"]:
             if "bodies" in r and all(b in sizes for b in r["bodies"]):
                 r["real_bytes"] = sum(max(0, sizes[b]) for b in r["bodies"])
+        results["real_index_bytes"] = {b: v for b, v in sizes.items() if v > 0}
     return results
+
+
+def size_ratios(res: dict[str, Any]) -> list[tuple[str, int, int, float]]:
+    """(index, printed bytes, real bytes, printed ÷ real) for every distinct B-tree pgadvisor recommended
+    and that was built for real (issue 10: the sizes a user plans with)."""
+    real = res.get("real_index_bytes") or {}
+    out: dict[str, tuple[str, int, int, float]] = {}
+    for r in res["runs"]:
+        if r["method"] != "pgadvisor":
+            continue
+        for b, printed in (r.get("printed_bytes") or {}).items():
+            if real.get(b, 0) > 0 and printed and " USING " not in b.upper().split(")")[0][:40] + " ":
+                out[b] = (b, printed, real[b], printed / real[b])
+    return sorted(out.values(), key=lambda x: -x[3])
+
+
+def print_size_ratios(res: dict[str, Any]) -> None:
+    ratios = size_ratios(res)
+    if not ratios:
+        return
+    vals = sorted(x[3] for x in ratios)
+    median = vals[len(vals) // 2] if len(vals) % 2 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
+    worst = max(vals, key=lambda v: max(v, 1 / v))
+    out = sum(not (0.67 <= v <= 1.5) for v in vals)
+    print(f"\nprinted ÷ real size of the {len(vals)} B-trees pgadvisor recommended: median {median:.2f}, worst "
+          f"{worst:.2f}, outside 0.67–1.5: {out}\n")
+    print("| index | printed MB | real MB | printed ÷ real |\n|---|---|---|---|")
+    for b, printed, real, ratio in ratios:
+        print(f"| `{b}` | {printed / MB:.1f} | {real / MB:.1f} | {ratio:.2f} |")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -558,6 +592,25 @@ def worse_than_extend(results: dict[str, Any], tol: float = 1e-3) -> list[str]:
     return out
 
 
+def worse_than_own_runs(results: dict[str, Any], tol: float = 2.5e-4) -> list[str]:
+    """Runs where pgadvisor reported a configuration whose own estimated cost is above that of one of its
+    search runs (issue 10: never report worse than a configuration it found itself) by more than `tol`
+    (relative): the advisor's pruning threshold, MIN_IMPROVEMENT / 2."""
+    out = []
+    for r in results["runs"]:
+        if r["method"] != "pgadvisor" or not r.get("runs"):
+            continue
+        reported = r.get("own_objective")
+        if reported is None:
+            continue
+        best_name, best = min(((k, v.get("objective")) for k, v in r["runs"].items() if v.get("objective") is not None),
+                              key=lambda kv: kv[1], default=(None, None))
+        if best is not None and reported > best * (1 + tol):
+            out.append(f"width {r['width']}, budget {r['budget_mb']:g} MB: reported {reported:,.0f} vs "
+                       f"{best_name} {best:,.0f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", choices=["tpch", "tpcds", "both"], default="tpch")
@@ -580,6 +633,8 @@ def main() -> None:
                     "reported as not finished) after this many seconds")
     ap.add_argument("--json", type=Path, default=None, help="write every run (indexes, costs) to this file")
     ap.add_argument("--keep-running", action="store_true")
+    ap.add_argument("--no-pk", action="store_true", help="advise on a copy of the database without primary keys "
+                    "(made once; the workload is the one recorded with them)")
     ap.add_argument("--report", type=Path, default=None, help="only print the tables of a saved --json file")
     args = ap.parse_args()
     if args.time_limit is None:
@@ -606,7 +661,8 @@ def main() -> None:
             res["machine"] = machine()
             all_results.append(res)
             print_report(res, methods)
-            out = args.json or tpc.dataset_dir(args.data_dir, name, args.sf) / "bench_index_advisor.json"
+            out = args.json or tpc.dataset_dir(args.data_dir, name, args.sf) / (
+                "bench_index_advisor_nopk.json" if args.no_pk else "bench_index_advisor.json")
             out.write_text(json.dumps(res, indent=1, default=str))
             print(f"\nall runs: {out}")
     finally:
@@ -618,7 +674,8 @@ def print_report(res: dict[str, Any], methods: list[str]) -> None:
     """The tables of one benchmark's results (also from a saved JSON: --report FILE)."""
     name = res["bench"]
     print()
-    print(f"## {name} SF{res['sf']:g}: {res['statements']} statements, {res['calls']} calls (from "
+    nopk = " without primary keys" if res.get("no_pk") else ""
+    print(f"## {name} SF{res['sf']:g}{nopk}: {res['statements']} statements, {res['calls']} calls (from "
           f"pg_stat_statements, recorded {res['workload_recorded_at']}); {res['server'].split(',')[0]}, "
           f"hypopg {res['hypopg']}; pgadvisor {res['advisor']}; load average at the end "
           f"{res.get('loadavg_end', '?')}")
@@ -649,6 +706,10 @@ def print_report(res: dict[str, Any], methods: list[str]) -> None:
                                                       "report")]
             print(f"| {r['width']} | {r['budget_mb']:g} | " + " | ".join(cells)
                   + f" | {', '.join(r.get('time_limit_hit') or []) or 'no'} |")
+    own = worse_than_own_runs(res)
+    print("\npgadvisor's reported configuration worse than one of its own search runs: "
+          + ("; ".join(own) if own else "nowhere"))
+    print_size_ratios(res)
     worse = worse_than_extend(res)
     print("\npgadvisor worse than Extend: " + ("; ".join(worse) if worse else "nowhere"))
     dup = [r for r in res["runs"] if r.get("existing_recommended")]

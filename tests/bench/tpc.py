@@ -25,6 +25,7 @@ statements that finish, so an instance that times out is reported and missing fr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import glob
 import json
@@ -689,12 +690,42 @@ def is_workload_query(text: str) -> bool:
     return t.startswith(("select", "with")) and HARNESS not in text
 
 
+def without_primary_keys(cluster, dbname: str, log=print) -> str:
+    """A copy of `dbname` (CREATE DATABASE … TEMPLATE, made once) with every primary key dropped and the
+    statistics gathered again; returns its DSN (`--no-pk`: issue 10's TPC-H without primary keys)."""
+    copy = f"{dbname}_nopk"
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (copy,)).fetchone():
+            return cluster.dsn(copy)
+        t0 = time.monotonic()
+        conn.execute(f"CREATE DATABASE {copy}_tmp TEMPLATE {dbname}")
+    with psycopg.connect(cluster.dsn(f"{copy}_tmp"), autocommit=True) as conn:
+        pks = conn.execute("SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'p' "
+                           "AND connamespace = 'public'::regnamespace").fetchall()
+        for rel, con in pks:
+            conn.execute(f'ALTER TABLE {rel} DROP CONSTRAINT "{con}"')
+        conn.execute("VACUUM ANALYZE")
+    with psycopg.connect(cluster.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {copy}_tmp RENAME TO {copy}")
+    log(f"made {copy}: {dbname} without its {len(pks)} primary keys, in {time.monotonic() - t0:.0f} s")
+    return cluster.dsn(copy)
+
+
 def prepare_workload(cluster, bench: str, sf: float, data_dir: Path, *, seed: int = 1, instances: str = "1-3",
-                     timeout_s: float = 300.0, rerun: bool = False, log=print) -> dict[str, Any]:
+                     timeout_s: float = 300.0, rerun: bool = False, no_pk: bool = False, log=print) -> dict[str, Any]:
     """Data loaded, workload run, pg_stat_statements read. Cached in the database: a re-run re-uses the
-    pg_stat_statements rows recorded by the first run unless `rerun`."""
+    pg_stat_statements rows recorded by the first run unless `rerun`. `no_pk`: the DSN is that of a copy
+    without primary keys (the workload is recorded on the original, with them)."""
     dbname = f"{bench}_sf{str(sf).replace('.', '_')}"
     dsn, info = ensure_database(cluster, dbname, bench, sf, data_dir, log)
+    if no_pk:
+        w = prepare_workload(cluster, bench, sf, data_dir, seed=seed, instances=instances, timeout_s=timeout_s,
+                             rerun=rerun, log=log)
+        nopk = without_primary_keys(cluster, dbname, log)
+        with psycopg.connect(nopk) as conn:  # the advisor keeps the statements of the database it runs on
+            dbid = conn.execute("SELECT oid::bigint FROM pg_database WHERE datname = current_database()").fetchone()[0]
+        stmts = [dataclasses.replace(s, dbid=dbid) for s in w["statements"]]
+        return dict(w, dsn=nopk, dbname=f"{dbname}_nopk", statements=stmts)
     tag = f"seed{seed}-{instances}" if bench == "tpch" else f"text{TPCDS_TEXT_VERSION}"
     cache = dataset_dir(data_dir, bench, sf) / f"pgss-{tag}-{int(timeout_s)}s.json"
     if cache.exists() and info["reused"] and not rerun:

@@ -118,6 +118,7 @@ class IndexAdvisor:
                 generated=len(cands) + len(pre_rejected), whatif=len(whatif), rule=len(rules), screened_in=len(pool),
                 not_screened=screening.not_screened,
                 served_by_existing=sum("existing index" in r.reason for r in pre_rejected),
+                kept_for_joins=screening.joins,
             )
             selection = Selection.of(
                 winner, best, results, self.ws.weighted_base(), sum(self.ev.size(d) or 0 for d in best.config),
@@ -166,8 +167,32 @@ class IndexAdvisor:
             if improved is not best:
                 winner, best = f"{winner}+swap", improved
                 results[winner] = best
-        results[winner] = searcher.consolidate(best)
-        return results, winner
+        pool = indexes + [d for d in best.config if d not in indexes]
+        cleaned = searcher.consolidate(best)
+        if cleaned is not best:
+            cleaned = searcher.refill(cleaned, pool, gen.attributes)
+        results[winner] = cleaned
+        return self.never_worse(searcher, results, winner, best)
+
+    def never_worse(self, searcher: Searcher, results: dict[str, Result], winner: str,
+                    raw: Result) -> tuple[dict[str, Result], str]:
+        """The reported configuration is never costlier than one the search itself found: every run's result,
+        before and after its pruning, and the winner before consolidation (`raw`). When one of them is
+        cheaper by more than the pruning threshold (half the minimum improvement: what `prune` counts as
+        an index nearly no plan gains from), it is reported instead: the clean-up passes trade a little
+        estimated cost for fewer indexes, never more than that."""
+        reported = results[winner]
+        seen = [(f"{name} before pruning", r.unpruned) for name, r in results.items() if r.unpruned is not None]
+        seen += [(name, r) for name, r in results.items() if name != winner]
+        seen.append((f"{winner} before consolidation", raw))
+        name, cheapest = min(seen, key=lambda kv: (kv[1].objective, kv[0]))
+        slack = self.context.options.min_improvement / 2 * max(cheapest.objective, 1e-9)
+        if reported.objective <= cheapest.objective + slack:
+            return results, winner
+        cheapest.history = cheapest.history + [f"reported instead of {winner} ({reported.objective:.1f}), which "
+                                               f"costs more than {name} ({cheapest.objective:.1f})"]
+        results[name] = cheapest
+        return results, name
 
 
 def recommend_indexes(

@@ -8,9 +8,11 @@ move is costed on the statements it can change.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from pgadvisor import sizes
 from pgadvisor.advise.indexes.runtime import Sessions
 from pgadvisor.advise.indexes.statements import Statements, Stmt
 from pgadvisor.advise.indexes.writes import WriteModel
@@ -22,6 +24,7 @@ MIN_GAIN_ABS = 0.5
 MIN_GAIN_REL = 0.02
 
 ByTable = dict[str, list[IndexDef]]
+_UNSET = object()
 
 
 def by_table_of(config: Iterable[IndexDef]) -> ByTable:
@@ -63,6 +66,7 @@ class Evaluator:
         self.writes = writes
         self.max_slowdown = max_slowdown_pct
         self.rel_cache: dict[IndexDef, list[Stmt]] = {}
+        self._sizes: dict[IndexDef, int | None] = {}
         self.users_cache: dict[IndexDef, list[Stmt]] = {}
 
     @property
@@ -116,7 +120,37 @@ class Evaluator:
         return sum(self.writes.cost(t, grouped.get(t, [])) for t in tables)
 
     def size(self, d: IndexDef) -> int | None:
-        return self.engine.size(d)
+        """The bytes `d` will take: a B-tree's from the deduplication-aware model (`sizes.btree_model_size`,
+        from pg_stats and reltuples: hypopg ignores deduplication and overstates INCLUDE indexes, 1.5–4×
+        on the benchmarks, docs/benchmarks.md "Issue 10"); the engine's estimate for other methods and
+        when the statistics lack a key. None: PostgreSQL cannot build it (the engine could not create it)."""
+        hit = self._sizes.get(d, _UNSET)
+        if hit is not _UNSET:
+            return hit
+        size = self.engine.size(d)
+        if size is not None and d.method == "btree":
+            size = self._modelled(d, size)
+        self._sizes[d] = size
+        return size
+
+    def _modelled(self, d: IndexDef, engine_size: int) -> int:
+        view = self.writes.view
+        cols = view.columns.get(d.table_key, {})
+        keys = []
+        for k in d.keys:
+            base = [cols.get(c) for c in k.base_columns]
+            if not base or any(c is None for c in base):
+                return engine_size  # an expression over no column, or a column the catalog lacks
+            # an expression key: taken as wide and as distinct as its widest column
+            keys.append(base[0] if len(base) == 1 else max(base, key=lambda c: sizes.column_width(c)))
+        include = [cols.get(c) for c in d.include]
+        rel = view.relations.get(d.table_key) or {}
+        fraction = 1.0
+        if d.predicate:
+            # the share of rows a partial index holds, as the engine estimates it (planner selectivity)
+            whole = self.engine.size(dataclasses.replace(d, predicate=None, predicate_columns=()))
+            fraction = min(1.0, engine_size / whole) if whole else 1.0
+        return sizes.btree_model_size(float(rel.get("reltuples") or 0), keys, include, fraction=fraction)
 
     def gains(self, d: IndexDef, stmts: list[Stmt]) -> float:
         """The weighted cost `d` alone saves these statements."""

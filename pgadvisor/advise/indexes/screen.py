@@ -1,5 +1,7 @@
-"""Stage 3: screening. Keep the candidates some plan uses when each is the only new index; reject the
-rest with the reason, and the near copies and key prefixes of existing indexes that gain too little.
+"""Stage 3: screening. Keep the candidates some plan uses when each is the only new index, and those on a
+join column (they may pay off only next to another new index: the search tries them in combination);
+reject the rest with the reason, and the near copies and key prefixes of existing indexes that gain too
+little.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Screening:
         self.solo: dict[IndexDef, float] = {}
         self.copies: set[IndexDef] = set()
         self.not_screened = 0
+        self.joins = 0  # kept for a join although no plan gains from them alone
         self._lock = threading.Lock()
 
     def screen(self, cands: list[Candidate]) -> list[Candidate]:
@@ -112,10 +115,24 @@ class Screening:
             solo = self.ev.gains(c.index, others)
             if solo > 0:
                 self._keep(c, solo, others, keep)
+            elif self._joins(c):
+                # no plan gains from it alone, but it indexes a join column: next to an index on the other
+                # side (or on a table the join reaches) a nested loop or merge join may pay off. The search
+                # costs it against the configuration it builds (a dropped move comes back when a statement
+                # it touches changes), so it gets its chance there, queued last (gain alone 0)
+                with self._lock:
+                    self.joins += 1
+                self._keep(c, 0.0, [self.ev.ws.by_key[k] for k in sorted(c.statements) if k in self.ev.ws.by_key],
+                           keep)
             else:
                 self.run.rejected[c.id] = Rejected(
                     c.id, c.index.table_key, "no plan gains from it", {"statements": sorted(c.statements)[:20]}
                 )
+
+    def _joins(self, c: Candidate) -> bool:
+        """Whether the candidate's leading column is a join column of one of the statements it may serve."""
+        lead, table = set(c.index.leading_columns), c.index.table_key
+        return any(lead & q.join_columns.get(table, set()) for q in self.ev.relevant(c.index))
 
     def _not_screened(self, c: Candidate, reason: str) -> None:
         with self._lock:

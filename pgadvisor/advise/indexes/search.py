@@ -56,6 +56,7 @@ class Result:
     pruned: dict[IndexDef, list[IndexDef]] = field(default_factory=dict)
     values: dict[IndexDef, tuple[float, float]] = field(default_factory=dict)  # last (read gain, write cost)
     seconds: float = 0.0
+    unpruned: Result | None = None  # the run's configuration before `prune`, when pruning changed it
 
 
 class Searcher:
@@ -91,13 +92,38 @@ class Searcher:
         g = _Greedy(self, list(start or []), by, attributes)
         base_total = self.ev.ws.weighted_base()
         stopped = g.run(pool, label, min_improvement, self.run.clock.share(t_start, share))
+        before = list(g.config)
         config, read_total, write_total, pruned = self.prune(g.config, g.cur, min_improvement / 2)
         res = Result(
             config, read_total + write_total, read_total, write_total, g.steps, stopped, g.history, pruned, g.values
         )
         res.history.insert(0, f"{label}: baseline {base_total:.1f}")
+        if pruned:
+            res.unpruned = self.result_of(before, res, [f"{label}: before pruning"])
         res.seconds = time.monotonic() - t_start
         return res
+
+    def result_of(self, config: list[IndexDef], like: Result, history: list[str]) -> Result:
+        """A configuration costed from scratch (every statement), as a Result with `like`'s run figures."""
+        ev = self.ev
+        read = ev.read_total(ev.costs_under(config, ev.stmts))
+        write = ev.write_cost(config)
+        return Result(list(config), read + write, read, write, like.steps, like.stopped, like.history + history,
+                      {}, like.values, like.seconds)
+
+    def refill(self, res: Result, pool: list[IndexDef], attributes: dict[str, set[str]]) -> Result:
+        """The greedy continued from a cleaned-up configuration (`consolidate` dropped covered indexes): the
+        budget they freed is spent on what now helps most, by benefit per byte and by benefit; the better
+        of the two (or `res` itself when neither adds anything)."""
+        best = res
+        for by in ("ratio", "gain"):
+            trial = self.search(pool + [d for d in res.config if d not in pool], attributes, f"refill ({by})",
+                                self.run.options.min_improvement, by=by, start=list(res.config))
+            if trial.objective < best.objective * (1 - 1e-9) and set(trial.config) != set(res.config):
+                trial.history = res.history + [f"refill after consolidation ({by})"] + trial.history[1:]
+                trial.pruned = {**res.pruned, **trial.pruned}
+                best = trial
+        return best
 
     def extensions(self, d: IndexDef, attributes: dict[str, set[str]]) -> list[IndexDef]:
         """Extend's move: `d` with one more key column (an attribute of its table)."""

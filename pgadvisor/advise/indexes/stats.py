@@ -42,6 +42,7 @@ class CandidateCounts:
     screened_in: int
     not_screened: int
     served_by_existing: int
+    kept_for_joins: int = 0  # screened in on a join column although no plan gains from them alone
 
 
 @dataclass
