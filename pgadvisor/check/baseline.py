@@ -20,11 +20,14 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def baseline_document(database: str, server_version: str, findings: list[dict[str, Any]]) -> dict[str, Any]:
-    """The baseline file: which database it is of, and each finding's key, rule, severity and title."""
+def baseline_document(database: str, server_version: str, findings: list[dict[str, Any]],
+                      statements: list[str] | None = None) -> dict[str, Any]:
+    """The baseline file: which database it is of, each finding's key, rule, severity and title, and the
+    fingerprints of the statements the tests ran (the workload rules' "new statement" compares them)."""
     rows = sorted(({"key": f["key"], "rule": f["rule"], "severity": f["severity"], "title": f["title"]}
                    for f in findings), key=lambda r: r["key"])
-    return document(kind=KIND, format=FORMAT, database=database, server_version=server_version, findings=rows)
+    return document(kind=KIND, format=FORMAT, database=database, server_version=server_version, findings=rows,
+                    statements=sorted(statements or []))
 
 
 def read_baseline(path: str | Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ Errors are `UsageError`s that name the file, the line and the key.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,9 @@ _TYPE_NAMES = {str: "a string", list: "an array", bool: "true or false", dict: "
 _ALLOW_KEYS = {"key", "reason", "expires"}
 
 
-def check_config(found: ConfigFile | None, known_rules: set[str] | None = None) -> CheckConfig:
+def check_config(found: ConfigFile | None, known_rules: Mapping[str, Any] | None = None) -> CheckConfig:
     """The `[check]` table of `found` as a CheckConfig (defaults when there is none). `known_rules`:
-    rule ids that `include`, `exclude` and `thresholds` may name (None: any)."""
+    {rule id: its threshold names} that `include`, `exclude` and `thresholds` may name (None: any)."""
     if found is None:
         return CheckConfig()
     table = found.conf.get("check", {})
@@ -163,7 +164,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _thresholds(table: dict, found: ConfigFile, known: set[str] | None) -> dict[str, dict[str, float]]:
+def _thresholds(table: dict, found: ConfigFile, known: Mapping[str, Any] | None) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for rule, values in table.items():
         where = found.where("check.thresholds", rule) if found.line_of("check.thresholds", rule) else \
@@ -173,11 +174,27 @@ def _thresholds(table: dict, found: ConfigFile, known: set[str] | None) -> dict[
         if not isinstance(values, dict):
             raise UsageError(f"{where}: [check.thresholds] {rule} must be a table of numbers")
         for name, value in values.items():
+            line = found.where(f"check.thresholds.{rule}", name)
+            if known is not None and name not in known[rule]:
+                raise UsageError(f"{line}: {rule} has no threshold {name!r} ({_names(known[rule])})")
             if not _number(value):
-                line = found.where(f"check.thresholds.{rule}", name)
                 raise UsageError(f"{line}: threshold {rule}.{name} must be a number, not {value!r}")
         out[rule] = {name: float(v) for name, v in values.items()}
     return out
+
+
+def _names(names: Any) -> str:
+    return "its thresholds: " + ", ".join(sorted(names)) if names else "it has none"
+
+
+def validate_thresholds(thresholds: dict[str, dict[str, float]] | None, known: Mapping[str, Any]) -> None:
+    """UsageError for a `--threshold` of an unknown rule or name."""
+    for rule, values in (thresholds or {}).items():
+        if rule not in known:
+            raise UsageError(f"--threshold: unknown rule id {rule!r} (see `pgadvisor check --list-rules`)")
+        for name in values:
+            if name not in known[rule]:
+                raise UsageError(f"--threshold {rule}.{name}: {rule} has no threshold {name!r} ({_names(known[rule])})")
 
 
 def _rows(table: dict, found: ConfigFile) -> dict[str, float]:

@@ -89,6 +89,7 @@ class CheckResult:
     baseline: str | None = None
     config: str | None = None
     seconds: float = 0.0
+    statements: list[str] = field(default_factory=list)  # fingerprints of the test statements (workload rules)
 
     def counted(self, status: str = "new") -> dict[str, int]:
         counts = dict.fromkeys(LEVELS, 0)

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("static", "runtime", "workload")
-# until a rule says its kind: the registry's runtime rule (idx_scan counters) by id
-_RUNTIME_IDS = {"drop-unused-index"}
 PGSS_FIX = ("preload and create pg_stat_statements in the test database: shared_preload_libraries = "
             "'pg_stat_statements' (a restart) and CREATE EXTENSION pg_stat_statements; the docker/ image has it")
 
@@ -49,14 +47,16 @@ class RuleInfo:
 
     @property
     def find_workload(self) -> Callable | None:
-        return getattr(self.rule, "find_workload", None) or getattr(self.rule.module, "find_workload", None)
+        return getattr(self.rule, "find_workload", None)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(getattr(self.rule, "thresholds", None) or {})
 
 
 def kind_of(rule: Any) -> str:
-    kind = getattr(rule, "kind", None)
-    if kind in KINDS:
-        return kind
-    return "runtime" if rule.id in _RUNTIME_IDS else "static"
+    kind = getattr(rule, "kind", "static")
+    return kind if kind in KINDS else "static"
 
 
 def registry() -> dict[str, RuleInfo]:
@@ -67,8 +67,8 @@ def registry() -> dict[str, RuleInfo]:
     out = {}
     for rid, rule in ALL.items():
         kind = kind_of(rule)
-        runnable = getattr(rule, "find", None) is not None or (kind == "workload" and (
-            getattr(rule, "find_workload", None) or getattr(rule.module, "find_workload", None)))
+        runnable = getattr(rule, "find", None) is not None or (
+            kind == "workload" and getattr(rule, "find_workload", None) is not None)
         if not runnable:
             continue
         summary = getattr(rule, "summary", "") or rid
@@ -83,24 +83,20 @@ def unmet(rule: RuleInfo, facts: ServerFacts) -> str | None:
     """Why the server cannot run `rule` (its `requires`), or None."""
     if rule.kind == "workload" and not facts.pgss_readable:
         return f"{facts.pgss_problem or 'pg_stat_statements is not available'}; fix: {PGSS_FIX}"
-    req = getattr(rule.rule, "requires", None)
+    req = getattr(rule.rule, "requires", None)  # a pgadvisor.advise.rules.Requires
     if req is None:
         return None
-    if callable(req):
-        return req(facts)
-    get = req.get if isinstance(req, dict) else (lambda k, d=None: getattr(req, k, d))
-    version = get("min_version") or get("server_version") or get("version_num")
-    if version and facts.version_num < int(version):
-        return f"needs PostgreSQL {int(version) // 10000} or later (server is {facts.version_num // 10000})"
-    extensions = get("extensions") or ([get("extension")] if get("extension") else [])
-    missing = [e for e in extensions if e not in facts.extensions]
+    if req.min_version and facts.version_num < req.min_version:
+        return (f"needs PostgreSQL {req.min_version // 10000} or later (the server is "
+                f"{facts.version_num // 10000})")
+    missing = [e for e in req.extensions if e not in facts.extensions]
     if missing:
-        return f"needs the extension {missing[0]} (CREATE EXTENSION {missing[0]})"
-    privilege = get("privilege")
+        return f"needs the extension {missing[0]}; fix: CREATE EXTENSION {missing[0]}"
+    privilege = req.privilege
     if privilege == "superuser" and not facts.superuser:
         return "needs a superuser"
     if privilege in ("pg_read_all_stats", "pg_monitor") and not (facts.read_all_stats or facts.superuser):
-        return f"needs {privilege} (GRANT {privilege} TO <role>)"
+        return f"needs {privilege}; fix: GRANT {privilege} TO <the role check connects as>"
     return None
 
 

@@ -4,7 +4,6 @@ the findings against the allow-list and the baseline. `gather` talks to the serv
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -29,36 +28,14 @@ class Inputs:
     schema: dict[str, Any]
     facts: ServerFacts
     stats_window_days: float | None = None
-    statements: list[dict[str, Any]] | None = None  # this database's pg_stat_statements rows (not ours)
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class WorkloadContext:
-    """What a workload rule's `find_workload(ctx)` gets: the statements the tests ran, the (scoped)
-    schema, the production sizes (`--production-store` and `--server`, or `[check.rows]`), its
-    thresholds, and a way to open a read-only connection to the test database (to plan statements)."""
-
-    statements: list[dict[str, Any]]
-    schema: dict[str, Any]
-    facts: ServerFacts
-    rows: dict[str, float]
-    production_store: str | None
-    server: str | None
-    thresholds: dict[str, float]
-    connect: Callable[[], Any] | None
-    options: Any = None  # the CatalogOptions the static rules ran with
-
-    def threshold(self, name: str, default: float) -> float:
-        return float(self.thresholds.get(name, default))
-
-
-def gather(dsn: str, want_statements: bool = False) -> Inputs:
-    """Read the test database: server facts, the schema (`catalog.read_schema`), the statistics window,
-    and (for workload rules) this database's pg_stat_statements rows."""
+def gather(dsn: str) -> Inputs:
+    """Read the test database: server facts (version, extensions, privileges, whether pg_stat_statements
+    can be read), the schema (`catalog.read_schema`) and the statistics window."""
     import psycopg
 
-    from pgadvisor.marker import is_own
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
 
@@ -69,23 +46,20 @@ def gather(dsn: str, want_statements: bool = False) -> Inputs:
         hypo = catalog.hypopg_state(conn)
         schema = catalog.read_schema(conn, notes)
         age = catalog.stats_age_days(conn)
-        problem, statements = None, None
+        problem = None
         if not pgss.get("extversion"):
             problem = "pg_stat_statements is not created in this database"
         else:
             try:
                 with catalog.savepoint(conn):
-                    rows = catalog.pgss_statements(conn, pgss["extversion"], pgss["extschema"]) \
-                        if want_statements else []
                     catalog.pgss_count(conn, pgss["extschema"])
-                statements = [r for r in rows if r.get("dbid") in (None, info["dbid"]) and not is_own(r["query"])]
             except psycopg.Error as exc:
                 problem = f"pg_stat_statements cannot be read ({str(exc).splitlines()[0]})"
     extensions = {name: v for name, v in (("pg_stat_statements", pgss.get("extversion")),
                                            ("hypopg", hypo.get("version"))) if v}
     facts = ServerFacts(int(info["version_num"]), extensions, bool(pgss.get("superuser")),
                         bool(pgss.get("read_all_stats")), problem is None, problem)
-    return Inputs(info["datname"], info["version"], schema, facts, age, statements, notes)
+    return Inputs(info["datname"], info["version"], schema, facts, age, notes)
 
 
 def scope_schema(schema: dict[str, Any], schemas: tuple[str, ...], skip_migration_tables: bool) -> dict[str, Any]:
@@ -113,11 +87,9 @@ def scope_schema(schema: dict[str, Any], schemas: tuple[str, ...], skip_migratio
 def _catalog_options(inputs: Inputs, config: CheckConfig) -> Any:
     from pgadvisor.advise.rules.common import CatalogOptions
 
-    names = {f.name for f in dataclasses.fields(CatalogOptions)}
-    kwargs: dict[str, Any] = {"stats_window_days": inputs.stats_window_days}
-    if "thresholds" in names:
-        kwargs["thresholds"] = config.thresholds
-    return CatalogOptions(**kwargs)
+    # a test database's row counts and write counters say nothing about production
+    return CatalogOptions(stats_window_days=inputs.stats_window_days, thresholds=config.thresholds,
+                          trust_statistics=False)
 
 
 def _scan(schema: dict[str, Any], options: Any) -> Any:
@@ -126,10 +98,23 @@ def _scan(schema: dict[str, Any], options: Any) -> Any:
     return CatalogScan(schema, options)
 
 
-def run_rules(inputs: Inputs, config: CheckConfig, workload: dict[str, Any] | None = None,
-              rules: dict[str, RuleInfo] | None = None) -> tuple[list[RuleRun], list[Recommendation]]:
-    """Every rule in its status, and the recommendations of those that ran (registry order: a rule that
-    flags an index first keeps it)."""
+class _Once:
+    """The workload facts, gathered at the first workload rule that runs (never when none does)."""
+
+    def __init__(self, get: Callable[[], Any] | None):
+        self.get, self.value, self.called = get, None, False
+
+    def __call__(self) -> Any:
+        if not self.called:
+            self.value, self.called = self.get(), True
+        return self.value
+
+
+def run_rules(inputs: Inputs, config: CheckConfig, workload: Callable[[], Any] | None = None,
+              rules: dict[str, RuleInfo] | None = None) -> tuple[list[RuleRun], list[Recommendation], Any]:
+    """Every rule in its status, the recommendations of those that ran (registry order: a rule that
+    flags an index first keeps it), and the workload facts when a workload rule ran. `workload` gathers
+    those facts (`pgadvisor.advise.rules.workload.gather`); without it workload rules are skipped."""
     rules = rules if rules is not None else registry()
     _, off = select(rules, config.include, config.exclude, config.include_runtime)
     schema = scope_schema(inputs.schema, config.schemas, config.skip_migration_tables)
@@ -137,21 +122,21 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: dict[str, Any] | No
     scan = _scan(schema, options)
     runs: list[RuleRun] = []
     recs: list[Recommendation] = []
+    facts = _Once(workload)
     for rid, rule in rules.items():
         run = RuleRun(rid, rule.kind, rule.severity, rule.summary, rule.doc, "off", off.get(rid, ""))
         runs.append(run)
         if rid in off:
             continue
         why = unmet(rule, inputs.facts)
+        if not why and rule.kind == "workload" and workload is None:
+            why = "workload rules read the test database's statements: run check against a database"
         if why:
             run.status, run.reason = "skipped", why
             continue
         try:
             if rule.kind == "workload":
-                ctx = WorkloadContext(inputs.statements or [], schema, inputs.facts, dict(config.rows),
-                                      options=options, thresholds=dict(config.thresholds.get(rid, {})),
-                                      **(workload or {}))
-                found = list(rule.find_workload(ctx))
+                found = list(rule.find_workload(facts(), scan))
             else:
                 found = list(rule.find(scan))
         except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others' findings
@@ -163,15 +148,15 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: dict[str, Any] | No
             continue
         run.status, run.findings = "ran", len(found)
         recs += found
-    return runs, recs
+    return runs, recs, facts.value
 
 
 def evaluate(inputs: Inputs, config: CheckConfig, *, anchors: Anchors | None = None,
              baseline: dict[str, dict[str, Any]] | None = None, baseline_path: str | None = None,
-             workload: dict[str, Any] | None = None, today: dt.date | None = None) -> CheckResult:
+             workload: Callable[[], Any] | None = None, today: dt.date | None = None) -> CheckResult:
     """Run the rules and judge their findings: allow-list, then baseline; the result knows its exit code."""
     started = time.perf_counter()
-    runs, recs = run_rules(inputs, config, workload)
+    runs, recs, facts = run_rules(inputs, config, workload)
     today = today or dt.date.today()
     findings = []
     for rec in rank(recs):
@@ -191,8 +176,10 @@ def evaluate(inputs: Inputs, config: CheckConfig, *, anchors: Anchors | None = N
         found = {f.key for f in findings}
         ran = {r.id for r in runs if r.status == "ran"}
         fixed = [row for key, row in sorted(baseline.items()) if key not in found and row.get("rule") in ran]
-    return CheckResult(inputs.database, inputs.server_version, config.fail_on, runs, findings, fixed, notes,
-                       baseline_path, config.source, time.perf_counter() - started)
+    result = CheckResult(inputs.database, inputs.server_version, config.fail_on, runs, findings, fixed, notes,
+                         baseline_path, config.source, time.perf_counter() - started)
+    result.statements = sorted(getattr(facts, "fingerprints", None) or ())
+    return result
 
 
 def _table_anchor(anchors: Anchors, rec: Recommendation) -> tuple[str, int] | None:
@@ -224,16 +211,18 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
               production_store: str | None = None, server: str | None = None) -> CheckResult:
     """`pgadvisor check`: gather, then evaluate; the baseline file is read before the database is."""
     from pgadvisor.check.baseline import baseline_rows, read_baseline
-    from pgadvisor.pg.connect import connect
 
-    rules = registry()
-    wants = [r for r in select(rules, config.include, config.exclude, config.include_runtime)[0]
-             if r.kind == "workload"]
     doc = read_baseline(baseline_path) if baseline_path else None  # a bad file fails before connecting
     started = time.perf_counter()
-    inputs = gather(dsn, want_statements=bool(wants))
+    inputs = gather(dsn)
     baseline = baseline_rows(doc, inputs.database) if doc is not None else None
-    workload = {"production_store": production_store, "server": server, "connect": lambda: connect(dsn)}
+
+    def workload() -> Any:
+        from pgadvisor.advise.rules import workload as gather_workload
+
+        return gather_workload.gather(dsn, production_store=production_store, server=server, rows=config.rows,
+                                      baseline_statements=(doc or {}).get("statements"))
+
     result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,
                       workload=workload)
     result.seconds = time.perf_counter() - started

@@ -195,15 +195,18 @@ def check(
     Markdown summary to $GITHUB_STEP_SUMMARY.
     """
     from pgadvisor.check.anchors import load_anchors
-    from pgadvisor.check.config import check_config, config_path_for
+    from pgadvisor.check.config import check_config, config_path_for, validate_thresholds
     from pgadvisor.check.rules import registry
     from pgadvisor.check.run import run_check
 
     try:
         found = _config(config)
-        conf = check_config(found, set(registry())).with_flags(
+        known = {rid: r.thresholds for rid, r in registry().items()}
+        flags = _thresholds(threshold)
+        validate_thresholds(flags, known)
+        conf = check_config(found, known).with_flags(
             fail_on=fail_on.value if fail_on else None, include=rule, exclude=exclude, schemas=schema,
-            include_runtime=include_runtime, thresholds=_thresholds(threshold))
+            include_runtime=include_runtime, thresholds=flags)
         _writable(output)
         anchors = load_anchors(schema_file, migrations)
         base = baseline or (str(config_path_for(found, conf.baseline)) if conf.baseline else None)
@@ -239,12 +242,13 @@ def baseline(
 
     try:
         found = _config(config)
-        conf = check_config(found, set(registry())).with_flags(include_runtime=include_runtime)
+        known = {rid: r.thresholds for rid, r in registry().items()}
+        conf = check_config(found, known).with_flags(include_runtime=include_runtime)
         _writable(output)
         result = run_check(_dsn(ctx, dsn, found), conf)
         rows = [{"key": f.key, "rule": f.rule, "severity": str(f.rec.severity), "title": f.title}
                 for f in result.findings if f.status == "new"]
-        doc = baseline_document(result.database, result.server_version, rows)
+        doc = baseline_document(result.database, result.server_version, rows, result.statements)
         _emit(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", output)
     except PgAdvisorError as exc:
         _fail(exc)
