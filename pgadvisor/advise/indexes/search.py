@@ -116,6 +116,7 @@ class Searcher:
         budget they freed is spent on what now helps most, by benefit per byte and by benefit; the better
         of the two (or `res` itself when neither adds anything)."""
         best = res
+        pool = [d for d in pool if d not in res.pruned]  # not what the clean-up just dropped
         for by in ("ratio", "gain"):
             trial = self.search(pool + [d for d in res.config if d not in pool], attributes, f"refill ({by})",
                                 self.run.options.min_improvement, by=by, start=list(res.config))
