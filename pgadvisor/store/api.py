@@ -49,9 +49,10 @@ class Store(Backend):
         return read.coverage(self, sid, lo, hi)
 
     def interval_series(self, sid: int, lo: int, hi: int, *, counters: tuple[str, ...] | None = None,
-                        with_server: bool = True) -> dict[str, Any]:
-        """Per interval of (lo-1, hi]: statement deltas, gaps (resets, evictions), plans, server metrics."""
-        return read.interval_series(self, sid, lo, hi, counters=counters or read.COUNTERS, with_server=with_server)
+                        with_server: bool = True, every: int = 1) -> dict[str, Any]:
+        """Per interval of (lo-1, hi]: statement running totals, gaps (resets, evictions), plans, server metrics."""
+        return read.interval_series(self, sid, lo, hi, counters=counters or read.COUNTERS, with_server=with_server,
+                                    every=every)
 
     def parts(self, sid: int, seq: int | None = None, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Schema/settings parts of the snapshot at `seq` (default: the latest)."""
