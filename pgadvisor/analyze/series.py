@@ -100,49 +100,113 @@ class Series:
 
 
 def load_series(store: Store, server: str, since: float | None = None, until: float | None = None, *,
-                counters: tuple[str, ...] | None = None, with_server: bool = True) -> Series:
-    """The series of the intervals that end inside (since, until] (epoch s; None: unbounded)."""
+                counters: tuple[str, ...] | None = None, with_server: bool = True,
+                max_points: int | None = None) -> Series:
+    """The series of the intervals that end inside (since, until] (epoch s; None: unbounded). With
+    `max_points`, consecutive intervals are merged into bins of equal snapshot counts so that no series has
+    more points than that (a long window read at full resolution costs seconds per million rows)."""
     sid = store.server_id(server)
     if sid is None:
         raise UsageError(f"no server {server!r} in the store (see `pgadvisor snapshots`)")
     seqs = store.window_seqs(sid, since, until)
     if seqs is None:
         raise UsageError(f"the window holds no snapshot of {server!r}; {NEED_TWO}")
-    raw = store.interval_series(sid, *seqs, counters=counters, with_server=with_server)
-    iv = [i for i in raw["intervals"] if i["start"] is not None]  # the server's first snapshot ends no interval
-    if not iv:
+    lo, hi = seqs
+    every = max(1, -(-(hi - lo + 1) // max_points)) if max_points else 1
+    raw = store.interval_series(sid, lo, hi, counters=counters, with_server=with_server, every=every)
+    if not any(i["start"] is not None for i in raw["intervals"]):
         raise UsageError(f"{server!r} has only one snapshot in the window; {NEED_TWO}")
-    return frames(server, {**raw, "intervals": iv})
+    return frames(server, raw, lo=lo, every=every)
 
 
-def frames(server: str, raw: dict[str, Any]) -> Series:
-    """`Store.interval_series`'s rows as a Series (the first snapshot of a server already dropped)."""
+def frames(server: str, raw: dict[str, Any], *, lo: int, every: int = 1) -> Series:
+    """`Store.interval_series`'s rows as a Series, intervals merged into bins of `every` seqs from `lo`."""
     import pandas as pd
 
-    iv = pd.DataFrame(raw["intervals"]).set_index("seq")
-    iv["seconds"] = iv["end"] - iv["start"]
-    iv["time"] = pd.to_datetime(iv["end"], unit="s", utc=True)
-    iv["reset"] = iv["reset_reason"].notna()
+    iv = _bins(pd.DataFrame([i for i in raw["intervals"] if i["start"] is not None]), lo, every)
     stmts = pd.DataFrame(raw["statements"], columns=["statement_id", "queryid", "userid", "dbid", "toplevel",
                                                      "query"]).set_index("statement_id")
-    cols = list(raw["columns"])
-    deltas = pd.DataFrame.from_records(raw["deltas"], columns=cols)
-    deltas = deltas[deltas["seq"].isin(iv.index)]
-    deltas["gap"] = deltas["seq"].isin(iv.index[iv["reset"]])
-    own = [(s, q) for s, q, _ in raw["gaps"] if s is not None]
-    if own:
-        ev = pd.DataFrame(own, columns=["statement_id", "seq"])
-        ev = ev[ev["statement_id"].isin(stmts.index) & ev["seq"].isin(iv.index)]
-        ev = ev.assign(**{c: float("nan") for c in cols[2:]}, gap=True)
-        deltas = pd.concat([deltas, ev], ignore_index=True)
-    deltas = deltas.sort_values(["statement_id", "seq"], kind="stable").reset_index(drop=True)
+    label = pd.Series(iv.index, index=(iv.index - lo) // every)
+    deltas = _deltas(raw, lo, every, label, stmts.index)
+    resets = iv.index[iv["reset"]]
+    deltas["gap"] = deltas["seq"].isin(resets)
+    deltas = _add_evictions(deltas, raw["gaps"], label, lo, every, stmts.index)
     plans = pd.DataFrame.from_records(raw["plans"], columns=["statement_id", "seq", "plan_hash", "total_cost"])
-    plans["changed"] = plans["seq"] >= iv.index.min()
-    return Series(server, iv, stmts, deltas, plans, server_frame(raw.get("server") or [], iv))
+    plans["changed"] = plans["seq"] >= lo
+    server_rows = raw.get("server") or []
+    return Series(server, iv, stmts, deltas, plans, server_frame(server_rows, iv, lo, every))
 
 
-def server_frame(rows: list[dict[str, Any]], iv: pd.DataFrame) -> pd.DataFrame:
-    """Per interval: deltas of the database counters, gauges at its end, cache hit and a gap flag."""
+def _bins(iv: pd.DataFrame, lo: int, every: int) -> pd.DataFrame:
+    """Intervals (one row per snapshot seq) merged into bins labelled by their last seq."""
+    import pandas as pd
+
+    iv = iv.assign(bin=(iv["seq"] - lo) // every)
+    g = iv.groupby("bin", sort=True)
+    out = pd.DataFrame({
+        "seq": g["seq"].max(), "start": g["start"].min(), "end": g["end"].max(), "intervals": g["intervals"].sum(),
+        "reset_reason": g["reset_reason"].agg(_reasons),
+        "evicted": g["evicted"].sum(), "dealloc": g["dealloc"].sum(), "snapshots": g["seq"].count(),
+    }).set_index("seq")
+    out["seconds"] = out["end"] - out["start"]
+    out["time"] = pd.to_datetime(out["end"], unit="s", utc=True)
+    out["reset"] = out["reset_reason"].notna()
+    return out
+
+
+def _reasons(x: pd.Series) -> str | None:
+    return "; ".join(sorted({r for r in x if isinstance(r, str)})) or None
+
+
+def _deltas(raw: dict[str, Any], lo: int, every: int, label: pd.Series, keep: pd.Index) -> pd.DataFrame:
+    """Differences of each statement's consecutive running totals, on the window's rows, labelled by bin."""
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    cols = list(raw["columns"])
+    rows = raw["totals"]
+    a = np.fromiter(itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * len(cols))
+    a = a.reshape(len(rows), len(cols))
+    a = a[np.lexsort((a[:, 1], a[:, 0]))]
+    values = a[:, 2:]
+    d = values - np.vstack([np.zeros((1, values.shape[1])), values[:-1]])
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = a[1:, 0] != a[:-1, 0]
+    d[first] = values[first]  # a statement's first row: its total since it entered the store
+    inside = (a[:, 1] >= lo) & np.isin(a[:, 0], keep.to_numpy())
+    bins = (a[inside, 1].astype(np.int64) - lo) // every
+    out = pd.DataFrame(d[inside], columns=cols[2:])
+    out.insert(0, "seq", label.reindex(bins).to_numpy())
+    out.insert(0, "statement_id", a[inside, 0].astype(np.int64))
+    out = out.dropna(subset=["seq"])  # rows of the server's first snapshot (a baseline, no interval)
+    out["seq"] = out["seq"].astype(np.int64)
+    return out.reset_index(drop=True)
+
+
+def _add_evictions(deltas: pd.DataFrame, gaps: list[tuple], label: pd.Series, lo: int, every: int,
+                   keep: pd.Index) -> pd.DataFrame:
+    """Mark (statement, bin) pairs with an eviction inside as gaps; NaN rows where the statement has none."""
+    import numpy as np
+    import pandas as pd
+
+    own = [(s, label.get((q - lo) // every)) for s, q, _ in gaps if s is not None and s in keep]
+    own = [(s, q) for s, q in own if q is not None]
+    if not own:
+        return deltas
+    ev = pd.DataFrame(own, columns=["statement_id", "seq"]).drop_duplicates()
+    key = deltas["statement_id"].to_numpy() * (1 << 32) + deltas["seq"].to_numpy()
+    ekey = ev["statement_id"].to_numpy() * (1 << 32) + ev["seq"].to_numpy()
+    hit = np.isin(key, ekey)
+    deltas.loc[hit, "gap"] = True
+    ev = ev[~np.isin(ekey, key)].assign(**{c: np.nan for c in deltas.columns[2:] if c != "gap"}, gap=True)
+    return pd.concat([deltas, ev], ignore_index=True).sort_values(["statement_id", "seq"], kind="stable",
+                                                                  ignore_index=True)
+
+
+def server_frame(rows: list[dict[str, Any]], iv: pd.DataFrame, lo: int = 0, every: int = 1) -> pd.DataFrame:
+    """Per interval (bin): deltas of the database counters, gauges at its end, cache hit and a gap flag."""
     import numpy as np
     import pandas as pd
 
@@ -157,9 +221,19 @@ def server_frame(rows: list[dict[str, Any]], iv: pd.DataFrame) -> pd.DataFrame:
     diff = cum.diff()
     reset = raw["stats_reset"].astype(float)
     gap = (diff < 0).any(axis=1) | (reset.diff().abs() > 1e-3) | cum.isna().all(axis=1) | cum.shift().isna().all(axis=1)
-    out = diff.where(~gap, np.nan)
-    out = pd.concat([out, raw[list(GAUGES)].astype(float)], axis=1)
+    per = pd.concat([diff.where(~gap, np.nan), raw[list(GAUGES)].astype(float), gap.rename("gap")], axis=1)
+    per = per[per.index >= lo]
+    b = pd.Series((per.index - lo) // every, index=per.index)
+    g = per.groupby(b.to_numpy())
+    out = g[list(DB_COUNTERS)].sum(min_count=1)
+    gauges = g[list(GAUGES)].last()  # at the bin's end
+    gauges[["connections", "lock_waits", "numbackends"]] = g[["connections", "lock_waits", "numbackends"]].max()
+    out = pd.concat([out, gauges, g["gap"].any()], axis=1)
+    out.loc[out["gap"], list(DB_COUNTERS)] = np.nan
     total = out["blks_hit"] + out["blks_read"]
     out["cache_hit"] = (out["blks_hit"] / total).where(total > 0)
-    out["gap"] = gap
+    labels = pd.Series(iv.index, index=(iv.index - lo) // every)
+    out.index = labels.reindex(out.index).to_numpy()
+    out = out[out.index.notna()]
+    out.index = out.index.astype(np.int64)
     return out.reindex(iv.index)

@@ -255,6 +255,7 @@ DATABASE_FIELDS = ("numbackends", "xact_commit", "xact_rollback", "blks_read", "
 
 def interval_series(
     db: Backend, sid: int, lo: int, hi: int, *, counters: tuple[str, ...] = COUNTERS, with_server: bool = True,
+    every: int = 1,
 ) -> dict[str, Any]:
     """Per interval (consecutive stored snapshots) of the window (lo-1, hi]: each statement's counter deltas.
 
@@ -263,8 +264,12 @@ def interval_series(
       None for the server's first snapshot), end, intervals (>1: retention merged several), reset_reason,
       evicted, dealloc;
     - "statements": statement_id, queryid, userid, dbid, toplevel, query (not pgadvisor's own);
-    - "columns"/"deltas": ("statement_id", "seq", *counters) tuples, only where the statement moved
-      (every other (statement, interval) is zero activity, except the gaps below);
+    - "columns"/"totals": ("statement_id", "seq", *counters) running totals of the deltas (in no particular
+      order; sort by statement and seq): each statement's last row before lo (its base), its rows inside the window
+      (only where it moved; with `every` > 1 only its last row in each bin of `every` seqs from lo, for long
+      windows). A delta is the difference of a statement's consecutive rows (the first row: minus 0);
+      every other (statement, interval) is zero activity, except the gaps below. Running totals never go
+      down (a reset or eviction starts a new baseline whose counts are added), so no delta is negative;
     - "gaps": (statement_id or None for every statement, seq, reason): the interval's deltas are partial —
       "reset" (every counter started over inside it: the part before the reset is lost) or "evicted"
       (the statement left pg_stat_statements inside it: its activity since the previous snapshot is lost);
@@ -294,7 +299,7 @@ def interval_series(
         "intervals": intervals,
         "statements": stmts,
         "columns": ("statement_id", "seq", *counters),
-        "deltas": _series_deltas(db, sid, lo, hi, counters),
+        "totals": _series_totals(db, sid, lo, hi, counters, every),
         "gaps": [(None, i["seq"], "reset") for i in intervals if i["reset_reason"]]
         + _eviction_gaps(db, sid, [s[0] for s in snaps], {s[0] for s in snaps if s[4] and s[0] >= lo}),
         "plans": _series_plans(db, sid, lo, hi),
@@ -311,26 +316,28 @@ def _series_statements(db: Backend, sid: int) -> list[dict[str, Any]]:
              "query": r[5] or ""} for r in rows]
 
 
-def _series_deltas(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str, ...]) -> list[tuple]:
-    """Running-total differences between each statement's consecutive rows; the row before lo is the base."""
+def _series_totals(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str, ...], every: int) -> list[tuple]:
+    """Running totals: each statement's last row before lo (the base), then the rows inside [lo, hi] — with
+    `every` > 1 each statement's last row of each bin of `every` seqs from lo. Unordered."""
     cols = ", ".join(f"t_{c}" for c in counters)
-    diffs = ", ".join(f"t_{c} - coalesce(lag(t_{c}) OVER w, 0)" for c in counters)
-    # each statement's last row before the window (aggregate's index lookup per statement), then its rows inside
-    sql = (
-        f"WITH base AS MATERIALIZED (SELECT s.id AS statement_id, (SELECT x.seq FROM stat_totals x "
+    base = db.query(
+        f"SELECT t.statement_id, t.seq, {cols} FROM (SELECT s.id, (SELECT x.seq FROM stat_totals x "
         f"WHERE x.server_id = s.server_id AND x.statement_id = s.id AND x.seq < ? ORDER BY x.seq DESC LIMIT 1) "
-        f"AS seq FROM statements s WHERE s.server_id = ? AND s.own = 0), "
-        f"r AS (SELECT t.statement_id, t.seq, {cols} FROM stat_totals t JOIN base b ON b.statement_id = "
-        f"t.statement_id AND t.seq = b.seq WHERE t.server_id = ? UNION ALL "
-        f"SELECT t.statement_id, t.seq, {cols} FROM stat_totals t WHERE t.server_id = ? "
-        f"AND t.statement_id IN (SELECT statement_id FROM base) AND t.seq BETWEEN ? AND ?) "
-        f"SELECT statement_id, seq, {diffs} FROM r WINDOW w AS (PARTITION BY statement_id ORDER BY seq)"
-    )
-    if db.dialect != "sqlite":  # PostgreSQL: a window function's result is filtered one level up
-        sql = f"SELECT * FROM ({sql}) d WHERE seq >= ?"
+        f"AS seq FROM statements s WHERE s.server_id = ?) b JOIN stat_totals t ON t.server_id = ? "
+        f"AND t.statement_id = b.id AND t.seq = b.seq", (lo, sid, sid))
+    if every <= 1:
+        inside = db.query(f"SELECT statement_id, seq, {cols} FROM stat_totals WHERE server_id = ? "
+                          f"AND seq BETWEEN ? AND ?", (sid, lo, hi))
+    elif db.dialect == "sqlite":  # SQLite: the bare columns of a max() aggregate come from the max row
+        inside = [r[:1] + r[2:] for r in db.query(
+            f"SELECT statement_id, (seq - ?) / ? AS bin, max(seq), {cols} FROM stat_totals WHERE server_id = ? "
+            f"AND seq BETWEEN ? AND ? GROUP BY statement_id, bin", (lo, every, sid, lo, hi))]
     else:
-        sql = f"SELECT * FROM ({sql}) WHERE seq >= ?"
-    return db.query(sql, (lo, sid, sid, sid, lo, hi, lo))
+        inside = db.query(
+            f"SELECT DISTINCT ON (statement_id, (seq - ?) / ?) statement_id, seq, {cols} FROM stat_totals "
+            f"WHERE server_id = ? AND seq BETWEEN ? AND ? ORDER BY statement_id, (seq - ?) / ?, seq DESC",
+            (lo, every, sid, lo, hi, lo, every))
+    return base + inside
 
 
 def _eviction_gaps(db: Backend, sid: int, seqs: list[int], evicting: set[int]) -> list[tuple]:
@@ -360,13 +367,16 @@ def _server_rows(db: Backend, sid: int, first: int, hi: int) -> list[dict[str, A
         "AND p.kind IN ('database', 'activity', 'relations') ORDER BY s.seq", (sid, first, hi))
     by_seq: dict[int, dict[str, Any]] = {}
     cache: dict[str, Any] = {}
+    blobs: dict[str, Any] = {}
+    for chunk, marks in chunks(sorted({r[5] for r in rows})):
+        blobs.update((h, unpack(d)) for h, d in db.query(f"SELECT hash, data FROM blobs WHERE hash IN ({marks})",
+                                                          chunk))
     for seq, taken_at, dbid, schema_read_at, kind, h in rows:
         row = by_seq.setdefault(seq, {"seq": seq, "end": taken_at})
         if kind == "relations" and (schema_read_at is None or abs(schema_read_at - taken_at) > 1e-3):
             continue  # definitions re-used from an earlier snapshot: their counters are not this snapshot's
         if h not in cache:
-            data = db.query("SELECT data FROM blobs WHERE hash = ?", (h,))
-            cache[h] = _server_part(kind, unpack(data[0][0]) if data else None, dbid)
+            cache[h] = _server_part(kind, blobs.get(h), dbid)
         row.update(cache[h])
     return [by_seq[k] for k in sorted(by_seq)]
 
