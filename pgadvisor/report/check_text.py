@@ -86,7 +86,7 @@ def markdown(result: CheckResult, limit: int = MARKDOWN_LIMIT) -> str:
     budget = limit - len("\n".join(head + tail)) - 200
     used = sum(len(x) + 1 for x in body)
     for i, f in enumerate(rows):
-        line = (f"| {_ICON[f.level]} {f.level} | {_cell(f.title)}{_cell(_where(f))} | `{_cell(f.key)}` | "
+        line = (f"| {_ICON[f.level]} {f.level} | {_cell(f.title + _where(f))} | `{_cell(f.key)}` | "
                 f"`{_cell(f.rec.sql)}` |")
         if used + len(line) + 1 > budget:
             body.append(f"\n… and {len(rows) - i} more finding(s): see the job's log or `--format json`.")
