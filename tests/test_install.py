@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from pgadvisor import __version__
+from pgadvisor.documents import DOC_SCHEMA
 from pgadvisor.errors import EXIT_CANNOT_RUN
 from pgadvisor.pg import local
 
@@ -57,6 +59,7 @@ def test_demo_runs_on_the_embedded_server_when_the_system_has_none(tmp_path):
                        env={**os.environ, local.SEARCH_ENV: str(tmp_path / "nowhere"), local.BINDIR_ENV: ""})
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
+    assert doc["schema"] == DOC_SCHEMA and doc["pgadvisor"] == __version__  # the envelope of every document
     assert doc["server"]["embedded_postgres"] is True
     assert doc["server"]["bindir"] == str(local.embedded_bindir())
     assert doc["advice_mode"] == ("hypopg" if doc["server"]["hypopg"] else "heuristic")
