@@ -27,7 +27,7 @@ STABLE_IDS = (
 # the parts every rule's documentation has
 DOC_SECTIONS = ("**What it finds.**", "**Why it matters.**", "**The fix.**", "**When it is safe.**",
                 "**False positives.**")
-HELPERS = {"common", "severity", "workload", "docs", "types"}
+HELPERS = {"common", "severity", "workload", "docs", "column_types"}
 
 
 def test_rule_ids_are_stable_distinct_and_kebab_case():

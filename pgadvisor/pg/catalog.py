@@ -201,6 +201,7 @@ def indexes(conn: psycopg.Connection, locked: list[int] | None = None) -> list[d
                pg_get_indexdef(x.indexrelid) AS definition, am.amname AS method,
                x.indnkeyatts AS n_key, x.indisunique AS is_unique, x.indisprimary AS is_primary,
                x.indisvalid AS is_valid, x.indisready AS is_ready,
+               coalesce((to_jsonb(x) ->> 'indnullsnotdistinct')::boolean, false) AS nulls_not_distinct,
                (con.oid IS NOT NULL) AS backs_constraint, con.conname AS constraint_name,
                pg_get_expr(x.indpred, x.indrelid) AS predicate,
                ARRAY(SELECT pg_get_indexdef(x.indexrelid, k + 1, true)
@@ -234,17 +235,26 @@ def locked_relations(conn: psycopg.Connection) -> dict[int, str]:
 
 
 def columns(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    """Columns with their type and planner statistics (pg_stats; NULLs when never analyzed)."""
+    """Columns with their type and planner statistics (pg_stats; NULLs when never analyzed), default,
+    identity ('a' always, 'd' by default), generated ('s') and the sequence a serial column owns."""
     return q(
         conn,
         """
         SELECT n.nspname AS schema, c.relname AS table, a.attname AS column, a.attnum AS attnum,
                format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
                s.null_frac::float8 AS null_frac, s.n_distinct::float8 AS n_distinct,
-               s.avg_width AS avg_width, s.correlation::float8 AS correlation
+               s.avg_width AS avg_width, s.correlation::float8 AS correlation,
+               ty.typcategory::text AS type_category, pg_get_expr(ad.adbin, ad.adrelid) AS "default",
+               nullif(a.attidentity::text, '') AS identity, nullif(a.attgenerated::text, '') AS generated,
+               (SELECT sq.oid::regclass::text FROM pg_depend d JOIN pg_class sq ON sq.oid = d.objid
+                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                   AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype = 'a'
+                   AND sq.relkind = 'S' LIMIT 1) AS serial_sequence
           FROM pg_attribute a
           JOIN pg_class c ON c.oid = a.attrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_type ty ON ty.oid = a.atttypid
+          LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
           LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname
                               AND s.attname = a.attname AND NOT s.inherited
          WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
@@ -262,7 +272,17 @@ def foreign_keys(conn: psycopg.Connection) -> list[dict[str, Any]]:
                ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
                       ORDER BY k.ord) AS columns,
-               rn.nspname AS ref_schema, rc.relname AS ref_table
+               rn.nspname AS ref_schema, rc.relname AS ref_table,
+               ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord) AS ref_columns,
+               ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord) AS column_types,
+               ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord) AS ref_column_types,
+               con.convalidated AS validated, con.conparentid <> 0 AS inherited
           FROM pg_constraint con
           JOIN pg_class c ON c.oid = con.conrelid
           JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -270,6 +290,55 @@ def foreign_keys(conn: psycopg.Connection) -> list[dict[str, Any]]:
           JOIN pg_namespace rn ON rn.oid = rc.relnamespace
          WHERE con.contype = 'f'
          ORDER BY 1, 2, 3""",
+    )
+
+
+def constraints(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Table constraints (p primary, u unique, c check, f foreign, x exclusion, n not-null on 18): whether
+    validated, their definition and columns; those a partition inherits are left out."""
+    return q(
+        conn,
+        """
+        SELECT n.nspname AS schema, c.relname AS table, con.conname AS name, con.contype::text AS type,
+               con.convalidated AS validated, pg_get_constraintdef(con.oid) AS definition,
+               ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord) AS columns
+          FROM pg_constraint con
+          JOIN pg_class c ON c.oid = con.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE con.conparentid = 0 AND con.coninhcount = 0
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%%'
+         ORDER BY 1, 2, 3""",
+    )
+
+
+def sequences(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Sequences with their type, bounds, last value (NULL when never used or not readable by this role)
+    and the column that owns them (serial or identity), with the column's type."""
+    return q(
+        conn,
+        """
+        SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS type,
+               s.seqstart AS start, s.seqmin AS min, s.seqmax AS max, s.seqincrement AS increment,
+               s.seqcycle AS cycle,
+               CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE') THEN pg_sequence_last_value(c.oid) END
+                 AS last_value,
+               tn.nspname AS owner_schema, t.relname AS owner_table, a.attname AS owner_column,
+               format_type(a.atttypid, a.atttypmod) AS owner_type, d.deptype::text AS owner_dep
+          FROM pg_sequence s
+          JOIN pg_class c ON c.oid = s.seqrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                               AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+                               AND d.deptype IN ('a', 'i')
+          LEFT JOIN pg_class t ON t.oid = d.refobjid
+          LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+          LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+           AND n.nspname NOT LIKE 'pg_temp%%'
+         ORDER BY 1, 2""",
     )
 
 
@@ -349,6 +418,8 @@ def read_schema(conn: psycopg.Connection, notes: list[str] | None = None) -> dic
                     "indexes": indexes(conn, list(locked)),
                     "columns": columns(conn),
                     "foreign_keys": foreign_keys(conn),
+                    "constraints": constraints(conn),
+                    "sequences": sequences(conn),
                 }
             break
         except psycopg.errors.LockNotAvailable:

@@ -29,12 +29,26 @@ from types import ModuleType
 from typing import Any
 
 from pgadvisor.advise.rules import (
+    btree_on_array_or_json,
+    char_column,
     create_index,
     drop_duplicate_index,
     drop_invalid_index,
     drop_redundant_index,
     drop_unused_index,
+    fk_type_mismatch,
     fk_without_index,
+    identifier_too_long,
+    json_column,
+    low_cardinality_index,
+    money_column,
+    not_valid_constraint,
+    nullable_index_column,
+    redundant_index_predicate,
+    sequence_near_overflow,
+    serial_column,
+    table_without_primary_key,
+    timestamp_without_time_zone,
 )
 from pgadvisor.advise.rules.common import CatalogScan
 from pgadvisor.findings import Recommendation, Severity
@@ -80,15 +94,16 @@ def _rule(module: ModuleType) -> Rule:
                 getattr(module, "find_workload", None))
 
 
-def _modules() -> tuple[ModuleType, ...]:
-    """The catalog rule modules in run order (imported here, after `Rule`, so that they may use it)."""
-    return (drop_invalid_index, drop_duplicate_index, drop_redundant_index, drop_unused_index, fk_without_index)
-
-
 # invalid first: an invalid index is only that; an exact copy is a duplicate before it is a prefix or
-# unused (one finding per index: the first rule that flags it)
-DROPS: tuple[Rule, ...] = tuple(_rule(m) for m in _modules())
-CATALOG: tuple[Rule, ...] = DROPS
+# unused (one drop per index: the first rule that flags it)
+DROPS: tuple[Rule, ...] = tuple(_rule(m) for m in (
+    drop_invalid_index, drop_duplicate_index, drop_redundant_index, drop_unused_index, fk_without_index))
+# the definition rules `check` adds: each reads the catalog and flags nothing for the others
+STATIC: tuple[Rule, ...] = tuple(_rule(m) for m in (
+    table_without_primary_key, fk_type_mismatch, sequence_near_overflow, not_valid_constraint,
+    redundant_index_predicate, nullable_index_column, low_cardinality_index, btree_on_array_or_json,
+    timestamp_without_time_zone, money_column, char_column, json_column, serial_column, identifier_too_long))
+CATALOG: tuple[Rule, ...] = DROPS + STATIC
 WORKLOAD: tuple[Rule, ...] = ()
 ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), *CATALOG, *WORKLOAD)}
 

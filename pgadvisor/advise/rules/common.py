@@ -9,7 +9,10 @@ from typing import Any
 
 from pgadvisor.advise.schema import ExistingIndex, SchemaView, existing_from_catalog
 from pgadvisor.findings import Recommendation, Rejected, Severity, Verified
-from pgadvisor.indexdef import qualified
+from pgadvisor.indexdef import qualified, quote_ident
+
+# the room a rebuilt index's temporary name keeps of the old name: 63 bytes less "_rebuilt"
+REBUILT_ROOM = 55
 
 # a week of statistics sees the weekly jobs (chosen by hand): below it no index is called unused
 MIN_TRUSTED_WINDOW_DAYS = 7.0
@@ -156,3 +159,49 @@ def drop_recommendation(ix: dict[str, Any], drop: Drop, extra: dict[str, Any] | 
         verified=Verified.catalog,
         evidence=evidence,
     )
+
+
+def finding(rule: str, severity: Severity, *, key: str, title: str, target: str, sql: str, rollback_sql: str,
+            why: str, confidence: float, evidence: dict[str, Any] | None = None) -> Recommendation:
+    """A finding of a definition rule (verified by the catalog): the fields every static rule fills."""
+    return Recommendation(id=key, rule=rule, severity=severity, title=title, target=target, sql=sql,
+                          rollback_sql=rollback_sql, confidence=confidence, verified=Verified.catalog,
+                          evidence={"why": why, **(evidence or {})})
+
+
+def manual(text: str) -> str:
+    """A fix that is not one SQL statement we can write: a SQL comment saying what to do."""
+    return "-- manual: " + " ".join(text.split())
+
+
+def user_tables(scan: CatalogScan) -> list[dict[str, Any]]:
+    """Ordinary and partitioned tables (not partitions, not materialized views)."""
+    return [r for r in scan.view.relations.values() if r.get("kind") in ("r", "p") and not r.get("is_partition")]
+
+
+def is_partition(scan: CatalogScan, schema: str, table: str) -> bool:
+    return bool((scan.view.relations.get(f"{schema}.{table}") or {}).get("is_partition"))
+
+
+def key_columns(scan: CatalogScan, ix: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """An index's key parts as (column name or expression, the column's dict or None for an expression)."""
+    e = existing_from_catalog(ix)
+    table = table_of(ix)
+    return [(k.text, scan.view.column(table, k.text) if k.is_column else None) for k, _ in e.keys]
+
+
+def rebuild_sql(ix: dict[str, Any], new_body: str) -> str:
+    """Replace index `ix` by `CREATE INDEX ... <new_body>` under its own name, without blocking writes:
+    build the new one CONCURRENTLY under a temporary name, drop the old one, rename."""
+    tmp = ix["name"][:REBUILT_ROOM] + "_rebuilt"
+    unique = "UNIQUE " if ix.get("is_unique") else ""
+    return (f"CREATE {unique}INDEX CONCURRENTLY {quote_ident(tmp)} {new_body}; "
+            f"DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])}; "
+            f"ALTER INDEX {qualified(ix['schema'], tmp)} RENAME TO {quote_ident(ix['name'])};")
+
+
+def index_body(ix: dict[str, Any]) -> str:
+    """`ON schema.table USING method (keys) [INCLUDE ...] [WHERE ...]` of an index's definition."""
+    definition = ix.get("definition") or ""
+    at = definition.find(" ON ")
+    return definition[at + 1:] if at >= 0 else definition
