@@ -34,6 +34,7 @@ from pgadvisor.findings import Recommendation, Severity
 from pgadvisor.indexdef import IndexDef
 
 ID = "create-index"
+KIND = "workload"  # recommend's index advisor; check's workload rules reuse it through recommend()
 DEFAULT_SEVERITY = Severity.low  # higher by the time saved: severity.create_index
 
 
