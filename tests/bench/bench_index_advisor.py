@@ -515,7 +515,7 @@ def size_ratios(res: dict[str, Any]) -> list[tuple[str, int, int, float]]:
         if r["method"] != "pgadvisor":
             continue
         for b, printed in (r.get("printed_bytes") or {}).items():
-            if real.get(b, 0) > 0 and printed and " USING " not in b.upper().split(")")[0][:40] + " ":
+            if real.get(b, 0) > 0 and printed and " USING btree " in b:
                 out[b] = (b, printed, real[b], printed / real[b])
     return sorted(out.values(), key=lambda x: -x[3])
 
