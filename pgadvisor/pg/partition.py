@@ -53,7 +53,8 @@ def table_profile(conn: psycopg.Connection, table: tuple[str, str]) -> dict[str,
     None when the table does not exist."""
     rel = catalog.q(conn, """
         SELECT c.oid::bigint AS relid, c.relkind::text AS kind, c.reltuples::float8 AS reltuples,
-               c.relpages::bigint AS relpages, pg_total_relation_size(c.oid) AS total_bytes,
+               c.relpages::bigint AS relpages, c.relallvisible::bigint AS relallvisible,
+               pg_total_relation_size(c.oid) AS total_bytes,
                (SELECT setting::bigint FROM pg_settings WHERE name = 'shared_buffers') AS shared_buffers_pages
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')""", table)
@@ -153,8 +154,10 @@ def create_index(scratch: Scratch, copy: Copy, columns: tuple[str, ...], method:
         copy.ident, sql.Identifier(method), sql.SQL(", ").join(sql.Identifier(c) for c in columns)))
 
 
-def analyze(scratch: Scratch, copy: Copy) -> None:
-    scratch.execute(sql.SQL("ANALYZE {}").format(copy.ident))
+def analyze(scratch: Scratch, copy: Copy, vacuum: bool) -> None:
+    """ANALYZE a copy; `vacuum` (VACUUM ANALYZE) when the target's pages are mostly all-visible, so that
+    index-only scans are costed on the copies as on the target (by pg_class.relallvisible)."""
+    scratch.execute(sql.SQL("VACUUM ANALYZE {}" if vacuum else "ANALYZE {}").format(copy.ident))
 
 
 def relpages(scratch: Scratch) -> dict[str, int]:
@@ -200,3 +203,37 @@ def pages_touched(plan: dict[str, Any], pages: dict[str, int]) -> float:
     for child in plan.get("Plans", []) or []:
         total += pages_touched(child, pages)
     return total
+
+
+# planner settings copied from the target to the scratch session, so the copies are planned as the
+# target would plan them (PostgreSQL's cost GUCs, src/backend/optimizer/path/costsize.c)
+MIRRORED = ("seq_page_cost", "random_page_cost", "cpu_tuple_cost", "cpu_index_tuple_cost", "cpu_operator_cost",
+            "parallel_tuple_cost", "max_parallel_workers_per_gather",
+            "enable_partitionwise_aggregate", "enable_partitionwise_join", "enable_partition_pruning",
+            "default_statistics_target", "jit")
+# settings whose effect depends on the table's size: scaled by the sample's fraction on the scratch side,
+# so a copy of 10% crosses the parallel-scan thresholds, spills to disk and fits the cache as the full
+# table would (the thresholds compare with relation sizes, costsize.c/allpaths.c compute_parallel_worker),
+# and a parallel plan's fixed start-up cost weighs against a 10% scan as it does against the full one
+SCALED = {"min_parallel_table_scan_size": 8, "min_parallel_index_scan_size": 8, "effective_cache_size": 8,
+          "work_mem": 64,  # name → the floor in kB (PostgreSQL's own minimum for work_mem is 64 kB)
+          "parallel_setup_cost": 0}  # a plain number (cost units)
+
+
+def mirror_planner_settings(target: psycopg.Connection, scratch: Scratch, fraction: float) -> dict[str, str]:
+    """SET on the scratch session the target's planner settings, the size-dependent ones × `fraction`
+    (see SCALED); returns what was set."""
+    names = list(MIRRORED) + list(SCALED)
+    rows = catalog.q(target, "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", (names,))
+    out = {}
+    for r in rows:
+        value = r["setting"]
+        if r["name"] in SCALED and not r["unit"]:
+            value = repr(float(value) * fraction)
+        elif r["name"] in SCALED:
+            unit_kb = {"8kB": 8, "kB": 1, "MB": 1024}.get(r["unit"] or "kB", 1)
+            kb = max(int(float(value) * unit_kb * fraction), SCALED[r["name"]])
+            value = f"{kb}kB"
+        scratch.execute(sql.SQL("SELECT set_config({}, {}, false)").format(sql.Literal(r["name"]), sql.Literal(value)))
+        out[r["name"]] = value
+    return out

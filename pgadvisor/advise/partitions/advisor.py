@@ -121,7 +121,7 @@ def advise_partitions(dsn: str, statements: list[Any], *, scratch_dsn: str | Non
                     advice = dec.decide(key, profile, results, found)
                     advice.notes = notes + advice.notes
                     advice.assumed_indexes = [f"{key}({', '.join(c)})" for c, _m in copies.indexes]
-                    advice.stats = {"sample_rows": _rows(scratch, copies), "reltuples": profile["reltuples"]}
+                    advice.stats = {"sample_fraction": round(copies.fraction, 5), "reltuples": profile["reltuples"]}
                     if advice.chosen is not None:
                         advice.migration = _migration(table, profile, advice, results)
                     report.advice.append(advice)
@@ -131,12 +131,6 @@ def advise_partitions(dsn: str, statements: list[Any], *, scratch_dsn: str | Non
             report.skipped = str(exc)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _rows(scratch, copies) -> int:
-    from psycopg import sql
-
-    return int(scratch.execute(sql.SQL("SELECT count(*) FROM {}").format(copies.by_label["none"].ident))[0][0])
 
 
 def _migration(table: tuple[str, str], profile: dict[str, Any], advice: TableAdvice, results) -> dict[str, str]:

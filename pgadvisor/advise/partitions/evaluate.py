@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from pgadvisor.advise.partitions.literals import ColumnValues, NoValues, literal_text, retarget
 from pgadvisor.advise.partitions.model import Candidate, Cost, StatementResult, Stmt
@@ -28,6 +29,9 @@ from pgadvisor.pg.scratch import Copy, Scratch, table_columns
 # (chosen by hand: 300k rows of the bench's 3M-row table copy and index in ~5 s on 2 shared cores)
 SAMPLE_FRACTION = 0.10
 MAX_SAMPLE_ROWS = 300_000
+# the copies are vacuumed (all pages all-visible) when at least this share of the target's pages is: index-only
+# scans are costed by that share, and a fresh copy has none (chosen by hand: the nearer of 0% and 100%)
+ALL_VISIBLE_VACUUM = 0.5
 _SCAN_NODES = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan")
 
 
@@ -37,14 +41,23 @@ def sample_fraction(reltuples: float) -> float:
     return min(SAMPLE_FRACTION, MAX_SAMPLE_ROWS / reltuples)
 
 
-class Copies:
-    """The copies of one table in the scratch place: "none" and one per candidate, indexed and analyzed."""
+def all_visible_share(profile: dict[str, Any]) -> float:
+    """pg_class.relallvisible / relpages of the target table (0 when never vacuumed)."""
+    pages = float(profile.get("relpages") or 0)
+    return float(profile.get("relallvisible") or 0) / pages if pages > 0 else 0.0
 
-    def __init__(self, scratch: Scratch, table: tuple[str, str], by_label: dict[str, Copy], indexes: list[tuple]):
+
+class Copies:
+    """The copies of one table in the scratch place: "none" and one per candidate, indexed and analyzed;
+    `fraction` is the sample's share of the table's rows."""
+
+    def __init__(self, scratch: Scratch, table: tuple[str, str], by_label: dict[str, Copy], indexes: list[tuple],
+                 fraction: float):
         self.scratch = scratch
         self.table = table
         self.by_label = by_label
         self.indexes = indexes
+        self.fraction = fraction
         self.pages = partition.relpages(scratch)
 
 
@@ -63,11 +76,15 @@ def build_copies(target: psycopg.Connection, scratch: Scratch, table: tuple[str,
         say(f"building {cand.label}")
         copies[cand.label] = partition.build_partitioned(scratch, base, types, cand.spec,
                                                          scratch.name(table[1], f"c{i}"))
+    vacuum = all_visible_share(profile) >= ALL_VISIBLE_VACUUM
     for copy in copies.values():
         for cols, method in indexes:
             partition.create_index(scratch, copy, cols, method)
-        partition.analyze(scratch, copy)
-    return Copies(scratch, table, copies, indexes)
+        partition.analyze(scratch, copy, vacuum)
+    rows = scratch.execute(sql.SQL("SELECT count(*) FROM {}").format(base.ident))[0][0]
+    reltuples = float(profile.get("reltuples") or 0)
+    real = min(1.0, rows / reltuples) if reltuples > 0 else fraction
+    return Copies(scratch, table, copies, indexes, real or fraction)
 
 
 def _index_columns(profile: dict[str, Any], extra: list[tuple[str, ...]], names: set[str]) -> list[tuple]:
@@ -89,6 +106,7 @@ def cost_statements(target: psycopg.Connection, copies: Copies, profile: dict[st
                     codes: tuple[CodeGuard, CodeGuard]) -> list[StatementResult]:
     """Each statement's full-size cost on the target and its cost on every copy, with literal values."""
     values = ColumnValues(profile["columns"])
+    partition.mirror_planner_settings(target, copies.scratch, copies.fraction)
     out = []
     for s in stmts:
         res = StatementResult(stmt=s, literal=None, full_cost=None)

@@ -1,0 +1,283 @@
+"""Issue 14's benchmark: the partition advisor against every candidate built at full size.
+
+    PYTHONPATH=. python tests/bench/bench_partitions.py [--rows 3000000] [--mixes 40] [--seed 14] [--json out.json]
+
+A throwaway cluster (shared_buffers 128MB). One 30-day time-series table `events` of `--rows` rows
+(identity primary key; arrivals grow over the month; 200 tenants with a cubic skew; an index on
+(tenant_id, ts)) and 12 statement families: time-window aggregates, tenant + time lookups, primary-key
+lookups and updates, non-key filters, a retention delete, inserts.
+
+Built once and reused by every mix:
+  * the advisor's side: its own copies of a sample in the scratch database (pgadvisor's evaluate.py:
+    build_copies + cost_statements, every family costed with its literal values on every copy);
+  * the ground truth: every candidate (none, range by day, range by week, hash(tenant_id)) built at full
+    size in the target database, each family's same literal text EXPLAINed on each (estimated cost),
+    and run with EXPLAIN (ANALYZE, BUFFERS) in a rolled-back transaction (buffers touched: the
+    validation copies).
+Each of `--mixes` random mixes takes 6–12 families with log-uniform call weights (1–10,000), runs
+the advisor's candidates.generate and decide.decide on its statements, and compares with the ground
+truth: the full-size weighted estimated cost Σ calls × cost of each layout, with the same rules
+applied at full size (a retention DELETE is a DROP under RANGE on ts; a layout is admissible when its
+gain is ≥ 10%, no statement with ≥ 1% of the time gets ≥ 3× costlier, and it does not raise the
+weighted buffers) — the ground truth's pick is the admissible layout of least cost, "none" included.
+Finally one end-to-end run of advise_partitions (sample copy, candidates, costs, decision) is timed,
+with the index advisor too when `recommend` takes a scratch place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import time
+from dataclasses import replace
+
+import psycopg
+
+from pgadvisor.advise.partitions import candidates as cands
+from pgadvisor.advise.partitions import decide as dec
+from pgadvisor.advise.partitions.advisor import advise_partitions, table_statements
+from pgadvisor.advise.partitions.evaluate import ALL_VISIBLE_VACUUM, all_visible_share, build_copies, cost_statements
+from pgadvisor.advise.partitions.literals import retarget
+from pgadvisor.advise.partitions.model import Candidate
+from pgadvisor.pg import guard
+from pgadvisor.pg.connect import connect
+from pgadvisor.pg.local import start_cluster
+from pgadvisor.pg.partition import analyze, build_partitioned, create_index, table_profile
+from pgadvisor.pg.scratch import Copy, Scratch, open_scratch, table_columns
+from pgadvisor.workload import StatementStats
+
+TABLE = ("public", "events")
+TENANTS = 200
+LOAD = """
+SELECT setseed(0.14);
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts timestamptz NOT NULL,
+                     tenant_id int NOT NULL, kind int NOT NULL, value float8 NOT NULL, payload text);
+INSERT INTO events (ts, tenant_id, kind, value, payload)
+SELECT timestamptz '2026-11-01 00:00+00' + sqrt(g::float8 / {n}) * interval '30 days',
+       floor(power(random(), 3) * {tenants})::int, floor(random() * 20)::int, random() * 1000, md5(g::text)
+  FROM generate_series(1, {n}) g;
+CREATE INDEX events_tenant_ts ON events (tenant_id, ts);
+VACUUM ANALYZE events;
+"""
+FAMILIES = [
+    ("window_agg", "SELECT tenant_id, count(*), avg(value) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY tenant_id"),
+    ("window_kind", "SELECT kind, sum(value) FROM events WHERE ts >= $1 AND ts < $2 AND kind = $3 GROUP BY kind"),
+    ("recent", "SELECT * FROM events WHERE ts > $1 ORDER BY ts DESC LIMIT 50"),
+    ("tenant_time", "SELECT * FROM events WHERE tenant_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts LIMIT 100"),
+    ("tenant_count", "SELECT count(*) FROM events WHERE tenant_id = $1"),
+    ("tenant_latest", "SELECT max(ts) FROM events WHERE tenant_id = $1"),
+    ("pk_lookup", "SELECT * FROM events WHERE id = $1"),
+    ("pk_update", "UPDATE events SET value = $1 WHERE id = $2"),
+    ("nonkey_filter", "SELECT count(*) FROM events WHERE kind = $1 AND value > $2"),
+    ("payload", "SELECT id FROM events WHERE payload = $1"),
+    ("retention", "DELETE FROM events WHERE ts < $1"),
+    ("insert", "INSERT INTO events (ts, tenant_id, kind, value, payload) VALUES ($1, $2, $3, $4, $5)"),
+]
+# a mix's statements get total time ∝ calls × full-size cost (the share the trap rule reads)
+MS_PER_COST = 0.01
+
+
+def every_candidate(profile: dict, stmts: list) -> list[Candidate]:
+    """Every layout some mix can propose: the union of candidates.generate over each family alone (a
+    mix's candidates come from the columns its statements filter, each family's are among them)."""
+    out: dict[str, Candidate] = {}
+    for s in stmts:
+        for c in cands.generate(profile, [s])[0]:
+            out.setdefault(c.label, c)
+    return list(out.values())
+
+
+def statements() -> list[StatementStats]:
+    return [StatementStats(queryid=name, query=text, userid=10, dbid=0, toplevel=True, calls=1,
+                           total_exec_ms=1.0, rows=1) for name, text in FAMILIES]
+
+
+def ground_truth(target_dsn: str, profile: dict, built: list[Candidate], results: list, indexes: list) -> dict:
+    """Per family and layout: the full-size estimated cost and the buffers its real run touched."""
+    out: dict = {}
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        types = dict(table_columns(conn, TABLE))
+        place = Scratch(conn, "public", target_dsn)
+        base = Copy("public", "events", tuple(types))
+        names = {"none": "events"}
+        vacuum = all_visible_share(profile) >= ALL_VISIBLE_VACUUM
+        for i, cand in enumerate(built[1:]):
+            t0 = time.monotonic()
+            copy = build_partitioned(place, base, types, cand.spec, f"pgadv_gt_{i}")
+            for cols, method in indexes:
+                create_index(place, copy, cols, method)
+            # the target's state of vacuum, as the advisor's copies have it (evaluate.ALL_VISIBLE_VACUUM)
+            analyze(place, copy, vacuum)
+            names[cand.label] = copy.name
+            print(f"  ground truth {cand.label}: built in {time.monotonic() - t0:.0f} s", flush=True)
+        print("  all-visible pages: " + ", ".join(f"{n} {v}/{p}" for n, v, p in conn.execute(
+            "SELECT relname, relallvisible, relpages FROM pg_class WHERE relname IN ('events', 'pgadv_gt_0_5')")))
+        for r in results:
+            if not r.literal:
+                continue
+            for label, name in names.items():
+                text = retarget(r.literal, TABLE, ("public", name))
+                cost = conn.execute("EXPLAIN (FORMAT JSON) " + text).fetchone()[0][0]["Plan"]["Total Cost"]
+                conn.execute("BEGIN")
+                try:
+                    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + text).fetchone()[0][0]["Plan"]
+                finally:
+                    conn.execute("ROLLBACK")
+                buffers = sum(plan.get(k, 0) for k in ("Shared Hit Blocks", "Shared Read Blocks"))
+                out[(r.stmt.queryid, label)] = (float(cost), float(buffers))
+    return out
+
+
+def one_mix(rng: random.Random, profile: dict, results: list, truth: dict) -> dict:
+    k = rng.randint(6, 12)
+    picked = rng.sample(range(len(FAMILIES)), k)
+    mix = []
+    for i in picked:
+        r = results[i]
+        calls = 10 ** rng.uniform(0, 4)
+        full = truth.get((r.stmt.queryid, "none"), (1.0, 0.0))[0]
+        mix.append(replace(r, stmt=replace(r.stmt, calls=calls, total_ms=calls * full * MS_PER_COST)))
+    found, _notes = cands.generate(profile, [r.stmt for r in mix])
+    advice = dec.decide("public.events", profile, mix, found)
+    pick = advice.chosen.label if advice.chosen else "none"
+    labels = [c.label for c in found]
+    w, share = dec.weights(mix)
+    total = {}
+    buffers = {}
+    full_ratio = {}
+    for c in found:
+        tot = buf = 0.0
+        for r in mix:
+            if r.stmt.queryid not in w:
+                continue
+            cost, b = truth[(r.stmt.queryid, c.label)]
+            if dec.is_retention(r, c):
+                cost, b = truth[(r.stmt.queryid, "none")][0] * dec.RETENTION_RATIO, 0.0
+            tot += r.stmt.calls * cost
+            buf += r.stmt.calls * b
+        total[c.label], buffers[c.label] = tot, buf
+    for c in found:
+        full_ratio[c.label] = total[c.label] / total["none"] if total["none"] else 1.0
+    admissible = {"none"}
+    for c in found[1:]:
+        gain = 1 - full_ratio[c.label]
+        trap = any(
+            share.get(r.stmt.queryid, 0) >= dec.TRAP_SHARE and not dec.is_retention(r, c)
+            and truth[(r.stmt.queryid, c.label)][0] >= dec.TRAP_RATIO * max(truth[(r.stmt.queryid, "none")][0], 1e-9)
+            for r in mix if r.stmt.queryid in w)
+        if gain >= dec.MIN_GAIN and not trap and buffers[c.label] <= buffers["none"]:
+            admissible.add(c.label)
+    best = min(admissible, key=lambda lab: total[lab])
+    argmin = min(labels, key=lambda lab: total[lab])
+    errors = {c.label: abs(dec.weighted(mix, c, w) - full_ratio[c.label]) / full_ratio[c.label]
+              for c in found[1:] if full_ratio[c.label] > 0}
+    return {"families": [FAMILIES[i][0] for i in picked], "candidates": labels, "advisor": pick, "truth": best,
+            "argmin": argmin, "regret": (total[pick] - total[best]) / total[best] if total[best] else 0.0,
+            "errors": errors, "false_partition": pick != "none" and best == "none",
+            "more_buffers": pick != "none" and buffers[pick] > buffers["none"],
+            "advisor_ratio": {c: round(dec.weighted(mix, next(x for x in found if x.label == c), w), 4)
+                              for c in labels[1:]},
+            "full_ratio": {c: round(v, 4) for c, v in full_ratio.items()}}
+
+
+def timed_end_to_end(target: str, scratch: str, mix_texts: list[StatementStats]) -> dict:
+    """One advise_partitions run (and the index advisor's recommend with it, when it takes a scratch place)."""
+    import inspect
+
+    from pgadvisor.advise import review
+
+    t0 = time.monotonic()
+    report = advise_partitions(target, mix_texts, scratch_dsn=scratch)
+    part_s = time.monotonic() - t0
+    out = {"advise_partitions_s": round(part_s, 1), "decision": [a.to_dict()["chosen"] for a in report.advice],
+           "skipped": report.skipped}
+    if "scratch_dsn" in inspect.signature(review.recommend).parameters:
+        from pgadvisor.workload import Workload
+
+        wl = Workload("bench", {"start": 0, "end": 86400}, {}, mix_texts)
+        t0 = time.monotonic()
+        rv = review.recommend(target, workload=wl, scratch_dsn=scratch)
+        out["recommend_s"] = round(time.monotonic() - t0, 1)
+        out["recommend_rules"] = sorted({r.rule for r in rv.recommendations})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=3_000_000)
+    ap.add_argument("--mixes", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--json", help="write every mix's result here")
+    args = ap.parse_args()
+    cluster = start_cluster(settings={"shared_buffers": "'128MB'", "max_wal_size": "'4GB'"})
+    try:
+        admin = cluster.dsn()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE bench_target")
+            conn.execute("CREATE DATABASE bench_scratch")
+        target, scratch = cluster.dsn("bench_target"), cluster.dsn("bench_scratch")
+        t0 = time.monotonic()
+        with psycopg.connect(target, autocommit=True) as conn:
+            for part in LOAD.format(n=args.rows, tenants=TENANTS).split(";\n"):
+                if part.strip():
+                    conn.execute(part)
+        print(f"loaded {args.rows:,} rows in {time.monotonic() - t0:.0f} s", flush=True)
+        stmts = statements()
+        with connect(target) as tconn, open_scratch(scratch, tconn) as scr:
+            profile = table_profile(tconn, TABLE)
+            mine = table_statements(stmts, ["public"])[TABLE]
+            built = every_candidate(profile, mine)
+            print(f"candidates any mix may propose: {[c.label for c in built]}", flush=True)
+            t0 = time.monotonic()
+            copies = build_copies(tconn, scr, TABLE, profile, built)
+            results = cost_statements(tconn, copies, profile, mine, (guard.load(tconn), guard.load(scr.conn)))
+            print(f"advisor copies and costs: {time.monotonic() - t0:.0f} s; skipped: "
+                  f"{[(r.stmt.queryid, r.skipped) for r in results if r.skipped]}", flush=True)
+            indexes = copies.indexes
+        truth = ground_truth(target, profile, built, results, indexes)
+        print("\nfamily          " + "".join(f"{c.label:>26}" for c in built))
+        for r in results:
+            cells = []
+            for c in built:
+                cost = truth.get((r.stmt.queryid, c.label), (math.nan, 0))[0]
+                ratio = r.ratio(c.label) if c.spec else 1.0
+                full = cost / truth[(r.stmt.queryid, "none")][0] if truth.get((r.stmt.queryid, "none")) else math.nan
+                cells.append(f"{full:>8.3f} vs {ratio or math.nan:>6.3f} ({cost:>8.0f})")
+            print(f"{r.stmt.queryid:<16}" + "".join(f"{x:>26}" for x in cells))
+        print("  (full-size ratio vs the copies' ratio, and the full-size cost)")
+        rng = random.Random(args.seed)
+        mixes = [one_mix(rng, profile, results, truth) for _ in range(args.mixes)]
+        _summary(mixes)
+        e2e = timed_end_to_end(target, scratch, [replace(s, calls=100, total_exec_ms=100.0) for s in stmts[:8]])
+        print(f"\nend to end at {args.rows:,} rows: {e2e}")
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"mixes": mixes, "end_to_end": e2e}, fh, indent=1)
+    finally:
+        cluster.stop()
+
+
+def _summary(mixes: list[dict]) -> None:
+    print(f"\n{'mix':>4} {'k':>3} {'advisor':>22} {'ground truth':>22} {'argmin':>22} {'regret':>8} {'max err':>8}")
+    for i, m in enumerate(mixes):
+        err = max(m["errors"].values(), default=0.0)
+        print(f"{i:>4} {len(m['families']):>3} {m['advisor']:>22} {m['truth']:>22} {m['argmin']:>22} "
+              f"{m['regret']:>8.1%} {err:>8.1%}")
+    hits = sum(m["advisor"] == m["truth"] for m in mixes)
+    argmin_hits = sum(m["advisor"] == m["argmin"] for m in mixes)
+    errs = [e for m in mixes for e in m["errors"].values()]
+    print(f"\npicks the ground truth's layout: {hits}/{len(mixes)} ({hits / len(mixes):.0%}); the raw argmin "
+          f"of full-size cost: {argmin_hits}/{len(mixes)}")
+    print(f"mean regret {statistics.mean(m['regret'] for m in mixes):.1%}, max {max(m['regret'] for m in mixes):.1%}")
+    if errs:
+        print(f"ratio-transfer error on the weighted ratio: mean {statistics.mean(errs):.1%}, "
+              f"median {statistics.median(errs):.1%}, max {max(errs):.1%} ({len(errs)} mix × candidate)")
+    print(f"'partition' where the ground truth says none: {sum(m['false_partition'] for m in mixes)}; "
+          f"advice that raises weighted buffers on the validation copy: {sum(m['more_buffers'] for m in mixes)}")
+
+
+if __name__ == "__main__":
+    main()
