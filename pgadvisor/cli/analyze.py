@@ -82,3 +82,36 @@ def _anomalies_table(found: list, meta: dict) -> None:
         t.add_row(a.severity, a.kind, ts(a.start), size, what,
                   a.likely_cause or "")
     console.print(t)
+
+
+@app.command()
+def report(
+    out: str = typer.Option(..., "--out", "-o", help="the HTML file to write (one self-contained file: opens offline)"),
+    store: str | None = StoreOpt,
+    server: str | None = typer.Option(None, "--server", help="server name (see `pgadvisor snapshots`)"),
+    since: str = typer.Option("7d", "--since", help="window back from now, e.g. 24h, 7d, 30d"),
+    dsn: str | None = typer.Option(None, "--dsn", envvar="PGADVISOR_DSN",
+                                   help="also run the index advisor against this database for the recommendations "
+                                        "(without it: the catalog rules on the stored schema)"),
+) -> None:
+    """A database review as one HTML file: workload over time, top templates and their series, anomalies marked
+    on them, forecasts, clusters, ranked recommendations with their SQL, index usage and table growth."""
+    import time
+
+    from pgadvisor.report.html import build, render, write
+    from pgadvisor.report.render import err_console
+    from pgadvisor.store import open_store
+    from pgadvisor.workload import pick_server
+
+    t0 = time.perf_counter()
+    try:
+        seconds = _duration(since, "--since")
+        write(out, "")  # an unwritable path fails now, not after the analysis
+        with open_store(store, read_only=True) as st:
+            review = build(st, pick_server(st, server), since=time.time() - seconds, dsn=dsn or None,
+                           progress=lambda m: err_console.print(f"report: {m}…"))
+        size = write(out, render(review))
+    except PgAdvisorError as exc:
+        _fail(exc)
+    err_console.print(f"wrote {out} ({size / 1e6:.1f} MB, {len(review['anomalies'])} anomalies) in "
+                      f"{time.perf_counter() - t0:.1f} s")
