@@ -70,6 +70,10 @@ def coverage_lines(cov: dict[str, Any]) -> list[str]:
     if cov.get("resets"):
         out.append(f"{cov['resets']} counter reset(s) in the window ({', '.join(cov['reset_reasons'])}): "
                    "activity between the last snapshot before and the reset is not counted")
+    if cov.get("reset_statements"):
+        out.append(f"{cov['reset_statements']} statement(s) were removed from pg_stat_statements by a partial "
+                   "pg_stat_statements_reset(userid, dbid, queryid) between snapshots (no deallocation ran): "
+                   "their activity since the snapshot before is not counted")
     if cov.get("evicted_statements"):
         out.append(f"{cov['evicted_statements']} statement(s) seen at one snapshot were gone from "
                    "pg_stat_statements at the next: their activity since the snapshot before is lost")

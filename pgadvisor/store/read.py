@@ -127,6 +127,11 @@ def coverage(db: Backend, sid: int, lo: int, hi: int) -> dict[str, Any]:
             (sid, lo, hi),
         )
     ]
+    # a statement gone while pg_stat_statements' dealloc count (PG 14+) stood still was not evicted: a partial
+    # pg_stat_statements_reset(userid, dbid, queryid) removed it (a full reset is a reset_reason instead)
+    removed = db.query(
+        "SELECT coalesce(sum(n_evicted), 0) FROM snapshots WHERE server_id = ? AND seq BETWEEN ? AND ? "
+        "AND pgss_dealloc IS NOT NULL AND dealloc_delta = 0", (sid, lo, hi))[0][0]
     lost = 0.0
     if r[3]:
         max_col = "pgss_max" if db.schema_version() >= PGSS_MAX_SINCE else "NULL"
@@ -141,7 +146,8 @@ def coverage(db: Backend, sid: int, lo: int, hi: int) -> dict[str, Any]:
         "end": r[6],
         "snapshots": r[0],
         "intervals": r[1],
-        "evicted_statements": r[2],
+        "evicted_statements": r[2] - removed,
+        "reset_statements": removed,  # removed by a partial reset, not evicted
         "dealloc": r[3],  # deallocation runs, not statements
         "dealloc_evicted_estimate": int(round(lost)),  # statement entries those runs evicted, about
         "hidden_statements": r[4],
