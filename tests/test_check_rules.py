@@ -76,3 +76,106 @@ def test_catalog_reads_the_parts_the_rules_need(seeded):
     assert ser["serial_sequence"] == "bad.ser_id_seq" and ser["identity"] is None
     nul2 = next(i for i in schema["indexes"] if i["name"] == "nul2_tenant_code_key")
     assert nul2["nulls_not_distinct"] is True
+
+
+# -- workload rules ------------------------------------------------------------------------------------
+APP_SCHEMA = """
+CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint NOT NULL,
+                     status text NOT NULL, note text, created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);
+CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL);
+"""
+APP_STATEMENTS = (
+    "SELECT * FROM orders WHERE status = 'lost'",  # no index reaches it: a scan of all orders
+    "SELECT * FROM orders WHERE customer_id = 42",  # the index serves it at any size
+    "SELECT id, note FROM orders ORDER BY note",  # sorts all orders
+    "SELECT * FROM orders ORDER BY created_at DESC LIMIT 10",  # a top-N sort, but of all orders
+    "SELECT name FROM countries WHERE name = 'France'",  # small in production
+)
+
+
+def _app_db(make_db) -> str:
+    dsn = make_db()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for text in APP_STATEMENTS:  # the application's tests
+            conn.execute(text)
+    return dsn
+
+
+def _run_workload(facts, thresholds=None) -> dict[str, object]:
+    from pgadvisor.advise.rules import WORKLOAD
+
+    scan = CatalogScan({}, CatalogOptions(trust_statistics=False, thresholds=thresholds or {}))
+    return {r.id: r for rule in WORKLOAD if rule.id != "index-would-help" for r in rule.find_workload(facts, scan)}
+
+
+def test_workload_rules_cost_the_tests_statements_at_declared_sizes(make_db):
+    from pgadvisor.advise.rules.workload import gather
+    from pgadvisor.sql.fingerprint import fingerprint
+
+    dsn = _app_db(make_db)
+    baseline = [fingerprint(APP_STATEMENTS[1])]
+    facts = gather(dsn, rows={"public.orders": 5e6, "public.countries": 250}, baseline_statements=baseline)
+    assert set(facts.fingerprints) >= {fingerprint(t) for t in APP_STATEMENTS}
+    found = _run_workload(facts)
+    lost, by_note, latest = (fingerprint(APP_STATEMENTS[i]) for i in (0, 2, 3))
+    scans = {k for k in found if k.startswith("large-table-scan:")}
+    assert scans == {f"large-table-scan:public.orders:{fp}" for fp in (lost, by_note, latest)}
+    assert {k for k in found if k.startswith("large-table-sort:")} == {f"large-table-sort:public.orders:{by_note}"}
+    rec = found[f"large-table-scan:public.orders:{lost}"]
+    assert rec.evidence["production"] == {"rows": 5e6, "pages": pytest.approx(rec.evidence["production"]["pages"]),
+                                          "source": "config"} and rec.evidence["production"]["pages"] > 10_000
+    new = {k for k in found if k.startswith("new-statement:")}
+    assert f"new-statement:{fingerprint(APP_STATEMENTS[1])}" not in new and f"new-statement:{lost}" in new
+    assert facts.fingerprints == sorted(facts.fingerprints) and baseline[0] in facts.fingerprints
+    # a higher bar silences the scans of 5 million rows
+    assert not [k for k in _run_workload(facts, {"large-table-scan": {"min_rows": 1e7}})
+                if k.startswith("large-table-scan:")]
+
+
+def test_workload_sizes_from_a_production_store(make_db, tmp_path):
+    from pgadvisor.advise.rules.workload import gather
+    from pgadvisor.collect import collect
+    from pgadvisor.errors import UsageError
+    from pgadvisor.store import open_store
+
+    prod = make_db()
+    with psycopg.connect(prod, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute("INSERT INTO orders (customer_id, status) SELECT g % 100, 'new' FROM generate_series(1, 20000) g")
+        conn.execute("ANALYZE orders")
+    path = str(tmp_path / "prod.sqlite")
+    with open_store(path) as st:
+        st.save_snapshot(collect(prod, "prod", plans_top=0))
+    facts = gather(_app_db(make_db), production_store=path, server="prod")
+    assert facts.sizes["public.orders"].rows == 20000 and facts.sizes["public.orders"].source == "store prod"
+    found = _run_workload(facts, {"large-table-scan": {"min_rows": 10_000}})
+    assert any(k.startswith("large-table-scan:public.orders:") for k in found)
+    assert not any(k.startswith("new-statement:") for k in found)  # no baseline: nothing is new
+    with pytest.raises(UsageError, match="no server 'staging'"):
+        gather(prod, production_store=path, server="staging")
+    with pytest.raises(UsageError, match="no store at"):
+        gather(prod, production_store=str(tmp_path / "missing.sqlite"))
+
+
+def test_index_would_help_is_the_advisors_index(make_db):
+    from pgadvisor.advise.rules import ALL
+    from pgadvisor.advise.rules.workload import gather
+
+    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        # tests that load data: the advisor's costs are the test database's (see the rule's doc)
+        conn.execute("INSERT INTO orders (customer_id, status) SELECT g % 500, 's' || (g % 1000) "
+                     "FROM generate_series(1, 50000) g")
+        conn.execute("ANALYZE orders")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT * FROM orders WHERE status = 's7'")
+    facts = gather(dsn, rows={"public.orders": 5e6})
+    scan = CatalogScan({}, CatalogOptions(trust_statistics=False))
+    found = {r.id: r for r in ALL["index-would-help"].find_workload(facts, scan)}
+    assert list(found) == ["index-would-help:public.orders:status"]
+    rec = found["index-would-help:public.orders:status"]
+    assert rec.sql.startswith("CREATE INDEX CONCURRENTLY") and rec.rollback_sql.startswith("DROP INDEX CONCURRENTLY")

@@ -559,3 +559,27 @@ def without_snapshot(conn: psycopg.Connection) -> Iterator[None]:
     yield
     if was_idle and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
+
+
+def planner_costs(conn: psycopg.Connection) -> dict[str, float]:
+    """The planner's cost settings the workload rules cost production sizes with, and work_mem in bytes."""
+    return q(conn, """
+        SELECT current_setting('seq_page_cost')::float8 AS seq_page_cost,
+               current_setting('cpu_tuple_cost')::float8 AS cpu_tuple_cost,
+               current_setting('cpu_operator_cost')::float8 AS cpu_operator_cost,
+               pg_size_bytes(current_setting('work_mem'))::float8 AS work_mem_bytes""")[0]
+
+
+def explain_with(conn: psycopg.Connection, text: str, code: Any, settings: dict[str, str]) -> list | None:
+    """`explain.explain_generic` under planner settings set for this plan only (`enable_seqscan`: "off"),
+    in a savepoint that is rolled back; None when the code guard refuses the text or it cannot be planned.
+    Only `enable_*` settings are accepted: the names and values are ours, never a statement's."""
+    from pgadvisor.pg.explain import explain_generic  # explain imports this module
+
+    for name, value in settings.items():
+        if not name.startswith("enable_") or value not in ("on", "off"):
+            raise ValueError(f"not a planner switch: {name}={value}")
+    with savepoint(conn, keep=False):
+        for name, value in settings.items():
+            conn.execute(mark(f"SET LOCAL {name} = {value}"))
+        return explain_generic(conn, text, code)

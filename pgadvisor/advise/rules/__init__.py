@@ -39,9 +39,13 @@ from pgadvisor.advise.rules import (
     fk_type_mismatch,
     fk_without_index,
     identifier_too_long,
+    index_would_help,
     json_column,
+    large_table_scan,
+    large_table_sort,
     low_cardinality_index,
     money_column,
+    new_statement,
     not_valid_constraint,
     nullable_index_column,
     redundant_index_predicate,
@@ -50,19 +54,10 @@ from pgadvisor.advise.rules import (
     table_without_primary_key,
     timestamp_without_time_zone,
 )
-from pgadvisor.advise.rules.common import CatalogScan
+from pgadvisor.advise.rules.common import CatalogScan, Requires
 from pgadvisor.findings import Recommendation, Severity
 
 KINDS = ("static", "runtime", "workload")
-
-
-@dataclass(frozen=True)
-class Requires:
-    """What the server must offer for a rule to run; `check` reports an unmet one as a skipped rule."""
-
-    min_version: int | None = None  # server_version_num, e.g. 150000
-    extensions: tuple[str, ...] = ()  # created in the database
-    privilege: str | None = None  # "superuser" | "pg_read_all_stats" | "pg_monitor"
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,9 @@ STATIC: tuple[Rule, ...] = tuple(_rule(m) for m in (
     redundant_index_predicate, nullable_index_column, low_cardinality_index, btree_on_array_or_json,
     timestamp_without_time_zone, money_column, char_column, json_column, serial_column, identifier_too_long))
 CATALOG: tuple[Rule, ...] = DROPS + STATIC
-WORKLOAD: tuple[Rule, ...] = ()
+# the rules over the statements the tests ran: `find_workload(workload.gather(...), scan)`
+WORKLOAD: tuple[Rule, ...] = tuple(_rule(m) for m in (large_table_scan, large_table_sort, index_would_help,
+                                                      new_statement))
 ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), *CATALOG, *WORKLOAD)}
 
 

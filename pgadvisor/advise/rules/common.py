@@ -23,6 +23,15 @@ FK_MIN_CHILD_ROWS = 1000.0
 
 
 @dataclass(frozen=True)
+class Requires:
+    """What the server must offer for a rule to run; `check` reports an unmet one as a skipped rule."""
+
+    min_version: int | None = None  # server_version_num, e.g. 150000
+    extensions: tuple[str, ...] = ()  # created in the database
+    privilege: str | None = None  # "superuser" | "pg_read_all_stats" | "pg_monitor"
+
+
+@dataclass(frozen=True)
 class CatalogOptions:
     """The thresholds of the catalog rules.
 
