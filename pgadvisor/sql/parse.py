@@ -127,11 +127,17 @@ def parse_statement(text: str, schema: Schema | None = None) -> ParsedStatement:
 
 def with_example_kinds(ps: ParsedStatement, examples: list[ParsedStatement]) -> ParsedStatement:
     """`ps` (a text with $n) with each LIKE on a parameter made a prefix LIKE when every example (the
-    same statement with logged parameter values) has a prefix pattern (`'abc%'`) there."""
+    same statement with logged parameter values) has a prefix pattern (`'abc%'`) there, and each
+    `to_tsvector($n, col)` given the text search configuration when every example names the same one."""
     if not examples or any(not e.ok or len(e.predicates) != len(ps.predicates) for e in examples):
         return ps
     preds = list(ps.predicates)
     for i, p in enumerate(preds):
+        if p.kind == "fulltext" and "$" in (p.expression or ""):
+            found = {(e.predicates[i].kind, e.predicates[i].column, e.predicates[i].expression) for e in examples}
+            kind, column, expression = next(iter(found))
+            if len(found) == 1 and kind == "fulltext" and column == p.column and "$" not in (expression or "$"):
+                preds[i] = replace(p, expression=expression)
         if p.kind == "like" and p.constant is None and all(
             e.predicates[i].kind == "prefix_like"
             and e.predicates[i].column == p.column
@@ -418,6 +424,17 @@ _FLIP_BOUND = {"lower": "upper", "upper": "lower"}
 
 def _is_param(node: exp.Expr | None) -> bool:
     return isinstance(node, (exp.Parameter, exp.Placeholder))
+
+
+def _config_param_only(side: exp.Expr) -> bool:
+    """`to_tsvector($n, ...)` (or `$n::regconfig`) with no other parameter and no aggregate."""
+    if not isinstance(side, exp.Anonymous) or side.name.lower() != "to_tsvector" or len(side.expressions) != 2:
+        return False
+    config, document = side.expressions
+    while isinstance(config, exp.Cast):
+        config = config.this
+    return (_is_param(config) and not any(_is_param(n) for n in _local_nodes(document))
+            and not side.find(exp.AggFunc, exp.Window))
 
 
 def _constant_sql(node: exp.Expr | None) -> str | None:
@@ -871,11 +888,13 @@ class _Extractor:
                     self.seen.add(predicate)
                     self.predicates.append(predicate)
 
-    def target(self, scope: _Scope, side: exp.Expr | None) -> _Target | None:
+    def target(self, scope: _Scope, side: exp.Expr | None, *, config_param: bool = False) -> _Target | None:
         """The column (or one-table expression) a predicate side filters on.
 
         Returns (column, expression node or None, extra column refs, indexable) or None when the side
-        reads no column of this statement or columns of several tables.
+        reads no column of this statement or columns of several tables. `config_param`: a side
+        `to_tsvector($n, ...)` whose only parameter is the text search configuration (pg_stat_statements
+        made the constant a $n) keeps its expression, $n and all, for the advisor to fill in.
         """
         side = _strip(side)
         if side is None:
@@ -901,8 +920,9 @@ class _Extractor:
         main = resolved[0]
         indexable = not any(_is_param(n) for n in _local_nodes(side)) and not side.find(exp.AggFunc,
                                                                                         exp.Window)
-        expression = _with_base_names(side, resolved) if indexable else None
-        return main, expression, tuple(refs[1:]) if indexable else (), indexable
+        keep = indexable or (config_param and _config_param_only(side))
+        expression = _with_base_names(side, resolved) if keep else None
+        return main, expression, tuple(refs[1:]) if keep else (), indexable
 
     def atom(self, scope: _Scope, atom: exp.Expr) -> None:
         """Classify one predicate (an AND/OR operand) into a Predicate or a JoinPair."""
@@ -961,6 +981,12 @@ class _Extractor:
         if _local_columns(_strip(value)):
             return  # the other side reads columns too (other tables, or unresolved): not a plain filter
         kind, constant, bound = _classify(node, value, negated, flipped)
+        if kind == "fulltext" and not indexable:  # to_tsvector($n, col) @@ ...: the configuration is a $n
+            found = self.target(scope, right if flipped else left, config_param=True)
+            if found and found[1] is not None:
+                column, expression, extra, _ = found
+                self.emit(_predicate(column, kind, expression, extra))
+                return
         if not indexable and kind != "other":
             kind, constant, bound = "other", None, None
         self.emit(_predicate(column, kind, expression, extra, constant=constant, bound=bound))
