@@ -38,6 +38,7 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
     read as an all-clear."""
     from pgadvisor.advise.drops import recommend_drops
     from pgadvisor.advise.indexes import AdvisorOptions, recommend_indexes, whatif_single
+    from pgadvisor.advise.indexes.candidates import TS_CONFIG_KEY
     from pgadvisor.advise.rules import create_index
     from pgadvisor.pg import catalog
     from pgadvisor.pg.connect import connect
@@ -54,6 +55,9 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
             notes.append("this server is a hot standby: its workload is its read-only queries; indexes are "
                          "created on the primary")
         schema = catalog.read_schema(conn, notes)
+        # the configuration a `to_tsvector($n, col)` is assumed to use when no logged sample names one
+        schema[TS_CONFIG_KEY] = next((x["setting"] for x in catalog.settings(conn)
+                                      if x["name"] == "default_text_search_config"), None)
         age_days = catalog.stats_age_days(conn)
         conn.rollback()
         skipped_other_db = 0

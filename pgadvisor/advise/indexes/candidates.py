@@ -39,6 +39,11 @@ BRIN_MAX_CHURN = 0.05
 BRIN_MIN_CORRELATION = 0.95
 _TEXT_TYPES = ("text", "character varying", "varchar", "character", "citext")
 _PARAM = re.compile(r"\$\d+")
+# to_tsvector's configuration as pg_stat_statements leaves it: `$n`, maybe cast to regconfig (as sqlglot writes it)
+_TS_CONFIG_PARAM = re.compile(r"^to_tsvector\(\s*(?:CAST\(\s*\$\d+\s+AS\s+REGCONFIG\s*\)|\$\d+(?:::regconfig)?)\s*,",
+                              re.I)
+# the key of the schema dict (SchemaView.schema) that holds the server's default_text_search_config
+TS_CONFIG_KEY = "default_text_search_config"
 # expressions whose value is text: candidates for a text_pattern_ops key under prefix LIKE
 _TEXT_EXPR = re.compile(r"^\s*(lower|upper|btrim|ltrim|rtrim|initcap|unaccent)\s*\(|->>", re.I)
 
@@ -85,6 +90,30 @@ def _plain(p: Predicate) -> bool:
 def _expr_ok(expr: str | None) -> bool:
     # a normalized constant ($n) inside the expression cannot be indexed: its value is unknown
     return bool(expr) and not _PARAM.search(expr or "")
+
+
+def fulltext_expression(expression: str | None, default_config: str | None) -> tuple[str | None, str]:
+    """The indexable form of a full-text predicate's expression, and what was assumed for it ("" or a
+    clause for the recommendation's why).
+
+    pg_stat_statements turns `to_tsvector('english', name)` into `to_tsvector($1, name)`; the logged
+    examples fill the configuration in when there are some (sql.parse.with_example_kinds). Without
+    them the server's `default_text_search_config` (TS_CONFIG_KEY in the schema dict) is assumed: the
+    planner uses the index only for a query whose configuration is the index's."""
+    if not expression:
+        return None, ""
+    m = _TS_CONFIG_PARAM.match(expression)
+    if m is None:
+        return (expression if _expr_ok(expression) else None), ""
+    rest = expression[m.end():]
+    if not default_config or _PARAM.search(rest):
+        return None, ""
+    config = default_config.removeprefix("pg_catalog.")
+    literal = "'" + config.replace("'", "''") + "'::regconfig"
+    return (f"to_tsvector({literal}, {rest.lstrip()}",
+            f"; the text search configuration is a parameter in pg_stat_statements and no logged sample "
+            f"names it: assumed to be the server's default_text_search_config ({config}) — the index serves "
+            f"only queries that pass that configuration")
 
 
 def _literal(constant: str | None) -> bool:
@@ -367,14 +396,17 @@ class CandidateGenerator:
                 d = IndexDef(schema, table, (key,), "gin")
                 self._add(stmt_key, d, "gin", "rule", f"jsonb containment (@>) on {col} is served by a GIN index")
             elif p.kind == "fulltext":
-                if p.expression and _expr_ok(p.expression):
-                    part = self._part(col, p.expression, p.extra_columns)
-                elif ctype.startswith("tsvector"):
+                why = f"full-text search on {col} is served by a GIN index"
+                expression, assumed = fulltext_expression(p.expression, self.view.schema.get(TS_CONFIG_KEY))
+                if expression:
+                    part = self._part(col, expression, p.extra_columns)
+                    why += assumed
+                elif ctype.startswith("tsvector") and not p.expression:
                     part = KeyPart(column=col, expr_columns=(col,))
                 else:
                     continue
                 d = IndexDef(schema, table, (part,), "gin")
-                self._add(stmt_key, d, "gin", "rule", f"full-text search on {col} is served by a GIN index")
+                self._add(stmt_key, d, "gin", "rule", why)
         # BRIN: a range on a large, append-mostly table whose rows are stored in the column's order
         relpages = float(rel.get("relpages") or 0)
         if relpages < self.brin_min_pages:
