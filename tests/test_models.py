@@ -1,0 +1,134 @@
+"""The query-time model without a database: plan features, the gate, the interval, persistence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+
+import numpy as np
+import pytest
+
+from pgadvisor.errors import EXIT_CANNOT_RUN
+from pgadvisor.models import persist
+from pgadvisor.models.evaluate import compare, held_out_split
+from pgadvisor.models.features import flatten, plan_frame
+from pgadvisor.models.query_time import QueryTimeModel, q_error
+from pgadvisor.models.synthetic import plan_table, synthetic_plan
+
+SMALL = {"n_estimators": 30}  # enough trees for these tests' simple tables, fast
+
+
+@pytest.fixture(scope="module")
+def table():
+    return plan_table(160)
+
+
+@pytest.fixture(scope="module")
+def fitted(table):
+    train, test, _ = held_out_split(table)
+    return QueryTimeModel("xgboost", SMALL).fit(train), train, test
+
+
+def test_flatten_counts_operators_loops_and_access_paths():
+    plan = [{"Plan": {
+        "Node Type": "Nested Loop", "Total Cost": 500.0, "Startup Cost": 0.5, "Plan Rows": 100, "Plan Width": 16,
+        "Plans": [
+            {"Node Type": "Seq Scan", "Relation Name": "a", "Parent Relationship": "Outer", "Total Cost": 100.0,
+             "Plan Rows": 50, "Plan Width": 8},
+            {"Node Type": "Index Scan", "Relation Name": "b", "Index Name": "b_pkey", "Parent Relationship": "Inner",
+             "Total Cost": 8.0, "Plan Rows": 2, "Plan Width": 8, "Workers Planned": 0},
+        ]}}]
+    flat = flatten(plan)
+    f = flat.features
+    assert flat.operators == {"Nested Loop", "Seq Scan", "Index Scan"}
+    assert flat.access_paths == {"Seq Scan:a:", "Index Scan:b:b_pkey"}
+    assert f["n_nodes"] == 3 and f["depth"] == 2 and f["n_joins"] == 1 and f["n_index_scans"] == 1
+    # the inner side runs once per outer row: 50 loops of 2 rows, 50 loops of 8 cost units
+    assert f["max_loops"] == pytest.approx(np.log1p(50))
+    assert f["rows[Index Scan]"] == pytest.approx(np.log1p(100))
+    assert f["cost[Index Scan]"] == pytest.approx(np.log1p(400))
+    assert f["cost[Nested Loop]"] == pytest.approx(np.log1p(392))  # its own cost: 500 less its children's
+    assert f["total_cost"] == pytest.approx(np.log1p(500))
+
+
+def test_estimator_conventions(table):
+    m = QueryTimeModel("forest", {"n_estimators": 10}, coverage=0.8)
+    assert vars(m) == {"kind": "forest", "params": {"n_estimators": 10}, "coverage": 0.8, "cost_slack": 2.0,
+                       "random_state": 0}
+    assert m.fit(table) is m
+    assert m.feature_names_ and m.estimator_ is not None and m.n_rows_ == len(table)
+
+
+def test_model_beats_the_cost_baselines_on_held_out_rows(fitted):
+    model, train, test = fitted
+    res = compare(model, train, test)
+    # index scans take 3× what their cost says: one factor (B1) or one slope (B2) cannot learn that
+    assert res["in_support"] == 1.0
+    assert res["model"]["median"] < 1.1 and res["model"]["p95"] < res["B1"]["p95"]
+    assert res["model"]["p95"] < res["B2"]["p95"]
+
+
+def test_interval_and_contributions(fitted):
+    model, _, test = fitted
+    preds = model.explain(test)
+    inside = np.mean([p.interval_ms[0] <= t <= p.interval_ms[1] for p, t in zip(preds, test["ms"])])
+    assert inside >= 0.7  # nominal 90%, on a few dozen rows
+    p = preds[0]
+    assert p.interval_ms[0] < p.predicted_ms < p.interval_ms[1]
+    assert p.contributions and {"feature", "value", "log_ms", "factor"} <= set(p.contributions[0])
+    # the contributions are xgboost's own: they add up (with the bias) to the learned correction
+    X = model._inputs(test.iloc[:1])[0]
+    contribs = model._contributions(X)[0]
+    assert contribs.sum() == pytest.approx(float(model._raw(X)[0]), rel=1e-4, abs=1e-4)
+
+
+def test_unseen_index_or_cost_falls_back_to_the_calibrated_cost(fitted):
+    model, _, _ = fitted
+    unseen = plan_frame([synthetic_plan(5000.0, 100.0, True, relation="other"),  # another relation's index
+                         synthetic_plan(1e9, 100.0, False)])  # far beyond the trained costs
+    preds = model.explain(unseen)
+    assert [p.in_support for p in preds] == [False, False]
+    assert any("access path not seen in training: Index Scan:other:other_idx" in r for r in preds[0].reasons)
+    assert any("outside the trained range" in r for r in preds[1].reasons)
+    for p in preds:
+        assert p.predicted_ms == pytest.approx(p.baseline_ms) and not p.contributions
+    seen = model.explain(plan_frame([synthetic_plan(5000.0, 100.0, True)]))[0]
+    assert seen.in_support and not seen.reasons
+
+
+def test_flattened_plans_predict_like_the_frame(fitted):
+    model, _, test = fitted
+    plans = [synthetic_plan(c, 10.0, i % 2 == 0) for i, c in enumerate([50.0, 800.0, 20000.0])]
+    assert np.allclose(model.predict([flatten(p) for p in plans]), model.predict(plan_frame(plans)))
+
+
+@pytest.mark.parametrize("kind", ["xgboost", "forest", "gbm"])
+def test_persist_round_trip_without_pickle(table, kind):
+    model = QueryTimeModel(kind, {"n_estimators": 20}).fit(table)
+    body = persist.dump(model)
+    assert b"pickle" not in zlib.decompress(body) and zlib.decompress(body).startswith(b"{")
+    again = persist.load(body, hashlib.sha256(body).hexdigest())
+    assert np.allclose(again.predict(table), model.predict(table))
+    assert again.support(table) == model.support(table)
+
+
+def test_damaged_or_newer_models_are_refused(table):
+    body = persist.dump(QueryTimeModel("xgboost", SMALL).fit(table))
+    with pytest.raises(persist.ModelError, match="damaged") as exc:
+        persist.load(body[:-10] + b"0123456789", hashlib.sha256(body).hexdigest(), version=3)
+    assert exc.value.exit_code == EXIT_CANNOT_RUN and "--model-version" in exc.value.hint
+    with pytest.raises(persist.ModelError, match="damaged"):
+        persist.load(b"not zlib at all")
+    state = json.loads(zlib.decompress(body))
+    state["format"] = persist.FORMAT + 1
+    with pytest.raises(persist.ModelError, match="newer pgadvisor"):
+        persist.load(zlib.compress(json.dumps(state).encode()))
+    state["format"] = persist.FORMAT
+    state["estimator"] = {"xgboost": "{not a booster"}
+    with pytest.raises(persist.ModelError, match="damaged or unreadable"):
+        persist.load(zlib.compress(json.dumps(state).encode()))
+
+
+def test_q_error_is_symmetric():
+    assert list(q_error([2.0, 1.0, 5.0], [1.0, 2.0, 5.0])) == pytest.approx([2.0, 2.0, 1.0])
