@@ -96,11 +96,13 @@ class Rejected:
 
 
 def rank(recs: list[Recommendation]) -> list[Recommendation]:
-    """By benefit (ms/day, then cost reduction), then rule, then target: deterministic."""
+    """Verified before unverified (proposed by rule: no plan checked them), then by benefit (ms/day, then
+    cost reduction), then rule, then target: deterministic."""
 
     def key(r: Recommendation):
         b = r.benefit or {}
-        return (-(b.get("ms_per_day") or 0.0), -(b.get("cost_saved") or 0.0), r.rule, r.target, r.id)
+        return (r.verified == Verified.rule, -(b.get("ms_per_day") or 0.0), -(b.get("cost_saved") or 0.0), r.rule,
+                r.target, r.id)
 
     return sorted(recs, key=key)
 

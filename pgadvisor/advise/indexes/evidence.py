@@ -159,8 +159,20 @@ class Evidence:
         used_bytes = sum(self.ev.size(d) or 0 for d in config)
         count = len(config)
         by_key = {q.key: q for q in self.ev.stmts}
+        grouped = by_table_of(config)
         for c in sorted(rules, key=lambda c: c.id):
             d = c.index
+            served = [by_key[k] for k in sorted(c.statements) if k in by_key]
+            hosts = {q.key: self._chosen_serving(q, grouped, d.table_key) for q in served}
+            if served and all(hosts.values()):
+                names = sorted({h.label() for h in hosts.values() if h is not None})
+                rejected[c.id] = Rejected(
+                    c.id, d.table_key,
+                    f"not verified (hypopg cannot cost a {d.method.upper()} index) and the verified "
+                    f"{'index' if len(names) == 1 else 'indexes'} {', '.join(names)} already serve its statements",
+                    {"served_by": names, "statements": [q.key for q in served]},
+                )
+                continue
             size = self.ev.engine.estimate_size(d)
             if cap is not None and count >= cap:
                 rejected[c.id] = Rejected(c.id, d.table_key, f"max-indexes cap ({cap}) reached")
@@ -172,12 +184,21 @@ class Evidence:
                 continue
             count += 1
             used_bytes += size
-            served = [by_key[k] for k in sorted(c.statements) if k in by_key]
-            recs.append(self._rule_recommendation(c, served, size, config, taken))
+            partly = sorted({h.label() for h in hosts.values() if h is not None})
+            recs.append(self._rule_recommendation(c, served, size, config, taken, partly))
         return recs
 
+    def _chosen_serving(self, q: Stmt, grouped: ByTable, table_key: str) -> IndexDef | None:
+        """The chosen (verified) index on `table_key` that the planner uses for `q` and that lowers its cost."""
+        if not grouped.get(table_key):
+            return None
+        plan = self.ev.plan(q, grouped)
+        if eff(q, plan) >= q.base:
+            return None
+        return next((d for d in sorted(plan.used, key=lambda x: x.label()) if d.table_key == table_key), None)
+
     def _rule_recommendation(self, c: Candidate, served: list[Stmt], size: int, config: list[IndexDef],
-                             taken: set[tuple[str, str]]) -> Recommendation:
+                             taken: set[tuple[str, str]], partly: list[str] | None = None) -> Recommendation:
         d = c.index
         name = index_name(d, taken)
         taken.add((d.schema, name))
@@ -185,7 +206,10 @@ class Evidence:
         why = (
             c.why
             + ("; " + f"requires {c.requires}" if c.requires else "")
-            + "; proposed by rule: hypopg cannot simulate this index type, so the benefit is not measured"
+            + "; proposed by rule, not verified: hypopg cannot simulate this index type, so the planner has not "
+            "costed it and the benefit is not measured (ranked below the verified recommendations; build it on "
+            "a copy and compare the plans first)"
+            + (f"; some of its statements are already served by the verified {', '.join(partly)}" if partly else "")
         )
         return create_index.recommendation(
             d,
