@@ -169,3 +169,12 @@ def test_native_migration_runs_and_keeps_every_row(admin_dsn, target, scratch):
     assert before == after and before[0] == 120000
     assert kind == "p" and parts[0] > 3
     assert new_id == 120001
+
+
+def test_on_postgresql_18(pg18_admin_dsn):
+    with scratch_db(pg18_admin_dsn, "parts18", EVENTS, extensions=()) as dsn:
+        report = advise_partitions(dsn, [WINDOW, RETENTION, INSERT], scratch_dsn=dsn, scratch_schema="pgadv_scratch",
+                                   include_small=True, tables=["public.events"])
+    assert report.skipped is None, report.skipped
+    [advice] = report.advice
+    assert advice.decision == "partition" and advice.chosen.spec.column == "ts"

@@ -160,12 +160,13 @@ def analyze(scratch: Scratch, copy: Copy, vacuum: bool) -> None:
     scratch.execute(sql.SQL("VACUUM ANALYZE {}" if vacuum else "ANALYZE {}").format(copy.ident))
 
 
-def relpages(scratch: Scratch) -> dict[str, int]:
-    """Pages of each table of ours in the scratch schema (after ANALYZE), by name."""
+def relpages(scratch: Scratch) -> dict[str, tuple[int, float]]:
+    """(pages, rows) of each table and index of ours in the scratch schema (after ANALYZE), by name."""
     rows = scratch.execute(sql.SQL(
-        "SELECT c.relname, greatest(c.relpages, 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = {} AND c.relname LIKE 'pgadv\\_%' AND c.relkind = 'r'").format(sql.Literal(scratch.schema)))
-    return {r[0]: int(r[1]) for r in rows}
+        "SELECT c.relname, greatest(c.relpages, 1), greatest(c.reltuples, 1) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = {} AND c.relkind IN ('r', 'i')").format(sql.Literal(scratch.schema)))
+    return {r[0]: (int(r[1]), float(r[2])) for r in rows}
 
 
 def explain_literal(conn: psycopg.Connection, text: str, codes: tuple[CodeGuard, ...]) -> dict[str, Any]:
@@ -185,21 +186,21 @@ def explain_literal(conn: psycopg.Connection, text: str, codes: tuple[CodeGuard,
     return doc
 
 
-def pages_touched(plan: dict[str, Any], pages: dict[str, int]) -> float:
-    """Estimated buffers a plan touches: a whole relation per sequential scan, an index probe plus one page
-    per estimated row (at most the relation) per index scan, no heap page for an index-only scan."""
-    total = 0.0
+def pages_touched(plan: dict[str, Any], pages: dict[str, tuple[int, float]]) -> float:
+    """Estimated buffers a plan touches: the whole relation per sequential scan; per index scan a probe and
+    the index's pages in proportion to the rows it returns, plus (not for an index-only scan) one heap
+    page per row, at most the relation's pages."""
     node_type = plan.get("Node Type", "")
-    rel = plan.get("Relation Name")
-    rows = float(plan.get("Plan Rows", 0)) * float(plan.get("Actual Loops", 1) or 1)
+    rows = float(plan.get("Plan Rows", 0))
+    total = 0.0
+    rel = pages.get(plan.get("Relation Name", ""))
+    index = pages.get(plan.get("Index Name", ""))
     if rel and node_type == "Seq Scan":
-        total += pages.get(rel, 1)
-    elif rel and node_type in ("Index Scan", "Bitmap Heap Scan"):
-        total += min(pages.get(rel, 1), rows) + (INDEX_PROBE_PAGES if node_type == "Index Scan" else 0)
-    elif node_type in ("Index Only Scan", "Bitmap Index Scan"):
-        total += INDEX_PROBE_PAGES
-    elif rel and node_type in ("ModifyTable",):
-        total += 0
+        total += rel[0]
+    if index and node_type in ("Index Scan", "Index Only Scan", "Bitmap Index Scan"):
+        total += INDEX_PROBE_PAGES + min(index[0], rows * index[0] / index[1])
+    if rel and node_type in ("Index Scan", "Bitmap Heap Scan"):
+        total += min(rel[0], rows)
     for child in plan.get("Plans", []) or []:
         total += pages_touched(child, pages)
     return total

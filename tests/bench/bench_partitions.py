@@ -35,6 +35,7 @@ import time
 from dataclasses import replace
 
 import psycopg
+from psycopg import sql
 
 from pgadvisor.advise.partitions import candidates as cands
 from pgadvisor.advise.partitions import decide as dec
@@ -237,6 +238,11 @@ def main() -> None:
             print(f"advisor copies and costs: {time.monotonic() - t0:.0f} s; skipped: "
                   f"{[(r.stmt.queryid, r.skipped) for r in results if r.skipped]}", flush=True)
             indexes = copies.indexes
+            none = copies.by_label["none"].name
+            query = "SELECT relname, relallvisible, relpages FROM pg_class WHERE relname IN ({}, {})"
+            seen = scr.execute(sql.SQL(query).format(sql.Literal(none), sql.Literal(none[:-4] + "c0_5")))
+            print("  all-visible pages of the advisor's copies: " + ", ".join(f"{n} {v}/{p}" for n, v, p in seen),
+                  flush=True)
         truth = ground_truth(target, profile, built, results, indexes)
         print("\nfamily          " + "".join(f"{c.label:>26}" for c in built))
         for r in results:
