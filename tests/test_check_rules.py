@@ -189,3 +189,32 @@ def test_workload_fixture_every_rule_fires_on_its_statement_and_not_on_the_twins
     assert sorted(r.id for r in recs) == sorted(k for keys in expected.values() for k in keys)
     for row in bench.score(recs, expected):
         assert (row["precision"], row["recall"]) == (1.0, 1.0), row
+
+
+def test_runtime_rules_read_the_statistics_counters(make_db):
+    dsn = make_db(extensions=())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in ("fresh", "stale", "churned", "vacuumed"):
+            conn.execute(f"CREATE TABLE {name} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int) "
+                         "WITH (autovacuum_enabled = off)")
+            conn.execute(f"INSERT INTO {name} (v) SELECT g FROM generate_series(1, 20000) g")
+        conn.execute("SELECT pg_stat_force_next_flush()")  # the inserts are counted before the ANALYZEs
+        conn.execute("SELECT 1")
+        conn.execute("ANALYZE fresh")
+        conn.execute("ANALYZE churned")
+        conn.execute("ANALYZE vacuumed")
+        conn.execute("DELETE FROM churned WHERE id % 2 = 0")
+        conn.execute("DELETE FROM vacuumed WHERE id % 2 = 0")
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        conn.execute("SELECT 1")
+        conn.execute("VACUUM ANALYZE vacuumed")
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    with psycopg.connect(dsn) as conn:
+        schema = read_schema(conn)
+    scan = CatalogScan(schema, CatalogOptions(thresholds={"table-bloat": {"min_bytes": 0}}))
+    stale = {r.id for r in ALL["stale-statistics"].find(scan)}
+    bloat = {r.id for r in ALL["table-bloat"].find(scan)}
+    # churned: 10,000 of 20,000 rows deleted since its ANALYZE — stale too
+    assert stale == {"stale-statistics:public.stale", "stale-statistics:public.churned"}
+    assert bloat == {"table-bloat:public.churned"}
+    assert ALL["table-bloat"].kind == ALL["stale-statistics"].kind == "runtime"

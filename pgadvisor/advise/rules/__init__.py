@@ -51,6 +51,8 @@ from pgadvisor.advise.rules import (
     redundant_index_predicate,
     sequence_near_overflow,
     serial_column,
+    stale_statistics,
+    table_bloat,
     table_without_primary_key,
     timestamp_without_time_zone,
 )
@@ -98,7 +100,9 @@ STATIC: tuple[Rule, ...] = tuple(_rule(m) for m in (
     table_without_primary_key, fk_type_mismatch, sequence_near_overflow, not_valid_constraint,
     redundant_index_predicate, nullable_index_column, low_cardinality_index, btree_on_array_or_json,
     timestamp_without_time_zone, money_column, char_column, json_column, serial_column, identifier_too_long))
-CATALOG: tuple[Rule, ...] = DROPS + STATIC
+# statistics a test database does not have: `check --include-runtime` (drop-unused-index is one too)
+RUNTIME: tuple[Rule, ...] = tuple(_rule(m) for m in (stale_statistics, table_bloat))
+CATALOG: tuple[Rule, ...] = DROPS + STATIC + RUNTIME
 # the rules over the statements the tests ran: `find_workload(workload.gather(...), scan)`
 WORKLOAD: tuple[Rule, ...] = tuple(_rule(m) for m in (large_table_scan, large_table_sort, index_would_help,
                                                       new_statement))
