@@ -11,8 +11,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pgadvisor.documents import document
-
 # Texts from the server (statements, object names, errors) are printed literally: no console reads
 # markup, emoji codes or highlights; our own styling goes through `styled`.
 console = Console(markup=False, emoji=False, highlight=False)
@@ -39,30 +37,18 @@ def short(text: str, width: int = 90) -> str:
     return one if len(one) <= width else one[: width - 1] + "…"
 
 
-def workload_doc(w) -> dict[str, Any]:
-    return document(server=w.server, window=w.window, coverage=w.coverage,
-                    statements=[s.to_dict() for s in w.statements])
+def workload_doc(w, profile=None) -> dict[str, Any]:
+    """`pgadvisor workload`'s JSON document (report/workload.py)."""
+    from pgadvisor.report.workload import workload_doc as doc
+
+    return doc(w, profile)
 
 
-def workload_table(w) -> None:
-    cov = w.coverage
-    console.print(styled((w.server, "bold"), f" · {ts(w.window.get('start'))} → {ts(w.window.get('end'))} · "
-                  f"{cov.get('intervals', 0)} intervals"))
-    if not w.statements:
-        console.print("no statement activity in this window (collect at least two snapshots)")
-    total = sum(s.total_exec_ms for s in w.statements) or 1.0
-    t = Table(show_lines=False, expand=False)
-    for col in ("#", "calls", "total ms", "%", "mean ms", "rows"):
-        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    t.add_column("query", no_wrap=True)
-    qwidth = max(30, console.width - 62)
-    for i, s in enumerate(w.statements, 1):
-        t.add_row(str(i), f"{s.calls:,}", f"{s.total_exec_ms:,.1f}", f"{100 * s.total_exec_ms / total:.0f}",
-                  f"{s.mean_exec_ms:,.2f}", f"{s.rows:,}", short(s.query, qwidth))
-    if w.statements:
-        console.print(t)
-    for line in coverage_lines(cov):
-        console.print(styled(("!", "yellow"), f" {line}"))
+def workload_table(w, profile=None) -> None:
+    """`pgadvisor workload`'s terminal view (report/workload.py)."""
+    from pgadvisor.report.workload import workload_table as table
+
+    table(w, profile)
 
 
 def coverage_lines(cov: dict[str, Any]) -> list[str]:
