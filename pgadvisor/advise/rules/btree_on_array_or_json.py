@@ -26,6 +26,7 @@ from pgadvisor.advise.rules.common import (
     CatalogScan,
     finding,
     index_id,
+    is_partition,
     key_columns,
     manual,
     rollback_sql,
@@ -46,7 +47,7 @@ def _composite(col: dict | None) -> bool:
 def find(scan: CatalogScan) -> list[Recommendation]:
     recs = []
     for ix, e in scan.indexes():
-        if not e.valid or e.method != "btree":
+        if is_partition(scan, ix["schema"], ix["table"]) or not e.valid or e.method != "btree":
             continue
         keys = key_columns(scan, ix)
         hits = [(name, col) for name, col in keys if _composite(col)]

@@ -23,7 +23,16 @@ on both, serves them well; a column whose rare value is most of what the queries
 
 from __future__ import annotations
 
-from pgadvisor.advise.rules.common import CatalogScan, finding, index_id, key_columns, manual, rollback_sql, table_of
+from pgadvisor.advise.rules.common import (
+    CatalogScan,
+    finding,
+    index_id,
+    is_partition,
+    key_columns,
+    manual,
+    rollback_sql,
+    table_of,
+)
 from pgadvisor.findings import Recommendation, Severity
 from pgadvisor.indexdef import qualified
 
@@ -47,7 +56,8 @@ def _few_values(scan: CatalogScan, ix: dict, col: dict) -> bool:
 def find(scan: CatalogScan) -> list[Recommendation]:
     recs = []
     for ix, e in scan.indexes():
-        if not e.valid or e.unique or e.method != "btree" or not e.keys:
+        if is_partition(scan, ix["schema"], ix["table"]) or not e.valid or e.unique or e.method != "btree" \
+                or not e.keys:
             continue
         name, col = key_columns(scan, ix)[0]
         if col is None or not (col["type"] == "boolean" or _few_values(scan, ix, col)):

@@ -32,6 +32,7 @@ from pgadvisor.advise.rules.common import (
     CatalogScan,
     finding,
     index_id,
+    is_partition,
     key_columns,
     manual,
     rollback_sql,
@@ -74,7 +75,7 @@ def _mostly_null(scan: CatalogScan, ix: dict, keys: list) -> str | None:
 def find(scan: CatalogScan) -> list[Recommendation]:
     recs = []
     for ix, e in scan.indexes():
-        if not e.valid or not e.keys:
+        if is_partition(scan, ix["schema"], ix["table"]) or not e.valid or not e.keys:
             continue
         keys = key_columns(scan, ix)
         table = qualified(ix["schema"], ix["table"])

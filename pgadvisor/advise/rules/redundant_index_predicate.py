@@ -30,6 +30,7 @@ from pgadvisor.advise.rules.common import (
     finding,
     index_body,
     index_id,
+    is_partition,
     key_columns,
     manual,
     rebuild_sql,
@@ -66,7 +67,7 @@ def find(scan: CatalogScan) -> list[Recommendation]:
     recs = []
     for ix, e in scan.indexes():
         pred = ix.get("predicate")
-        if not e.valid or not pred:
+        if is_partition(scan, ix["schema"], ix["table"]) or not e.valid or not pred:
             continue
         body = index_body(ix)
         original = rebuild_sql(ix, body)
