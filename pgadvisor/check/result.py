@@ -71,10 +71,12 @@ class RuleRun:
     status: str
     reason: str = ""
     findings: int = 0
+    seconds: float = 0.0  # the rule's own run time (a workload rule's first one includes gathering the facts)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "severity": self.severity, "summary": self.summary,
-                "status": self.status, "reason": self.reason, "findings": self.findings}
+                "status": self.status, "reason": self.reason, "findings": self.findings,
+                "seconds": round(self.seconds, 3)}
 
 
 @dataclass

@@ -134,6 +134,7 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: Callable[[], Any] |
         if why:
             run.status, run.reason = "skipped", why
             continue
+        rule_started = time.perf_counter()
         try:
             if rule.kind == "workload":
                 found = list(rule.find_workload(facts(), scan))
@@ -146,7 +147,7 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: Callable[[], Any] |
                 raise
             run.status, run.reason = "failed", f"{exc.__class__.__name__}: {one_line(exc)}"
             continue
-        run.status, run.findings = "ran", len(found)
+        run.status, run.findings, run.seconds = "ran", len(found), time.perf_counter() - rule_started
         recs += found
     return runs, recs, facts.value
 
