@@ -36,6 +36,7 @@ from pgadvisor.advise.rules import (
     drop_invalid_index,
     drop_redundant_index,
     drop_unused_index,
+    duplicate_foreign_key,
     fk_type_mismatch,
     fk_without_index,
     identifier_too_long,
@@ -97,7 +98,7 @@ DROPS: tuple[Rule, ...] = tuple(_rule(m) for m in (
     drop_invalid_index, drop_duplicate_index, drop_redundant_index, drop_unused_index, fk_without_index))
 # the definition rules `check` adds: each reads the catalog and flags nothing for the others
 STATIC: tuple[Rule, ...] = tuple(_rule(m) for m in (
-    table_without_primary_key, fk_type_mismatch, sequence_near_overflow, not_valid_constraint,
+    table_without_primary_key, fk_type_mismatch, duplicate_foreign_key, sequence_near_overflow, not_valid_constraint,
     redundant_index_predicate, nullable_index_column, low_cardinality_index, btree_on_array_or_json,
     timestamp_without_time_zone, money_column, char_column, json_column, serial_column, identifier_too_long))
 # statistics a test database does not have: `check --include-runtime` (drop-unused-index is one too)
