@@ -126,14 +126,21 @@ THEIRS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 
 
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:g}"
+
+
 def _entry(rule: Rule) -> str:
     head, _, body = rule.doc.partition("\n")
     title = head.split(": ", 1)[1] if ": " in head else head
     meta = f"*{rule.kind}* · default severity **{rule.default_severity}**"
-    if rule.requires is not None:
-        meta += f" · requires {rule.requires}"
+    req = rule.requires
+    if req is not None:
+        needs = [f"PostgreSQL {req.min_version // 10000}+" if req.min_version else "",
+                 *(f"the {e} extension" for e in req.extensions), req.privilege or ""]
+        meta += " · requires " + ", ".join(n for n in needs if n)
     if rule.thresholds:
-        meta += " · thresholds: " + ", ".join(f"`{k}` = {v:g}" for k, v in rule.thresholds.items())
+        meta += " · thresholds: " + ", ".join(f"`{k}` = {_number(v)}" for k, v in rule.thresholds.items())
     return f"## `{rule.id}`\n\n{title[:1].upper() + title[1:]}\n\n{meta}\n\n{body.strip()}\n"
 
 
