@@ -101,6 +101,11 @@ def load_model(store: Store, server: str | None = None, version: int | None = No
                ) -> tuple[QueryTimeModel, dict[str, Any]]:
     """(model, its record); persist.ModelError (exit 3) when the selected one is damaged or too new."""
     record = model_record(store, server, version)
+    if record["format"] > persist.FORMAT:
+        raise persist.ModelError(f"model v{record['version']} was written by a newer pgadvisor "
+                                 f"({record['pgadvisor_version']}, model format {record['format']}; this version "
+                                 f"reads up to {persist.FORMAT})", hint="upgrade pgadvisor, or select an older "
+                                 "model with --model-version")
     stored = store.model_body(record["version"])
     if stored is None:
         raise CannotRun(f"model version {record['version']} went away while reading it")
