@@ -186,7 +186,7 @@ def test_without_pg_stat_statements_static_rules_still_run(make_db, tmp_path):
     doc = doc_of(check("check", "--dsn", dsn, "--format", "json", cwd=tmp_path))
     assert INVALID in keys(doc) and doc["exit_code"] == 1
     workload = [x for x in doc["rules"] if x["kind"] == "workload" and x["status"] != "off"]
-    assert all(x["status"] == "skipped" and "CREATE EXTENSION pg_stat_statements" in x["reason"] for x in workload)
+    assert workload and all(x["status"] == "skipped" and "CREATE EXTENSION pg_stat_statements" in x["reason"] for x in workload)
     fake = RuleInfo("new-statement", "workload", "medium", "", "", rule=None)
     facts = ServerFacts(150000, pgss_readable=False, pgss_problem="pg_stat_statements is not created in this database")
     assert unmet(fake, facts) == f"pg_stat_statements is not created in this database; fix: {PGSS_FIX}"
@@ -199,6 +199,11 @@ def test_output_that_cannot_be_written_and_a_server_that_cannot_be_reached(seede
     assert r.returncode == 2 and "is a directory" in r.stderr
     r = check("check", "--dsn", "host=/nonexistent-socket-dir port=1 connect_timeout=2", cwd=tmp_path)
     assert r.returncode == 3 and r.stderr.startswith("error: cannot connect") and len(r.stderr.splitlines()) == 1
+    r = check("check", "--dsn", seeded, "--production-store", str(tmp_path / "none.sqlite"), "--server", "prod",
+              cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: --production-store: ") and "Traceback" not in r.stderr
+    r = check("check", "--dsn", seeded, "--server", "prod", cwd=tmp_path)
+    assert r.returncode == 2 and "give --production-store too" in r.stderr
     r = check("check", "--dsn", seeded, "--rule", "no-such-rule", cwd=tmp_path)
     assert r.returncode == 2 and "unknown rule id 'no-such-rule'" in r.stderr
 
