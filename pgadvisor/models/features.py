@@ -165,10 +165,12 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 def training_frame(store: Store, server: str, since: float | None = None, until: float | None = None) -> pd.DataFrame:
     """Plans the store holds for `server`, joined with each statement's mean time per interval in the window.
 
-    One row per (statement, interval) in which the statement ran (calls ≥ MIN_CALLS) and a plan of it is
-    known: the newest plan stored at or before the interval's end, else the statement's first plan (it
-    was read at the end of the first interval it ran in). `ms` is total_exec_time / calls of the interval,
-    `calls` its weight.
+    The per-interval deltas come from the store's series read (`Store.interval_series`, running totals per
+    statement); an interval the series marks as a gap for the statement (a reset or an eviction inside it,
+    or its first interval back after one: partial deltas) is left out. One row per (statement, interval) in
+    which the statement ran (calls ≥ MIN_CALLS) and a plan of it is known: the newest plan stored at or
+    before the interval's end, else the statement's first plan (it was read at the end of the first interval
+    it ran in). `ms` is total_exec_time / calls of the interval, `calls` its weight.
     """
     import pandas as pd
 
@@ -181,18 +183,32 @@ def training_frame(store: Store, server: str, since: float | None = None, until:
     plans = store.statement_plans(sid)  # key → [(seq, plan_hash, plan)] ascending
     if seqs is None or not plans:
         return pd.DataFrame()
-    lo, hi = seqs
+    raw = store.interval_series(sid, *seqs, counters=("calls", "total_exec_time"), with_server=False)
+    deltas = _interval_deltas(raw, seqs[0])
+    keys = {s["statement_id"]: (s["queryid"], s["userid"], s["dbid"], s["toplevel"]) for s in raw["statements"]}
     extra, docs = [], []
-    for seq in range(lo, hi + 1):
-        for r in store.aggregate(sid, seq, seq):
-            key = (r["queryid"], r["userid"], r["dbid"], r["toplevel"])
-            known = plans.get(key)
-            if not known or r["calls"] < MIN_CALLS:
-                continue
-            _, phash, plan = next((p for p in reversed(known) if p[0] <= seq), known[0])
-            docs.append(plan)
-            extra.append({"statement": r["queryid"], "ms": r["total_exec_time"] / r["calls"], "calls": r["calls"],
-                          "seq": seq, "plan_hash": phash})
-    if not docs:
-        return pd.DataFrame()
-    return plan_frame(docs, extra)
+    for st_id, seq, calls, exec_ms in deltas.itertuples(index=False):
+        known = plans.get(keys.get(st_id))
+        if not known or calls < MIN_CALLS:
+            continue
+        _, phash, plan = next((p for p in reversed(known) if p[0] <= seq), known[0])
+        docs.append(plan)
+        extra.append({"statement": keys[st_id][0], "ms": exec_ms / calls, "calls": int(calls), "seq": int(seq),
+                      "plan_hash": phash})
+    return plan_frame(docs, extra) if docs else pd.DataFrame()
+
+
+def _interval_deltas(raw: dict[str, Any], lo: int) -> pd.DataFrame:
+    """(statement_id, seq, calls, total_exec_time) per interval inside the window from the series' running
+    totals, without the gap intervals. (analyze/series.py does the same for the analyzers; models may not
+    import analyze, a sibling layer.)"""
+    import pandas as pd
+
+    t = pd.DataFrame(raw["totals"], columns=list(raw["columns"])).sort_values(["statement_id", "seq"])
+    diff = t.groupby("statement_id")[["calls", "total_exec_time"]].diff()
+    t[["calls", "total_exec_time"]] = diff.fillna(t[["calls", "total_exec_time"]])
+    t = t[t["seq"] >= lo]
+    gaps = {(g[0], g[1]) for g in raw["gaps"]}
+    bad = t.apply(lambda r: (r["statement_id"], r["seq"]) in gaps or (None, r["seq"]) in gaps, axis=1) \
+        if gaps and len(t) else pd.Series(False, index=t.index)
+    return t[~bad][["statement_id", "seq", "calls", "total_exec_time"]]
