@@ -75,3 +75,12 @@ def test_logged_samples_name_the_configuration(shop):
     assert "to_tsvector('english'" in gin[0].sql and "simple" not in gin[0].sql
     assert "default_text_search_config" not in gin[0].evidence["why"]
     assert _uses_index(shop, gin[0].sql, examples[0])
+
+
+def test_one_argument_to_tsvector_gets_no_index_that_cannot_be_built(shop):
+    """to_tsvector(name) reads default_text_search_config (STABLE): CREATE INDEX would refuse it, and an
+    index on to_tsvector('simple', name) is not the same expression, so nothing is proposed."""
+    review = recommend(shop, texts=["SELECT id FROM products WHERE to_tsvector(name) @@ plainto_tsquery('red')"])
+    assert not [r for r in review.recommendations if "to_tsvector" in (r.sql or "")]
+    with psycopg.connect(shop, autocommit=True) as conn, pytest.raises(psycopg.errors.InvalidObjectDefinition):
+        conn.execute("CREATE INDEX ON products USING gin (to_tsvector(name))")  # what was proposed before

@@ -102,6 +102,8 @@ def fulltext_expression(expression: str | None, default_config: str | None) -> t
     planner uses the index only for a query whose configuration is the index's."""
     if not expression:
         return None, ""
+    if _one_argument_to_tsvector(expression):
+        return None, ""  # to_tsvector(text) is only STABLE (it reads the setting): no index can hold it
     m = _TS_CONFIG_PARAM.match(expression)
     if m is None:
         return (expression if _expr_ok(expression) else None), ""
@@ -114,6 +116,23 @@ def fulltext_expression(expression: str | None, default_config: str | None) -> t
             f"; the text search configuration is a parameter in pg_stat_statements and no logged sample "
             f"names it: assumed to be the server's default_text_search_config ({config}) — the index serves "
             f"only queries that pass that configuration")
+
+
+def _one_argument_to_tsvector(expression: str) -> bool:
+    """`to_tsvector(x)`: one argument at the top level of the call (quotes and nested parentheses skipped)."""
+    if not expression.lower().startswith("to_tsvector(") or not expression.endswith(")"):
+        return False
+    depth, quoted = 0, False
+    for ch in expression[len("to_tsvector("):-1]:
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and ch == ",":
+            return False
+    return True
 
 
 def _literal(constant: str | None) -> bool:
