@@ -123,6 +123,8 @@ def test_allow_list_suppresses_and_an_expired_entry_stops_and_says_so(seeded, tm
     assert r.returncode == 1
     assert f"pgadvisor.toml:4: allow-list entry '{INVALID}' expired on 2020-01-31: it no longer suppresses " \
            "(1 finding)" in r.stdout
+    r = check("check", "--dsn", seeded, *RULES, "--format", "sarif", cwd=sub)  # report on stdout, note on stderr
+    assert r.returncode == 1 and "note: " in r.stderr and "expired on 2020-01-31" in r.stderr
     (tmp_path / "pgadvisor.toml").write_text(f'[[check.allow]]\nkey = "{INVALID}"\n')
     r = check("check", "--dsn", seeded, cwd=sub)
     assert r.returncode == 2 and "pgadvisor.toml:1: [[check.allow]]" in r.stderr and "has no reason" in r.stderr
@@ -186,7 +188,8 @@ def test_without_pg_stat_statements_static_rules_still_run(make_db, tmp_path):
     doc = doc_of(check("check", "--dsn", dsn, "--format", "json", cwd=tmp_path))
     assert INVALID in keys(doc) and doc["exit_code"] == 1
     workload = [x for x in doc["rules"] if x["kind"] == "workload" and x["status"] != "off"]
-    assert workload and all(x["status"] == "skipped" and "CREATE EXTENSION pg_stat_statements" in x["reason"] for x in workload)
+    assert workload
+    assert all(x["status"] == "skipped" and "CREATE EXTENSION pg_stat_statements" in x["reason"] for x in workload)
     fake = RuleInfo("new-statement", "workload", "medium", "", "", rule=None)
     facts = ServerFacts(150000, pgss_readable=False, pgss_problem="pg_stat_statements is not created in this database")
     assert unmet(fake, facts) == f"pg_stat_statements is not created in this database; fix: {PGSS_FIX}"

@@ -218,8 +218,8 @@ def check(
         _github(result, fmt)
     except PgAdvisorError as exc:
         _fail(exc)
-    if output or fmt != CheckFormat.text:
-        sys.stderr.write(result.summary_line() + "\n")
+    if output or fmt != CheckFormat.text:  # the report went elsewhere: the notes and the verdict on stderr
+        sys.stderr.write("".join(f"note: {n}\n" for n in result.notes) + result.summary_line() + "\n")
     raise typer.Exit(result.exit_code)
 
 
