@@ -5,6 +5,7 @@ the findings against the allow-list and the baseline. `gather` talks to the serv
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,8 +222,11 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
     def workload() -> Any:
         from pgadvisor.advise.rules import workload as gather_workload
 
+        kwargs: dict[str, Any] = {}
+        if "schema" in inspect.signature(gather_workload.gather).parameters:
+            kwargs["schema"] = inputs.schema  # the catalog is read once (on 2,000 tables it costs seconds)
         return gather_workload.gather(dsn, production_store=production_store, server=server, rows=config.rows,
-                                      baseline_statements=(doc or {}).get("statements"))
+                                      baseline_statements=(doc or {}).get("statements"), **kwargs)
 
     result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,
                       workload=workload)
