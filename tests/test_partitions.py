@@ -178,3 +178,26 @@ def test_on_postgresql_18(pg18_admin_dsn):
     assert report.skipped is None, report.skipped
     [advice] = report.advice
     assert advice.decision == "partition" and advice.chosen.spec.column == "ts"
+
+
+def test_inside_recommend_each_advice_knows_the_other(target, scratch):
+    from pgadvisor.advise.partitions.hook import NO_SCRATCH, for_review
+    from pgadvisor.findings import Recommendation
+    from pgadvisor.indexdef import IndexDef, KeyPart
+
+    index = IndexDef("public", "events", (KeyPart(column="kind", expr_columns=("kind",)),
+                                          KeyPart(column="ts", expr_columns=("ts",))))
+    rec = Recommendation(id="create-index:public.events(kind,ts)", rule="create-index", severity="low",
+                         title="Create index", target="public.events", sql="CREATE INDEX ...", rollback_sql="DROP ...",
+                         index=index)
+    assert for_review(target, statements=[WINDOW], texts=None, index_recs=[rec], scratch_dsn=None,
+                      scratch_schema=None)[2] == [NO_SCRATCH]
+    # the table is below shared_buffers: named explicitly, it is advised on (the hook passes no include_small,
+    # so a tiny shared_buffers of this cluster would be needed; the advisor is run directly instead)
+    report = advise_partitions(target, [WINDOW, RETENTION], scratch_dsn=scratch, include_small=True,
+                               extra_indexes={"public.events": [("kind", "ts")]})
+    assert "public.events(kind, ts)" in report.advice[0].assumed_indexes
+    recs, rejected, notes, stats = for_review(target, statements=[WINDOW], texts=None, index_recs=[rec],
+                                              scratch_dsn=target, scratch_schema=None)
+    assert not recs and notes[0].startswith("partition advisor skipped: --scratch-dsn")
+    assert "is the database being advised on" in stats["skipped"]

@@ -69,68 +69,71 @@ def advise_partitions(dsn: str, statements: list[Any], *, scratch_dsn: str | Non
                       ) -> PartitionReport:
     """Partition advice for the workload's tables (`tables`: only these, "schema.table"; `include_small`:
     tables below shared_buffers too). `extra_indexes`: the recommended indexes per table ("schema.table"
-    → column tuples), built on the copies with the existing ones."""
-    from pgadvisor.pg import catalog, guard
+    → column tuples), built on the copies with the existing ones. The scratch place is opened and checked
+    first: its failure is `report.skipped` (one line)."""
     from pgadvisor.pg.connect import connect
-    from pgadvisor.pg.partition import table_profile
     from pgadvisor.pg.scratch import open_scratch
 
     started = time.monotonic()
     report = PartitionReport()
-    extra = extra_indexes or {}
     with connect(dsn) as target:
-        path = catalog.search_path(target)["path"]
-        grouped = table_statements(statements, path)
-        order = sorted(grouped, key=lambda t: -sum(s.total_ms or s.calls for s in grouped[t]))
-        if tables:
-            order = [t for t in order if f"{t[0]}.{t[1]}" in tables]
-        todo = []
-        for table in order:
-            profile = table_profile(target, table)
-            if profile is None:
-                continue
-            key = f"{table[0]}.{table[1]}"
-            if profile["partitioning"]:
-                report.advice.append(interval_advice(key, profile))
-                continue
-            small = cands.too_small(profile)
-            if small and not include_small:
-                if tables:
-                    report.notes.append(f"{key}: {small}")
-                continue
-            found, notes = cands.generate(profile, grouped[table])
-            if len(found) == 1:
-                report.advice.append(TableAdvice(key, "skipped", why=notes[-1], notes=notes[:-1]))
-                continue
-            todo.append((table, profile, found, notes))
-        if not todo:
-            if not report.advice:
-                report.notes.append("no table of the workload is large enough to partition "
-                                    f"(below shared_buffers or {cands.MIN_TABLE_PAGES // 131_072} GiB)")
-            report.seconds = time.monotonic() - started
-            return report
-        code_t = guard.load(target, trusted_roles)
         try:
             with open_scratch(scratch_dsn, target, scratch_schema) as scratch:
-                code_s = guard.load(scratch.conn, trusted_roles)
-                for table, profile, found, notes in todo[:MAX_TABLES]:
-                    key = f"{table[0]}.{table[1]}"
-                    copies = build_copies(target, scratch, table, profile, found, extra.get(key, []),
-                                          progress=progress)
-                    results = cost_statements(target, copies, profile, grouped[table], (code_t, code_s))
-                    advice = dec.decide(key, profile, results, found)
-                    advice.notes = notes + advice.notes
-                    advice.assumed_indexes = [f"{key}({', '.join(c)})" for c, _m in copies.indexes]
-                    advice.stats = {"sample_fraction": round(copies.fraction, 5), "reltuples": profile["reltuples"]}
-                    if advice.chosen is not None:
-                        advice.migration = _migration(table, profile, advice, results)
-                    report.advice.append(advice)
-                    for copy in list(copies.by_label.values())[::-1]:
-                        scratch.drop(copy.name)
+                _run(target, scratch, statements, report, tables=tables, include_small=include_small,
+                     extra=extra_indexes or {}, trusted_roles=trusted_roles, progress=progress)
         except PgAdvisorError as exc:
             report.skipped = str(exc)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _run(target, scratch, statements: list[Any], report: PartitionReport, *, tables: list[str] | None,
+         include_small: bool, extra: dict[str, list[tuple[str, ...]]], trusted_roles: tuple[str, ...],
+         progress: Callable[[str], None] | None) -> None:
+    """The tables of the workload, heaviest first: interval advice, skipped, or evaluated on copies."""
+    from pgadvisor.pg import catalog, guard
+    from pgadvisor.pg.partition import table_profile
+
+    grouped = table_statements(statements, catalog.search_path(target)["path"])
+    order = sorted(grouped, key=lambda t: -sum(s.total_ms or s.calls for s in grouped[t]))
+    if tables:
+        order = [t for t in order if f"{t[0]}.{t[1]}" in tables]
+    todo = []
+    for table in order:
+        profile = table_profile(target, table)
+        if profile is None:
+            continue
+        key = f"{table[0]}.{table[1]}"
+        if profile["partitioning"]:
+            report.advice.append(interval_advice(key, profile))
+            continue
+        small = cands.too_small(profile)
+        if small and not include_small:
+            if tables:
+                report.notes.append(f"{key}: {small}")
+            continue
+        found, notes = cands.generate(profile, grouped[table])
+        if len(found) == 1:
+            report.advice.append(TableAdvice(key, "skipped", why=notes[-1], notes=notes[:-1]))
+            continue
+        todo.append((table, profile, found, notes))
+    if not todo and not report.advice:
+        report.notes.append("no table of the workload is large enough to partition "
+                            f"(below shared_buffers or {cands.MIN_TABLE_PAGES // 131_072} GiB)")
+    codes = (guard.load(target, trusted_roles), guard.load(scratch.conn, trusted_roles))
+    for table, profile, found, notes in todo[:MAX_TABLES]:
+        key = f"{table[0]}.{table[1]}"
+        copies = build_copies(target, scratch, table, profile, found, extra.get(key, []), progress=progress)
+        results = cost_statements(target, copies, profile, grouped[table], codes)
+        advice = dec.decide(key, profile, results, found)
+        advice.notes = notes + advice.notes
+        advice.assumed_indexes = [f"{key}({', '.join(c)})" for c, _m in copies.indexes]
+        advice.stats = {"sample_fraction": round(copies.fraction, 5), "reltuples": profile["reltuples"]}
+        if advice.chosen is not None:
+            advice.migration = _migration(table, profile, advice, results)
+        report.advice.append(advice)
+        for copy in list(copies.by_label.values())[::-1]:
+            scratch.drop(copy.name)
 
 
 def _migration(table: tuple[str, str], profile: dict[str, Any], advice: TableAdvice, results) -> dict[str, str]:
