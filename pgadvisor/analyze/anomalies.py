@@ -40,6 +40,7 @@ Z_SPIKE = 6.0
 MIN_RATIO = 1.3  # noise floor of a regression: mean time at least 30% above its baseline
 SPIKE_RATIO = 3.0
 SPIKE_MAX_S = 1800.0  # an elevation this short is a spike, not a regression
+MIN_REGRESSION_S = 3600.0  # a level shift lasts at least an hour; shorter elevations must pass as spikes
 STRONG_Z = 3.0  # an interval counts towards an event's duration when its own z reaches this
 LEVEL_WINDOWS_S = (3600.0, 6 * 3600.0)
 S_FLOOR = 0.05  # lower bound of a statement's per-call log spread (a perfectly steady statement)
@@ -61,6 +62,7 @@ ROWS_GREW = 1.5
 CACHE_FELL = 0.05  # hit ratio points
 TEMP_GREW = 2.0
 DEADLOCKS_MIN = 3  # deadlocks inside an event before they count as its cause
+DEADLOCKS_PER_H = 1.0  # ... and at least this rate over the event (a burst during a day-long event is not it)
 
 
 @dataclass
@@ -172,6 +174,7 @@ def _mean_time(series: Series, calls: pd.DataFrame, time_: pd.DataFrame, since: 
     total_time = np.nansum(tv[ends > since])
     for j in np.nonzero(flags.any(axis=0))[0]:
         for a, b in _runs(flags[:, j], max_gap=_n(iv, 3600.0)):
+            a, b = _edges(cv[a:b + 1, j], rv[a:b + 1, j], a)
             if ends[a] <= since:
                 continue
             sl = slice(a, b + 1)
@@ -184,10 +187,11 @@ def _mean_time(series: Series, calls: pd.DataFrame, time_: pd.DataFrame, since: 
             strong = np.nonzero((zt[sl, j] >= STRONG_Z) & (rv[sl, j] >= math.log(MIN_RATIO)))[0]
             nxt = slice(a + (strong[-1] if len(strong) else b - a) + 1, a + (strong[-1] if len(strong) else b - a)
                         + 1 + hour)
+            dur = ends[b] - ends[a] + step
             kind = _kind(zt[sl, j], rv[sl, j], cv[sl, j], tv[sl, j], before, ends[sl], step,
                          (np.nansum(cv[nxt, j]), np.nansum(tv[nxt, j])))
-            if ratio < (SPIKE_RATIO if kind == "spike" and b == a else MIN_RATIO):
-                continue
+            if ratio < (SPIKE_RATIO if kind == "spike" or dur < MIN_REGRESSION_S else MIN_RATIO):
+                continue  # a short elevation must be a real spike; a level shift must last
             zmax = float(np.nanmax(np.where(np.isfinite(zt[sl, j]), zt[sl, j], np.nan)))
             key = cols[j]
             extra = tt - cc * before
@@ -212,6 +216,17 @@ def _kind(z: np.ndarray, r: np.ndarray, calls: np.ndarray, time_: np.ndarray, be
         return "regression"
     c, t = after
     return "regression" if c and t / c >= MIN_RATIO * before else "spike"
+
+
+def _edges(calls: np.ndarray, r: np.ndarray, a: int) -> tuple[int, int]:
+    """The run's first and last interval by CUSUM: the start maximises the calls-weighted excess
+    Σ c·(r − δ) from it to the end, the end the excess from the start to it (δ: the noise floor)."""
+    import numpy as np
+
+    x = np.nan_to_num(calls * (r - math.log(MIN_RATIO)))
+    start = int(np.argmax(np.cumsum(x[::-1])[::-1]))
+    end = start + int(np.argmax(np.cumsum(x[start:])))
+    return a + start, a + end
 
 
 def _runs(flag: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
@@ -283,10 +298,11 @@ def _cause(series: Series, key: Any, groups: dict | None, a: int, b: int) -> tup
     if "lock_waits" in m and "deadlocks" in m and len(m):
         w = m.loc[(m.index >= a_seq) & (m.index <= b_seq)]
         prior = m.loc[(m.index >= lo_seq) & (m.index < a_seq)]
-        dl_now = w["deadlocks"].sum() / max(len(w), 1)
-        dl_before = prior["deadlocks"].sum() / max(len(prior), 1)
+        hours = max(len(w), 1) * float(np.nanmedian(iv["seconds"])) / 3600
+        dl_now = w["deadlocks"].sum() / hours
+        dl_before = prior["deadlocks"].sum() / max(len(prior) * float(np.nanmedian(iv["seconds"])) / 3600, 1e-9)
         waits_up = (w["lock_waits"].mean() or 0) > 2 * (prior["lock_waits"].mean() or 0) + 1
-        if waits_up or (w["deadlocks"].sum() >= DEADLOCKS_MIN and dl_now > 3 * dl_before):
+        if waits_up or (w["deadlocks"].sum() >= DEADLOCKS_MIN and dl_now >= DEADLOCKS_PER_H and dl_now > 3 * dl_before):
             causes.append("lock waits")
             ev.append(f"sessions waiting on locks {w['lock_waits'].mean():.2g} vs {prior['lock_waits'].mean():.2g} "
                       f"before; deadlocks {int(w['deadlocks'].sum() or 0)}")

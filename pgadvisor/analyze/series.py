@@ -10,8 +10,8 @@
 - `deltas` — long format, one row per (statement, interval) where the statement moved or has a gap:
   `statement_id`, `seq`, one column per counter read (COUNTERS names: `calls`, `total_exec_time`, `rows`,
   `shared_blks_hit`, ...), `gap` (bool). A (statement, interval) pair that is absent is zero activity.
-  A gap row's counters are partial (a reset inside the interval) or NaN (evicted inside it): never compare
-  them with their neighbours as if they were whole.
+  A gap row's counters are partial (a reset inside the interval; a statement's first row after an eviction,
+  a new baseline) or NaN (evicted inside it): never compare them with their neighbours as if they were whole.
 - `plans` — `statement_id`, `seq`, `plan_hash`, `total_cost`, `changed` (False for the plan each statement
   entered the window with, True for each change inside it).
 - `server` — index `seq` (per interval); deltas of the database's cumulative pg_stat_database counters

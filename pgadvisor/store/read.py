@@ -277,8 +277,9 @@ def interval_series(
       every other (statement, interval) is zero activity, except the gaps below. Running totals never go
       down (a reset or eviction starts a new baseline whose counts are added), so no delta is negative;
     - "gaps": (statement_id or None for every statement, seq, reason): the interval's deltas are partial —
-      "reset" (every counter started over inside it: the part before the reset is lost) or "evicted"
-      (the statement left pg_stat_statements inside it: its activity since the previous snapshot is lost);
+      "reset" (every counter started over inside it: the part before the reset is lost), "evicted"
+      (the statement left pg_stat_statements inside it: its activity since the previous snapshot is lost) or
+      "returned" (its first row after an eviction: a new baseline, possibly more than that interval's work);
     - "plans": (statement_id, seq, plan_hash, total_cost) — each statement's plan at its last change at or
       before lo (the state entering the window) and every change inside it;
     - "server": one dict per snapshot seq in [lo-1, hi] with the snapshot's own database's pg_stat_database
@@ -347,12 +348,19 @@ def _series_totals(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str,
 
 
 def _eviction_gaps(db: Backend, sid: int, seqs: list[int], evicting: set[int]) -> list[tuple]:
-    """(statement_id, seq, "evicted") for each statement present at the snapshot before `seq` and not at it."""
+    """(statement_id, seq, "evicted") for each statement present at the snapshot before `seq` and not at it,
+    and (statement_id, seq, "returned") at its first row after that: a new baseline whose counts cannot be
+    told from a statement that was only out of sight (a spike that never happened if read as one interval)."""
     gaps = []
     for prev, seq in zip(seqs, seqs[1:]):
-        if seq in evicting:
-            gone = set(present(db, sid, prev)) - set(present(db, sid, seq))
-            gaps += [(st, seq, "evicted") for st in sorted(gone)]
+        if seq not in evicting:
+            continue
+        gone = sorted(set(present(db, sid, prev)) - set(present(db, sid, seq)))
+        gaps += [(st, seq, "evicted") for st in gone]
+        for chunk, marks in chunks(gone):
+            gaps += [(st, int(first), "returned") for st, first in db.query(
+                f"SELECT statement_id, min(seq) FROM stat_totals WHERE server_id = ? AND seq > ? "
+                f"AND statement_id IN ({marks}) GROUP BY statement_id", (sid, seq, *chunk))]
     return gaps
 
 

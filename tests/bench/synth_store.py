@@ -126,8 +126,10 @@ def _incidents(rnd: np.random.Generator, tpls: list[dict], ends: np.ndarray, ste
     first = int(np.searchsorted(ends, ends[0] + WARMUP_DAYS * DAY))
     eligible = [t for t in tpls if t["pattern"] not in ("adhoc", "scheduled") and t["rate"] >= INCIDENT_MIN_CALLS
                 and len(t["queryids"]) == 1]
-    pick = rnd.choice(len(eligible), size=min(len(eligible), max(1, int(len(tpls) * INCIDENT_SHARE))), replace=False)
     kinds = ["regression"] * 3 + ["spike", "plan_change", "cache_drop", "temp_spill"]
+    # at least one of each kind, even in a small store
+    size = min(len(eligible), max(len(kinds), int(len(tpls) * INCIDENT_SHARE)))
+    pick = rnd.choice(len(eligible), size=size, replace=False)
     per_hour = int(3600 / step)
     out = []
     for j, i in enumerate(pick):
@@ -181,21 +183,20 @@ def _activity(rnd: np.random.Generator, tpls: list[dict], ends: np.ndarray, star
 
 
 def _split(rnd: np.random.Generator, tpls: list[dict], act: dict[str, np.ndarray]) -> tuple[list[dict], dict]:
-    """Per statement (a template's queryid variants share its activity): (statements, counter → n × S array)."""
-    stmts, cols = [], []
+    """Per statement (a template's queryid variants share its activity: its calls are dealt to them at random,
+    each variant's other counters in proportion): (statements, counter → n × S array)."""
+    stmts, parts = [], {name: [] for name in act}
+    calls = act["calls"]
     for t in tpls:
-        k = len(t["queryids"])
-        share = rnd.dirichlet(np.ones(k)) if k > 1 else np.ones(1)
+        k, j = len(t["queryids"]), t["template"]
+        dealt = rnd.multinomial(calls[:, j], rnd.dirichlet(np.ones(k))) if k > 1 else calls[:, j:j + 1]
+        share = dealt / np.maximum(calls[:, j:j + 1], 1)
         for v in range(k):
-            stmts.append({"template": t["template"], "queryid": t["queryids"][v], "query": t["texts"][v]})
-            cols.append((t["template"], share[v]))
-    idx = np.array([c[0] for c in cols])
-    w = np.array([c[1] for c in cols])[None, :]
-    out = {}
-    for name, a in act.items():
-        x = a[:, idx] * w
-        out[name] = np.round(x).astype(np.int64) if name != "total_exec_time" else x
-    return stmts, out
+            stmts.append({"template": j, "queryid": t["queryids"][v], "query": t["texts"][v]})
+            for name, a in act.items():
+                x = dealt[:, v] if name == "calls" else a[:, j] * share[:, v]
+                parts[name].append(x if name == "total_exec_time" else np.round(x).astype(np.int64))
+    return stmts, {name: np.stack(cols, axis=1) for name, cols in parts.items()}
 
 
 def _server_parts(rnd: np.random.Generator, n: int, ends: np.ndarray, act: dict, tpls: list[dict],
