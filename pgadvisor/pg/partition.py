@@ -186,23 +186,29 @@ def explain_literal(conn: psycopg.Connection, text: str, codes: tuple[CodeGuard,
     return doc
 
 
-def pages_touched(plan: dict[str, Any], pages: dict[str, tuple[int, float]]) -> float:
+def pages_touched(plan: dict[str, Any], pages: dict[str, tuple[int, float]], fraction: float = 1.0) -> float:
     """Estimated buffers a plan touches: the whole relation per sequential scan; per index scan a probe and
     the index's pages in proportion to the rows it returns, plus (not for an index-only scan) one heap
-    page per row, at most the relation's pages."""
+    page per row, at most the relation's pages. Under a Limit only its share of the rows is read
+    (`fraction`), but every scan below still costs its probe: a lookup that must visit every partition
+    touches every partition's index."""
     node_type = plan.get("Node Type", "")
-    rows = float(plan.get("Plan Rows", 0))
+    rows = float(plan.get("Plan Rows", 0)) * fraction
     total = 0.0
     rel = pages.get(plan.get("Relation Name", ""))
     index = pages.get(plan.get("Index Name", ""))
     if rel and node_type == "Seq Scan":
-        total += rel[0]
+        total += rel[0] * fraction
     if index and node_type in ("Index Scan", "Index Only Scan", "Bitmap Index Scan"):
         total += INDEX_PROBE_PAGES + min(index[0], rows * index[0] / index[1])
     if rel and node_type in ("Index Scan", "Bitmap Heap Scan"):
         total += min(rel[0], rows)
-    for child in plan.get("Plans", []) or []:
-        total += pages_touched(child, pages)
+    children = plan.get("Plans", []) or []
+    if node_type == "Limit" and children:
+        below = float(children[0].get("Plan Rows", 0)) or 1.0
+        fraction *= min(1.0, float(plan.get("Plan Rows", 0)) / below)
+    for child in children:
+        total += pages_touched(child, pages, fraction)
     return total
 
 
