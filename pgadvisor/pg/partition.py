@@ -23,6 +23,8 @@ from pgadvisor.pg.scratch import Copy, Scratch
 # B-tree height assumed per index probe when estimating the pages a plan touches (a 3-level tree serves
 # up to ~100M rows at PostgreSQL's default fill; chosen by hand)
 INDEX_PROBE_PAGES = 3
+_BLOCKING = frozenset({"Sort", "Incremental Sort", "Aggregate", "Hash", "Materialize", "SetOp", "WindowAgg",
+                       "Unique"})
 TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 INTERVALS = {"day": "1 day", "week": "1 week", "month": "1 month"}
 
@@ -193,6 +195,8 @@ def pages_touched(plan: dict[str, Any], pages: dict[str, tuple[int, float]], fra
     (`fraction`), but every scan below still costs its probe: a lookup that must visit every partition
     touches every partition's index."""
     node_type = plan.get("Node Type", "")
+    if node_type in _BLOCKING:
+        fraction = 1.0  # a sort or an aggregate below a Limit reads all its input first
     rows = float(plan.get("Plan Rows", 0)) * fraction
     total = 0.0
     rel = pages.get(plan.get("Relation Name", ""))
