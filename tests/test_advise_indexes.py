@@ -295,7 +295,8 @@ def test_writers_slowed_are_reported_and_max_slowdown_keeps_them_fast(adv_db):
         assert on_status, [r.sql for r in created(free)]
         # the UPDATE was HOT (no index on status); with an index on status every index gets an entry
         [slowed] = [s for s in stats["selection"]["slowed_statements"] if s["queryid"] == "upd-status"]
-        assert slowed["slowdown_pct"] > 50 and "stop being HOT" in slowed["why"]
+        # 3 entries of ~5.4 µs on a 50 µs call (bench_writer_latency.py's calibration, issue 10): about 30%
+        assert slowed["slowdown_pct"] > 20 and "stop being HOT" in slowed["why"]
         [ev] = on_status[0].evidence["slows"]
         assert ev["queryid"] == "upd-status" and ev["slowdown_pct"] == slowed["slowdown_pct"]
         assert "slows 1 writing statement" in on_status[0].evidence["why"]

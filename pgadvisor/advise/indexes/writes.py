@@ -20,9 +20,17 @@ from pgadvisor.indexdef import IndexDef
 # let near-useless indexes on written tables through on tests/bench/bench_writemix.py's mix).
 MAINT_BASE = 2.0
 MAINT_PER_LEVEL = 0.01
-# time of a cost unit, to set an index entry's cost against a statement's measured time: 5.1–11.5 µs
-# per unit of a sequential scan in bench_write_cost.py on the 2-core benchmark machine
-MS_PER_COST_UNIT = 0.008
+# time of a maintenance cost unit, to set an index entry's cost against a one-row writer's measured mean
+# execution time (pg_stat_statements): tests/bench/bench_writer_latency.py measured 1.1–3.0 µs (median 1.8)
+# per new index entry of a one-row INSERT on a 300k-row table (2 runs, 6 and 10 interleaved rounds, load
+# 12–16 on 2 shared cores; docs/benchmarks.md "Issue 10"), ÷ 2.18 cost units (MAINT_BASE + MAINT_PER_LEVEL
+# × log2(300k)). It was 0.008 (a sequential scan's µs per cost unit, bench_write_cost.py), which put the
+# writers' slowdowns 2–16× above the measured ones
+MS_PER_COST_UNIT = 0.00083
+# an entry written by an UPDATE that is no longer HOT costs this many times an INSERT's: 4.1–9.0 µs
+# (median 5.4) per entry in the same runs (the update also writes its new row version on another page and
+# finds the old key's leaf page full of versions), ÷ 1.8
+NON_HOT_ENTRY_FACTOR = 3.0
 # the share of a table's updates taken to be HOT when no counters say (n_tup_hot_upd / n_tup_upd):
 # chosen by hand, not measured (an update that changes no indexed column is HOT when its page has room)
 DEFAULT_HOT_RATIO = 0.9
@@ -131,7 +139,8 @@ class WriteModel:
             # a plan's cost leaves out what every statement pays (executor start, locks, WAL)
             per_call = w.cost + w.rows_per_call * (HEAP_WRITE_COST + n_existing * maint)
             if w.mean_ms > 0:
-                out[w.key] = (100.0 * extra * MS_PER_COST_UNIT / w.mean_ms, why)
+                factor = NON_HOT_ENTRY_FACTOR if w.kind != "insert" else 1.0
+                out[w.key] = (100.0 * extra * factor * MS_PER_COST_UNIT / w.mean_ms, why)
             elif per_call > 0:
                 out[w.key] = (100.0 * extra / per_call, why)
         return out
