@@ -6,7 +6,9 @@ parameters, seeded) under two index designs: `pk` (primary keys only) and `idx` 
 on the foreign keys and dates). Per instance: the plan is `EXPLAIN (FORMAT JSON)` of the literal statement
 through pgadvisor's own explain path (estimates only), and the time is the median of `--repeats` real
 executions' "Execution Time" (`EXPLAIN (ANALYZE, TIMING OFF)`: the statement runs to completion; planning
-excluded, like pg_stat_statements' exec time). The machine is shared: timings are noisy, hence the median.
+excluded, like pg_stat_statements' exec time), one execution per pass over all instances in a shuffled
+order. The machine is shared: timings are noisy, hence the median; the noise floor (odd passes' median
+against even passes') is printed with the results.
 
 Then, in one run, the model (xgboost, forest, gbm) beside B0/B1/B2 on the same held-out rows:
 - random split (80/20, seeded);
@@ -66,33 +68,49 @@ def instances(n_params: int, seed: int, sf: float) -> list[tuple[str, str, list]
 
 
 def measure_design(dsn: str, design: str, items: list, repeats: int, timeout_s: float) -> list[dict]:
+    """Plan and time every instance: `repeats` passes over all of them, each pass in its own shuffled order,
+    so an instance's runs fall at different moments of the shared machine's load (back-to-back runs share
+    one moment's load and their median hides it)."""
     from pgadvisor.pg.explain import explain_json
 
-    rows = []
-    order = list(range(len(items)))
-    random.Random(7).shuffle(order)  # interleave templates: the machine's load drifts over minutes
+    plans: dict[int, list] = {}
+    texts: dict[int, str] = {}
+    runs: dict[int, list[float]] = {i: [] for i in range(len(items))}
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"SET statement_timeout = '{int(timeout_s)}s'")
         cur = psycopg.ClientCursor(conn)
+        for i, (_, sql, params) in enumerate(items):
+            texts[i] = cur.mogrify(sql, params)
+            plans[i] = explain_json(conn, texts[i])
         t0 = time.monotonic()
-        for k, i in enumerate(order):
-            name, sql, params = items[i]
-            text = cur.mogrify(sql, params)
-            plan = explain_json(conn, text)
-            times = []
-            try:
-                for _ in range(repeats):
-                    r = conn.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + text).fetchone()[0]
-                    r = json.loads(r) if isinstance(r, str) else r
-                    times.append(float(r[0]["Execution Time"]))
-            except psycopg.errors.QueryCanceled:
-                log(f"  {name} timed out, left out")
-                continue
-            rows.append({"template": name, "design": design, "instance": i, "plan": plan,
-                         "ms": statistics.median(times), "runs": times})
-            if k % 100 == 99:
-                log(f"  {design}: {k + 1}/{len(items)} in {time.monotonic() - t0:.0f} s")
-    return rows
+        for rep in range(repeats):
+            order = list(range(len(items)))
+            random.Random(7 + rep).shuffle(order)
+            for i in order:
+                if len(runs[i]) < rep:
+                    continue  # timed out before
+                try:
+                    r = conn.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + texts[i]).fetchone()[0]
+                except psycopg.errors.QueryCanceled:
+                    log(f"  {items[i][0]} timed out, left out")
+                    continue
+                r = json.loads(r) if isinstance(r, str) else r
+                runs[i].append(float(r[0]["Execution Time"]))
+            log(f"  {design}: pass {rep + 1}/{repeats} in {time.monotonic() - t0:.0f} s")
+    return [{"template": items[i][0], "design": design, "instance": i, "plan": plans[i],
+             "ms": statistics.median(runs[i]), "runs": runs[i]} for i in range(len(items)) if len(runs[i]) == repeats]
+
+
+def noise_floor(rows: list[dict]) -> dict:
+    """q-error between the medians of an instance's odd and even passes: what timing noise alone gives."""
+    import numpy as np
+
+    from pgadvisor.models.evaluate import summary
+    from pgadvisor.models.query_time import q_error
+
+    a = [statistics.median(r["runs"][0::2]) for r in rows if len(r["runs"]) >= 2]
+    b = [statistics.median(r["runs"][1::2]) for r in rows if len(r["runs"]) >= 2]
+    return summary(q_error(np.array(a), np.array(b)))
 
 
 def measure(args) -> dict:
@@ -172,6 +190,10 @@ def cost_of(frame, plans: list) -> dict:
             for p in plans[:n]:
                 model.predict(plan_frame([p]))
             out["predict_one_via_pandas_ms"] = round((time.monotonic() - t0) / n * 1000, 3)
+            flats = [flatten(p) for p in plans]
+            t0 = time.monotonic()
+            model.predict(flats)
+            out["predict_batch_ms_per_plan"] = round((time.monotonic() - t0) / len(plans) * 1000, 4)
     return out
 
 
@@ -193,13 +215,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sf", type=float, default=0.05, help="TPC-H scale factor")
     ap.add_argument("--params", type=int, default=25, help="parameter sets per template")
-    ap.add_argument("--repeats", type=int, default=3, help="executions per instance (the median is kept)")
+    ap.add_argument("--repeats", type=int, default=4, help="passes over all instances, one execution each "
+                    "(an instance's median is kept)")
     ap.add_argument("--timeout", type=float, default=30, help="statement_timeout per execution, s")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data-dir", default=str(tpc.DEFAULT_DATA_DIR))
     ap.add_argument("--measurements", help="JSON file: written after measuring; read instead of measuring")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--costs-only", action="store_true", help="with --measurements: only the training and "
+                    "prediction costs")
     args = ap.parse_args()
     t0 = time.monotonic()
     if args.measurements and os.path.exists(args.measurements):
@@ -213,8 +238,13 @@ def main() -> None:
     templates = frame.template.nunique()
     log(f"{len(frame)} instances, {templates} templates, designs {sorted(frame.design.unique())}; "
         f"measured in {data['measure_s']} s; load average {os.getloadavg()[0]:.1f}")
+    if args.costs_only:
+        costs = cost_of(frame, [r["plan"] for r in data["rows"]])
+        print(json.dumps({**costs, "load_average": round(os.getloadavg()[0], 1)}))
+        return
     results = evaluate(frame, tuple(args.kinds.split(",")))
     costs = cost_of(frame, [r["plan"] for r in data["rows"]])
+    costs["noise_floor_odd_vs_even_passes"] = noise_floor(data["rows"])
     print(f"PostgreSQL {data['server_version']}, TPC-H sf {data['sf']}, {templates} templates × {data['params']} "
           f"parameter sets × 2 index designs = {len(frame)} instances, median of {data['repeats']} runs each; "
           f"load average {os.getloadavg()[0]:.1f} (2 cores, shared)")
