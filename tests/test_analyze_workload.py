@@ -114,7 +114,7 @@ def test_forecast_beats_seasonal_naive_on_a_daily_cycle():
     h = np.arange(24 * 21)
     y = rng.poisson(40 + 25 * np.sin(2 * np.pi * h / 24)).astype(float)
     fc = forecast.forecast(y[:-24], 24)
-    assert fc["method"] == "mstl+ets" and fc["periods_h"] == [24]  # weekly from 3 weeks on
+    assert fc["method"] == "mstl+ets" and fc["periods_h"] == [24]  # no weekly pattern: no weekly component
     truth = 40 + 25 * np.sin(2 * np.pi * h[-24:] / 24)
     assert np.mean(np.abs(np.array(fc["mean"]) - truth)) < np.mean(np.abs(np.array(fc["seasonal_naive"]) - truth))
     inside = np.mean((y[-24:] >= fc["lower"]) & (y[-24:] <= fc["upper"]))

@@ -40,12 +40,22 @@ SEED = 0  # KMeans' random_state: the same store gives the same clusters
 
 def behaviour_clusters(X: np.ndarray) -> dict[str, Any]:
     """Cluster labels (one per row of X, -1: noise) and how they were chosen."""
-    import numpy as np
 
     n = len(X)
     if n < MIN_CLUSTER_TEMPLATES:
         return {"labels": [0] * n, "method": "none", "k": 1 if n else 0,
                 "why": f"{n} templates: clustering needs at least {MIN_CLUSTER_TEMPLATES}"}
+    import sklearn.cluster  # noqa: F401 - loaded before the limit: threadpoolctl limits the OpenMP it sees loaded
+    from threadpoolctl import threadpool_limits
+
+    # on a shared machine OpenMP threads fight over the cores: KMeans on 1,000 × 6 took 7.8 s with the
+    # default threads and 0.12 s with one (bench_workload_cost)
+    with threadpool_limits(1):
+        return _behaviour_clusters(X, n)
+
+
+def _behaviour_clusters(X: np.ndarray, n: int) -> dict[str, Any]:
+    import numpy as np
     from sklearn.cluster import HDBSCAN, KMeans
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import StandardScaler

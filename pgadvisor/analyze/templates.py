@@ -12,12 +12,19 @@ Data in, data out: `build_templates(statements)` → `TemplateSet`; nothing here
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pgadvisor.sql.fingerprint import digest, normalize_with_status
 from pgadvisor.workload import StatementStats
+
+# parsing is ~5 ms per text (sqlglot, pure Python): from this many texts on, the work is spread over the
+# machine's cores (1,148 texts of a 30-day store: 13.7 s on one core)
+PARALLEL_MIN = 200
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -80,16 +87,33 @@ def template_key(text: str, dbid: int = 0) -> tuple[str, str, str]:
     return digest(f"{dbid}\x00{status == 'unparsed'}\x00{norm}"), norm, status
 
 
+def parallel_map(fn: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """`[fn(x) for x in items]`, in worker processes when there are PARALLEL_MIN items or more and more
+    than one core (`fn` must be a module-level function, its results picklable)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < PARALLEL_MIN or workers < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (4 * workers))))
+
+
+def _key(item: tuple[str, int]) -> tuple[str, str, str]:
+    return template_key(*item)
+
+
 def build_templates(statements: Iterable[StatementStats]) -> TemplateSet:
     """Group statements into templates (see the module's docstring)."""
     by_id: dict[str, Template] = {}
-    cache: dict[tuple[str, int], tuple[str, str, str]] = {}
+    statements = list(statements)
+    # the pg_stat_statements text when a logged sample replaced it
+    keys = [(s.template or s.query, s.dbid) for s in statements]
+    unique = sorted(set(keys))
+    cache = dict(zip(unique, parallel_map(_key, unique)))
     n = 0
-    for s in statements:
+    for s, key in zip(statements, keys):
         n += 1
-        key = (s.template or s.query, s.dbid)  # the pg_stat_statements text when a logged sample replaced it
-        if key not in cache:
-            cache[key] = template_key(*key)
         tid, norm, status = cache[key]
         t = by_id.get(tid)
         if t is None:

@@ -57,7 +57,7 @@ def workload(
     if fmt == Format.json:
         print_json(workload_doc(w, profile))
     else:
-        workload_table(w, profile)
+        workload_table(w, profile, top)
 
 
 def _profile(st, server: str, since: float, w, forecast_top: int):

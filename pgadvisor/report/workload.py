@@ -18,6 +18,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
 TEMPLATES_SHOWN = 20
 HOT_SHOWN = 5
+WIDE_TERMINAL = 150  # columns from which the templates table shows every figure
 
 
 def sparkline(values, width: int = SPARK_WIDTH) -> str:
@@ -121,23 +122,31 @@ def _profile_view(p: WorkloadProfile, top: int) -> None:
                   + f" · writes {_pct(p.mix['write_calls_share'])}% of calls, "
                   f"{_pct(p.mix['write_time_share'])}% of time")
     spark = p.hourly_calls is not None
+    wide = console.width >= WIDE_TERMINAL  # rows/call, hit%, temp and cluster columns only where they fit
     t = Table(title="templates", title_justify="left", expand=False)
-    for col in ("#", "calls", "%time", "mean ms", "rows/call", "hit%", "temp MB"):
-        t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("class", no_wrap=True)
-    t.add_column("b/a", justify="right", no_wrap=True)
+    numbers = ("#", "calls", "%time", "mean ms") + (("rows/call", "hit%", "temp MB") if wide else ())
+    for col in numbers:
+        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    t.add_column("class", no_wrap=True, min_width=16)
+    if wide:
+        t.add_column("b/a", justify="right", no_wrap=True)
     if spark:
-        t.add_column("calls/hour", no_wrap=True)
+        t.add_column("calls/hour", no_wrap=True, min_width=SPARK_WIDTH if wide else 12)
     t.add_column("template", no_wrap=True)
-    width = max(30, console.width - (112 if spark else 86))
+    # what the other columns take (figures, class, sparkline, borders): the text gets the rest
+    width = max(24, console.width - (len(numbers) * 9 + 22 + (6 if wide else 0)
+                                     + ((SPARK_WIDTH if wide else 12) + 3 if spark else 0)))
     for i, f in enumerate(p.figures[:top]):
         c = p.classes[i]
-        row = [str(i + 1), f"{f.calls:,}", _pct(f.time_share), f"{f.mean_ms:,.2f}", f"{f.rows_per_call:,.1f}",
-               _pct(f.hit_ratio), f"{f.temp_blocks * 8192 / 1e6:,.1f}" if f.temp_blocks else "-",
-               f"{c['type']} {c['weight']} {c['arrival']}",
-               f"{p.behaviour['labels'][i]}/{_lab(p.arrival['labels'][i])}"]
+        row = [str(i + 1), f"{f.calls:,}", _pct(f.time_share), f"{f.mean_ms:,.2f}"]
+        if wide:
+            row += [f"{f.rows_per_call:,.1f}", _pct(f.hit_ratio),
+                    f"{f.temp_blocks * 8192 / 1e6:,.1f}" if f.temp_blocks else "-"]
+        row.append(f"{c['type']} {c['weight']} {c['arrival']}")
+        if wide:
+            row.append(f"{p.behaviour['labels'][i]}/{_lab(p.arrival['labels'][i])}")
         if spark:
-            row.append(sparkline(p.hourly_calls[i]))
+            row.append(sparkline(p.hourly_calls[i], SPARK_WIDTH if wide else 12))
         t.add_row(*row, short(f.text, width))
     console.print(t)
     if len(p.figures) > top:
