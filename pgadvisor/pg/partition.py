@@ -90,6 +90,7 @@ def table_profile(conn: psycopg.Connection, table: tuple[str, str]) -> dict[str,
           FROM pg_constraint con WHERE con.conrelid = %s AND con.contype = 'f'""", (relid,))
     out["indexes"] = catalog.q(conn, """
         SELECT i.relname AS name, x.indisunique AS is_unique, x.indisprimary AS is_primary,
+               greatest(i.relpages, 1)::bigint AS relpages, greatest(i.reltuples, 1)::float8 AS reltuples,
                am.amname AS method, x.indpred IS NOT NULL AS partial, 0 = ANY(x.indkey::int2[]) AS has_expr,
                ARRAY(SELECT a.attname FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(n, o)
                       JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.n
@@ -114,6 +115,14 @@ def _partitioning(conn: psycopg.Connection, relid: int) -> dict[str, Any]:
           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s
          ORDER BY 2""", (relid,))
     return key
+
+
+def target_pages(profile: dict[str, Any], name: str) -> dict[str, tuple[int, float]]:
+    """(pages, rows) of the target table (`name`) and its indexes, by name, for `pages_touched` on its plans."""
+    out = {name: (max(int(profile.get("relpages") or 1), 1), max(float(profile.get("reltuples") or 1), 1.0))}
+    for ix in profile.get("indexes", []):
+        out[ix["name"]] = (int(ix["relpages"]), float(ix["reltuples"]))
+    return out
 
 
 def build_partitioned(scratch: Scratch, base: Copy, types: dict[str, str], spec: PartitionSpec, name: str) -> Copy:

@@ -58,11 +58,14 @@ def weights(results: list[StatementResult]) -> tuple[dict[str, float], dict[str,
 
 
 def weighted(results: list[StatementResult], cand: Candidate, w: dict[str, float], pages: bool = False) -> float:
-    """Σ w·ratio / Σ w over the costed statements (pages: the same for the pages touched)."""
+    """Σ w·ratio / Σ w over the costed statements; `pages`: the pages touched, weighted by calls × the
+    pages of each statement's plan on the target (a cheap lookup of many calls touches more pages than its
+    cost share says)."""
     num = den = 0.0
     for r in results:
         if r.stmt.queryid not in w:
             continue
+        weight = max(r.stmt.calls, 1.0) * max(r.full_pages, 1.0) if pages else w[r.stmt.queryid]
         if pages:
             base, mine = r.copies["none"].pages, r.copies.get(cand.label, r.copies["none"]).pages
             ratio = (mine / base) if base > 0 else 1.0
@@ -72,8 +75,8 @@ def weighted(results: list[StatementResult], cand: Candidate, w: dict[str, float
             ratio = ratio_of(r, cand)
         if ratio is None:
             continue
-        num += w[r.stmt.queryid] * ratio
-        den += w[r.stmt.queryid]
+        num += weight * ratio
+        den += weight
     return num / den if den else 1.0
 
 

@@ -107,6 +107,7 @@ def cost_statements(target: psycopg.Connection, copies: Copies, profile: dict[st
     """Each statement's full-size cost on the target and its cost on every copy, with literal values."""
     values = ColumnValues(profile["columns"])
     partition.mirror_planner_settings(target, copies.scratch, copies.fraction)
+    full_pages = partition.target_pages(profile, copies.table[1])
     out = []
     for s in stmts:
         res = StatementResult(stmt=s, literal=None, full_cost=None)
@@ -122,6 +123,7 @@ def cost_statements(target: psycopg.Connection, copies: Copies, profile: dict[st
         try:
             plan = explain_casting(target, res.literal, codes[0])
             res.full_cost = float(plan[0]["Plan"]["Total Cost"])
+            res.full_pages = partition.pages_touched(plan[0]["Plan"], full_pages)
         except Refused as exc:
             res.skipped = str(exc)
             continue

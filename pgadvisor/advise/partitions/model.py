@@ -54,6 +54,7 @@ class StatementResult:
     stmt: Stmt
     literal: str | None  # the literal text costed (None: not costed)
     full_cost: float | None  # the target's estimate of the literal statement (the unpartitioned table)
+    full_pages: float = 0.0  # the pages its plan on the target touches (pg.partition.pages_touched)
     copies: dict[str, Cost] = field(default_factory=dict)  # candidate label → cost on its copy
     skipped: str | None = None  # why it was not costed
     retention: bool = False  # a DELETE by a range of the time key alone
