@@ -181,7 +181,7 @@ def test_on_postgresql_18(pg18_admin_dsn):
 
 
 def test_inside_recommend_each_advice_knows_the_other(target, scratch):
-    from pgadvisor.advise.partitions.hook import NO_SCRATCH, for_review
+    from pgadvisor.advise.partitions.hook import NO_SCRATCH, PartitionOptions, for_review
     from pgadvisor.findings import Recommendation
     from pgadvisor.indexdef import IndexDef, KeyPart
 
@@ -190,14 +190,14 @@ def test_inside_recommend_each_advice_knows_the_other(target, scratch):
     rec = Recommendation(id="create-index:public.events(kind,ts)", rule="create-index", severity="low",
                          title="Create index", target="public.events", sql="CREATE INDEX ...", rollback_sql="DROP ...",
                          index=index)
-    assert for_review(target, statements=[WINDOW], texts=None, index_recs=[rec], scratch_dsn=None,
-                      scratch_schema=None)[2] == [NO_SCRATCH]
-    # the table is below shared_buffers: named explicitly, it is advised on (the hook passes no include_small,
-    # so a tiny shared_buffers of this cluster would be needed; the advisor is run directly instead)
-    report = advise_partitions(target, [WINDOW, RETENTION], scratch_dsn=scratch, include_small=True,
-                               extra_indexes={"public.events": [("kind", "ts")]})
-    assert "public.events(kind, ts)" in report.advice[0].assumed_indexes
-    recs, rejected, notes, stats = for_review(target, statements=[WINDOW], texts=None, index_recs=[rec],
-                                              scratch_dsn=target, scratch_schema=None)
+    assert for_review(target, PartitionOptions(), statements=[WINDOW], texts=None, index_recs=[rec])[2] == [NO_SCRATCH]
+    recs, rejected, notes, stats = for_review(target, PartitionOptions(scratch, include_small=True),
+                                              statements=[WINDOW, RETENTION], texts=None, index_recs=[rec])
+    assert [r.rule for r in recs] == ["partition-table"] and not rejected
+    assert "public.events(kind, ts)" in recs[0].evidence["assumed_indexes"]  # the index advice, carried over
+    assert rec.evidence["partitioned_by"] == "range(ts) by day"  # and the index advice knows
+    assert stats["tables"][0]["chosen"] == "range(ts) by day"
+    recs, rejected, notes, stats = for_review(target, PartitionOptions(target), statements=[WINDOW], texts=None,
+                                              index_recs=[rec])
     assert not recs and notes[0].startswith("partition advisor skipped: --scratch-dsn")
     assert "is the database being advised on" in stats["skipped"]

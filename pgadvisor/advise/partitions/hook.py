@@ -10,6 +10,7 @@ and the index advice stands.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pgadvisor.errors import PgAdvisorError, one_line
@@ -19,12 +20,21 @@ NO_SCRATCH = ("partition advisor skipped: no --scratch-dsn (a database, or --scr
               "build partitioned copies of a sample; see docs/partitions.md)")
 
 
-def for_review(dsn: str, *, statements: list[Any] | None, texts: list[str] | None,
-               index_recs: list[Recommendation], scratch_dsn: str | None, scratch_schema: str | None,
-               trusted_roles: tuple[str, ...] = (), progress: Callable[[str], None] | None = None
+@dataclass(frozen=True)
+class PartitionOptions:
+    """recommend's partition options: `--scratch-dsn`, `--scratch-schema`, `--partition-small-tables`."""
+
+    scratch_dsn: str | None = None
+    scratch_schema: str | None = None
+    include_small: bool = False
+
+
+def for_review(dsn: str, options: PartitionOptions, *, statements: list[Any] | None, texts: list[str] | None,
+               index_recs: list[Recommendation], trusted_roles: tuple[str, ...] = (),
+               progress: Callable[[str], None] | None = None
                ) -> tuple[list[Recommendation], list[Rejected], list[str], dict[str, Any]]:
     """(recommendations, rejections, notes, stats) of the partition advisor for `recommend`."""
-    if not scratch_dsn:
+    if not options.scratch_dsn:
         return [], [], [NO_SCRATCH], {"skipped": "no --scratch-dsn"}
     import psycopg
 
@@ -36,9 +46,9 @@ def for_review(dsn: str, *, statements: list[Any] | None, texts: list[str] | Non
         StatementStats(queryid=f"text{i}", query=t, userid=0, dbid=0, toplevel=True, calls=1, total_exec_ms=0.0,
                        rows=0) for i, t in enumerate(texts or [], 1)]
     try:
-        report = advise_partitions(dsn, stmts, scratch_dsn=scratch_dsn, scratch_schema=scratch_schema,
-                                   extra_indexes=_recommended_indexes(index_recs), trusted_roles=trusted_roles,
-                                   progress=progress)
+        report = advise_partitions(dsn, stmts, scratch_dsn=options.scratch_dsn, scratch_schema=options.scratch_schema,
+                                   include_small=options.include_small, extra_indexes=_recommended_indexes(index_recs),
+                                   trusted_roles=trusted_roles, progress=progress)
     except (PgAdvisorError, psycopg.Error) as exc:
         return [], [], [f"partition advisor skipped: {one_line(exc)}"], {"skipped": one_line(exc)}
     recs, rejected, notes = partition_table.findings(report)
