@@ -22,7 +22,7 @@ from typing import Any
 
 from pgadvisor import __version__
 from pgadvisor.errors import PgAdvisorError
-from pgadvisor.models.query_time import Baselines, QueryTimeModel
+from pgadvisor.models.query_time import N_JOBS, Baselines, QueryTimeModel
 
 FORMAT = 1
 
@@ -111,7 +111,7 @@ def _load_estimator(kind: str, d: dict[str, Any], n_features: int) -> Any:
     if kind == "xgboost":
         import xgboost
 
-        reg = xgboost.XGBRegressor()
+        reg = xgboost.XGBRegressor(n_jobs=N_JOBS)
         reg.load_model(bytearray(d["xgboost"].encode()))
         return reg
     return TreeEnsemble([_load_tree(t, n_features) for t in d["trees"]], d["init"], d["scale"], d["mean"])
