@@ -10,6 +10,7 @@ import sys
 
 import psycopg
 import pytest
+from test_plugins import example_plugin  # noqa: F401  (the session fixture that installs the example plugin)
 
 from pgadvisor.collect import collect
 from pgadvisor.models.features import training_frame
@@ -149,3 +150,22 @@ def test_too_few_plans_to_train_says_how_many_are_needed(db, tmp_path):
     r = run_cli("train", "--store", store)
     assert r.returncode == 3
     assert "too few plans to train" in r.stderr and f"at least {MIN_TRAIN_ROWS} rows" in r.stderr
+
+
+@pytest.mark.usefixtures("example_plugin")
+def test_a_model_plugin_trains_and_predicts_through_the_store(trained, tmp_path):
+    import shutil
+
+    store = str(tmp_path / "plugin.sqlite")
+    shutil.copy(trained["store"], store)
+    r = run_cli("train", "--store", store, "--model", "cost-factor", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "plugin:cost-factor" and set(doc["metrics"]["model"]) == {"median", "p95", "p99"}
+    r = run_cli("predict", "SELECT count(*) FROM items", "--dsn", trained["dsn"], "--store", store,
+                "--model-version", str(doc["model_version"]), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)["predictions"][0]
+    assert p["predicted_ms"] > 0 and p["model_version"] == doc["model_version"] and p["contributions"] == []
+    r = run_cli("train", "--store", store, "--model", "no-such-model")
+    assert r.returncode == 2 and "--model: one of xgboost, forest, gbm, cost-factor" in r.stderr

@@ -13,6 +13,13 @@ METHODS = (("model", "model (gated)"), ("model_ungated", "model, no gate"), ("B0
            ("B1", "B1 cost × factor"), ("B2", "B2 log-log cost"))
 
 
+def _model_plugins() -> dict:
+    """The model plugins that load, by name (one that does not is left out: `pgadvisor plugins` says why)."""
+    from pgadvisor.plugins import discover
+
+    return {p.name: p.obj for p in discover(("pgadvisor.models",)) if p.ok}
+
+
 def _qline(name: str, s: dict) -> str:
     if not s:
         return f"  {name:22} -"
@@ -24,8 +31,9 @@ def train(
     store: str | None = StoreOpt,
     server: str | None = ServerOpt,
     since: str = typer.Option("30d", "--since", help="train on this window back from now, e.g. 7d, 30d"),
-    model: str = typer.Option("xgboost", "--model", help="xgboost (default), forest (scikit-learn random forest) "
-                              "or gbm (scikit-learn gradient boosting)"),
+    model: str = typer.Option("xgboost", "--model", help="xgboost (default), forest (scikit-learn random forest), "
+                              "gbm (scikit-learn gradient boosting), or the name of a model plugin "
+                              "(see `pgadvisor plugins`)"),
     if_needed: bool = typer.Option(False, "--if-needed", help="train only when no model exists, enough new timed "
                                    "intervals arrived since the newest one, or its accuracy drifted on them "
                                    "(for cron)"),
@@ -35,6 +43,7 @@ def train(
     evaluation beside the baselines (q-error) and store it as a new model version."""
     import time
 
+    from pgadvisor.models.query_time import KINDS
     from pgadvisor.models.train import retrain_reason
     from pgadvisor.models.train import train as run_train
     from pgadvisor.report.render import console, print_json
@@ -53,7 +62,8 @@ def train(
                 else:
                     console.print(f"model v{latest['version']} is current: no retrain needed")
                 return
-            result = run_train(st, name, since=time.time() - seconds, kind=model)
+            result = run_train(st, name, since=time.time() - seconds, kind=model,
+                               plugins=None if model in KINDS else _model_plugins())
     except PgAdvisorError as exc:
         _fail(exc)
     result["reason"] = reason
@@ -99,7 +109,7 @@ def predict(
         if not texts:
             raise UsageError("give a statement to predict, or --file")
         with open_store(store, read_only=True) as st:
-            model, record = load_model(st, server, model_version)
+            model, record = load_model(st, server, model_version, plugins=_model_plugins())
         plans = plans_of(dsn, texts, tuple(trust_role or ()))
         results = predict_plans(model, plans, texts, record["version"])
     except PgAdvisorError as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pgadvisor.errors import CannotRun, one_line
 from pgadvisor.models.features import flatten
+from pgadvisor.models.plugin_model import PluginModel
 from pgadvisor.models.query_time import QueryTimeModel
 
 
@@ -37,10 +38,17 @@ def plans_of(dsn: str, texts: list[str], trusted_roles: tuple[str, ...] = ()) ->
     return out
 
 
-def predict_plans(model: QueryTimeModel, plans: list[Any], texts: list[str], model_version: int
+def predict_plans(model: QueryTimeModel | PluginModel, plans: list[Any], texts: list[str], model_version: int
                   ) -> list[dict[str, Any]]:
     """One result per plan: predicted_ms, interval_ms, in_support (with reasons), contributions."""
+    if isinstance(model, PluginModel):
+        try:
+            preds = model.explain_plans(plans)
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is one line
+            raise CannotRun(f"model plugin {model.name} raised {exc.__class__.__name__}: {one_line(exc)}") from None
+    else:
+        preds = model.explain([flatten(plan) for plan in plans])
     out = []
-    for text, p in zip(texts, model.explain([flatten(plan) for plan in plans])):
+    for text, p in zip(texts, preds):
         out.append({"statement": text, **p.to_dict(), "model_version": model_version})
     return out

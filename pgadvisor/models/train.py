@@ -6,11 +6,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pgadvisor import __version__
-from pgadvisor.errors import CannotRun, UsageError
+from pgadvisor.errors import CannotRun, UsageError, one_line
 from pgadvisor.models import persist
 from pgadvisor.models.evaluate import compare, held_out_split, summary
 from pgadvisor.models.features import feature_columns, training_frame
-from pgadvisor.models.query_time import KINDS, QueryTimeModel, q_error
+from pgadvisor.models.plugin_model import PREFIX, PluginModel
+from pgadvisor.models.query_time import COVERAGE, KINDS, QueryTimeModel, q_error
 
 if TYPE_CHECKING:
     from pgadvisor.store.api import Store
@@ -42,32 +43,50 @@ def check_enough(frame: Any) -> None:
 
 
 def train(store: Store, server: str, *, since: float | None = None, until: float | None = None,
-          kind: str = "xgboost") -> dict[str, Any]:
+          kind: str = "xgboost", plugins: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train on the server's window: evaluate on held-out rows beside B0/B1/B2, refit on all rows, store
-    the model as a new version (only once it reads back). Returns the evaluation and the version."""
-    if kind not in KINDS:
-        raise UsageError(f"--model: one of {', '.join(KINDS)}, not {kind!r}")
+    the model as a new version (only once it reads back). Returns the evaluation and the version.
+    `kind` is one of KINDS or the name of a model plugin in `plugins` (name → class)."""
+    plugins = plugins or {}
+    if kind not in KINDS and kind not in plugins:
+        raise UsageError(f"--model: one of {', '.join(KINDS + tuple(sorted(plugins)))}, not {kind!r}")
     t0 = time.monotonic()
     frame = training_frame(store, server, since, until)
     check_enough(frame)
     train_rows, test_rows, how = held_out_split(frame)
-    evaluation = compare(QueryTimeModel(kind).fit(train_rows), train_rows, test_rows)
+    if kind in KINDS:
+        evaluation = compare(QueryTimeModel(kind).fit(train_rows), train_rows, test_rows)
+        model = QueryTimeModel(kind).fit(frame)
+        body = persist.dump(model)
+        persist.load(body)  # a model that does not read back is never stored
+        interval = model.interval_
+    else:
+        evaluation, body = _train_plugin(kind, plugins[kind], frame, train_rows, test_rows)
+        kind, interval = PREFIX + kind, None
     evaluation["held_out"] = how
-    model = QueryTimeModel(kind).fit(frame)
-    body = persist.dump(model)
-    persist.load(body)  # a model that does not read back is never stored
     window = _window(store, server, frame)
     meta = {
         "features": feature_columns(frame), "training_window": {"start": window[0], "end": window[1],
                                                                 "since": since, "until": until},
         "rows": len(frame), "plans": int(frame["plan_hash"].nunique()), "statements": int(frame["statement"].nunique()),
         "metrics": evaluation, "libraries": persist.library_versions(), "pgadvisor": __version__,
-        "last_seq": int(frame["seq"].max()), "interval_log": model.interval_, "coverage": model.coverage,
+        "last_seq": int(frame["seq"].max()), "interval_log": interval, "coverage": COVERAGE,
         "train_s": round(time.monotonic() - t0, 2),
     }
     version = store.save_model(server=server, kind=kind, fmt=persist.FORMAT, pgadvisor_version=__version__,
                                body=body, metadata=meta, window=window, n_rows=len(frame))
     return {"model_version": version, "kind": kind, "server": server, **meta}
+
+
+def _train_plugin(name: str, cls: Any, frame: Any, train_rows: Any, test_rows: Any) -> tuple[dict[str, Any], bytes]:
+    """(held-out evaluation, bytes) of a model plugin; CannotRun with one line when the plugin raises."""
+    try:
+        evaluation = compare(PluginModel(name, cls).fit(train_rows), train_rows, test_rows)  # type: ignore[arg-type]
+        body = PluginModel(name, cls).fit(frame).save()
+        PluginModel.load(name, cls, body).predict_log(frame)  # it must read back
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is one line, never a traceback
+        raise CannotRun(f"model plugin {name} raised {exc.__class__.__name__}: {one_line(exc)}") from None
+    return evaluation, body
 
 
 def _window(store: Store, server: str, frame: Any) -> tuple[float | None, float | None]:
@@ -97,9 +116,10 @@ def model_record(store: Store, server: str | None, version: int | None) -> dict[
     return usable[0]
 
 
-def load_model(store: Store, server: str | None = None, version: int | None = None
-               ) -> tuple[QueryTimeModel, dict[str, Any]]:
-    """(model, its record); persist.ModelError (exit 3) when the selected one is damaged or too new."""
+def load_model(store: Store, server: str | None = None, version: int | None = None,
+               plugins: dict[str, Any] | None = None) -> tuple[QueryTimeModel | PluginModel, dict[str, Any]]:
+    """(model, its record); persist.ModelError (exit 3) when the selected one is damaged or too new, or is a
+    plugin model whose plugin (`plugins`: name → class) is not installed."""
     record = model_record(store, server, version)
     if record["format"] > persist.FORMAT:
         raise persist.ModelError(f"model v{record['version']} was written by a newer pgadvisor "
@@ -109,7 +129,27 @@ def load_model(store: Store, server: str | None = None, version: int | None = No
     stored = store.model_body(record["version"])
     if stored is None:
         raise CannotRun(f"model version {record['version']} went away while reading it")
+    if record["kind"].startswith(PREFIX):
+        return _load_plugin(record, stored, plugins or {}), record
     return persist.load(stored[0], stored[1], record["version"]), record
+
+
+def _load_plugin(record: dict[str, Any], stored: tuple[bytes, str], plugins: dict[str, Any]) -> PluginModel:
+    import hashlib
+
+    name, version = record["kind"][len(PREFIX):], record["version"]
+    if name not in plugins:
+        raise persist.ModelError(f"model v{version} is the plugin model {name!r}, and that plugin is not installed "
+                                 "(or does not load: see `pgadvisor plugins`)",
+                                 hint="install it, or select another model with --model-version")
+    if hashlib.sha256(stored[0]).hexdigest() != stored[1]:
+        raise persist.ModelError(f"model v{version} is damaged (its bytes do not match their checksum)",
+                                 hint="select an older one with --model-version, or run `pgadvisor train` again")
+    try:
+        return PluginModel.load(name, plugins[name], stored[0])
+    except Exception as exc:  # noqa: BLE001
+        raise persist.ModelError(f"model plugin {name} could not load model v{version}: "
+                                 f"{exc.__class__.__name__}: {one_line(exc)}") from None
 
 
 def retrain_reason(store: Store, server: str) -> str | None:
