@@ -10,7 +10,7 @@ an incident does not inflate it. A regression is a calls-weighted mean of r over
 or 6 h whose z = Σc·r / (s·√Σc) reaches `Z_LEVEL` and whose ratio reaches `MIN_RATIO` (the noise
 floor: a smaller change is not worth waking someone). A spike is the same over one interval with
 `SPIKE_RATIO`, or a short regression (≤ `SPIKE_MAX_S`). Plan changes are the plan-hash changes `collect`
-stored. Calls: a surge over the seasonal baseline (median of the same time on the previous 7 days and
+stored. Calls: a surge over the seasonal baseline (median of the same time 1, 7 and 14 days before and
 the trailing day's median; scheduled jobs recur, so they are no surge). Server metrics (connections,
 deadlocks, cache hit, temp bytes, dead tuples): robust z over a trailing median, with per-metric floors.
 Isolation Forest scores each interval's metrics together; its score is evidence, never an alert alone
@@ -20,7 +20,6 @@ Isolation Forest scores each interval's metrics together; its score is evidence,
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +44,7 @@ STRONG_Z = 3.0  # an interval counts towards an event's duration when its own z 
 LEVEL_WINDOWS_S = (3600.0, 6 * 3600.0)
 S_FLOOR = 0.05  # lower bound of a statement's per-call log spread (a perfectly steady statement)
 CALLS_RATIO, CALLS_Z, CALLS_MIN = 3.0, 8.0, 50  # a call surge: 3× its seasonal baseline, Poisson z ≥ 8, ≥ 50 calls
-SEASON_DAYS = 7
+SEASON_LAGS_DAYS = (1, 7, 14)  # the same time yesterday, a week and two weeks ago (Monday is not Sunday)
 Z_METRIC = 6.0
 # per server metric: (direction, floor of its noise scale, minimum change, label)
 METRICS: dict[str, tuple[int, float, float, str]] = {
@@ -61,6 +60,7 @@ METRICS: dict[str, tuple[int, float, float, str]] = {
 ROWS_GREW = 1.5
 CACHE_FELL = 0.05  # hit ratio points
 TEMP_GREW = 2.0
+TEMP_NEW = 10.0  # temp blocks per call this many times the level before: the spill is new, not grown
 DEADLOCKS_MIN = 3  # deadlocks inside an event before they count as its cause
 DEADLOCKS_PER_H = 1.0  # ... and at least this rate over the event (a burst during a day-long event is not it)
 
@@ -123,10 +123,19 @@ def _ids(series: Series, groups: dict[int, Any] | None, texts: dict[Any, str] | 
     return out
 
 
-def _baseline(x: pd.DataFrame, iv: pd.DataFrame) -> pd.DataFrame:
-    """Trailing median (previous BASELINE_DAYS, not the interval itself) of each column."""
-    n = _n(iv, BASELINE_DAYS * 86400)
-    return x.rolling(n, min_periods=MIN_BASELINE_POINTS).median().shift(1)
+def _baseline(calls: pd.DataFrame, time_: pd.DataFrame, iv: pd.DataFrame) -> pd.DataFrame:
+    """Per interval: the trailing median (previous BASELINE_DAYS, not the current hour) of each column's hourly
+    log mean time (calls-weighted within the hour). Hourly: a sixth of the work of a per-interval median."""
+    import numpy as np
+    import pandas as pd
+
+    h = _n(iv, 3600.0)
+    hour = np.arange(len(iv)) // h
+    ch, th = calls.groupby(hour).sum(min_count=1), time_.groupby(hour).sum(min_count=1)
+    logh = np.log(th / ch.where(ch > 0))
+    n = max(1, int(round(BASELINE_DAYS * 24)))
+    base = logh.rolling(n, min_periods=max(1, MIN_BASELINE_POINTS // h)).median().shift(1)
+    return pd.DataFrame(base.to_numpy()[hour], index=calls.index, columns=calls.columns)
 
 
 def _n(iv: pd.DataFrame, seconds: float) -> int:
@@ -143,7 +152,7 @@ def _mean_time(series: Series, calls: pd.DataFrame, time_: pd.DataFrame, since: 
     iv = series.intervals
     c = calls.where(calls > 0)
     logm = np.log(time_ / c)
-    r = logm - _baseline(logm, iv)
+    r = logm - _baseline(calls, time_, iv)
     c = c.where(r.notna())
     zw = r * np.sqrt(c)
     s = (1.4826 * (zw - zw.median()).abs().median()).clip(lower=S_FLOOR)
@@ -263,10 +272,15 @@ def _cause(series: Series, key: Any, groups: dict | None, a: int, b: int) -> tup
     seqs = iv.index.to_numpy()
     members = [key] if groups is None else [i for i, k in groups.items() if k == key]
     members = [int(m) for m in members]
-    d = series.deltas[series.deltas["statement_id"].isin(members) & ~series.deltas["gap"]]
+    ids = series.deltas["statement_id"].to_numpy()  # sorted by statement (series.frames): slices, not a scan
+    d = series.deltas.iloc[np.concatenate([np.arange(np.searchsorted(ids, m), np.searchsorted(ids, m, "right"))
+                                           for m in members] or [np.zeros(0, dtype=int)])]
+    d = d[~d["gap"]]
     nb = _n(iv, BASELINE_DAYS * 86400)
+    # "before" stops an hour short of the event: its start is placed within about an hour (see _edges)
     lo_seq, a_seq, b_seq = seqs[max(0, a - nb)], seqs[a], seqs[b]
-    before, during = d[(d["seq"] >= lo_seq) & (d["seq"] < a_seq)], d[(d["seq"] >= a_seq) & (d["seq"] <= b_seq)]
+    cut = seqs[max(0, a - _n(iv, 3600.0))]
+    before, during = d[(d["seq"] >= lo_seq) & (d["seq"] < cut)], d[(d["seq"] >= a_seq) & (d["seq"] <= b_seq)]
     causes, ev = [], []
     p = series.plans
     ch = p[p["statement_id"].isin(members) & p["changed"] & (p["seq"] >= seqs[max(0, a - 1)]) & (p["seq"] <= b_seq)]
@@ -292,7 +306,7 @@ def _cause(series: Series, key: Any, groups: dict | None, a: int, b: int) -> tup
             ev.append(f"shared buffer hit ratio {hd:.1%} vs {hb:.1%} before")
     tb, td = per_call(before, "temp_blks_written"), per_call(during, "temp_blks_written")
     if td > 0 and (not tb or td >= TEMP_GREW * tb):
-        causes.append("temp spill appeared" if not tb else "temp spill grew")
+        causes.append("temp spill appeared" if td >= TEMP_NEW * tb else "temp spill grew")
         ev.append(f"temp blocks written per call {td:.3g} vs {tb:.3g} before")
     m = series.server_metrics
     if "lock_waits" in m and "deadlocks" in m and len(m):
@@ -355,13 +369,17 @@ def _calls_surges(iv: pd.DataFrame, calls: pd.DataFrame, since: float, ids: dict
     v = calls.to_numpy()
     if len(v) <= day:
         return []
-    lags = np.stack([np.roll(v, k * day, axis=0) for k in range(1, SEASON_DAYS + 1)])
-    for k in range(1, SEASON_DAYS + 1):
-        lags[k - 1, : k * day] = np.nan
-    with warnings.catch_warnings():  # an all-NaN column (a statement never seen at this time) is NaN: fine
-        warnings.simplefilter("ignore", RuntimeWarning)
-        seasonal = np.nanmedian(lags, axis=0)
-    trailing = calls.rolling(day, min_periods=day // 2).median().shift(1).to_numpy()
+    lags = np.stack([np.roll(v, k * day, axis=0) for k in SEASON_LAGS_DAYS])
+    for i, k in enumerate(SEASON_LAGS_DAYS):
+        lags[i, : k * day] = np.nan
+    lags.sort(axis=0)  # NaN last
+    valid = np.isfinite(lags).sum(axis=0)
+    seasonal = np.take_along_axis(lags, (valid // 2)[None].clip(max=len(lags) - 1), axis=0)[0]  # upper median
+    seasonal[valid == 0] = np.nan
+    h = _n(iv, 3600.0)
+    hour = np.arange(len(iv)) // h
+    hourly = calls.groupby(hour).sum(min_count=1)  # the trailing day's median on hourly sums: cheaper
+    trailing = (hourly.rolling(24, min_periods=12).median().shift(1) / h).to_numpy()[hour]
     base = np.fmax(seasonal, trailing)
     z = (v - base) / np.sqrt(base + 1)
     flag = (v >= CALLS_MIN) & (v >= CALLS_RATIO * np.maximum(base, 1)) & (z >= CALLS_Z) & np.isfinite(base)
@@ -400,6 +418,8 @@ def _server(series: Series, since: float) -> list[Anomaly]:
         x = m[name].astype(float)
         base = x.rolling(day, min_periods=MIN_BASELINE_POINTS).median().shift(1)
         dev = x - base
+        if not np.isfinite(dev.to_numpy()).any():
+            continue  # too few points for a baseline (e.g. table counters read once a day)
         scale = max(floor, 1.4826 * float(np.nanmedian(np.abs(dev - np.nanmedian(dev)))))
         z = (dev / scale).to_numpy()
         flag = (z >= Z_METRIC) & (dev.to_numpy() >= min_change)

@@ -70,19 +70,18 @@ class Series:
 
         d = self.deltas
         key = d["statement_id"] if groups is None else d["statement_id"].map(groups)
-        frame = pd.DataFrame({"key": key, "seq": d["seq"], "v": d[counter].astype(float),
-                              "gap": d["gap"]}).dropna(subset=["key"])
-        table = frame.pivot_table(index="seq", columns="key", values="v", aggfunc="sum", fill_value=0.0)
-        table = table.reindex(index=self.intervals.index, fill_value=0.0)
-        gaps = frame[frame["gap"]]
-        if len(gaps):
-            cols = table.columns.get_indexer(gaps["key"])
-            rows = table.index.get_indexer(gaps["seq"])
-            ok = (cols >= 0) & (rows >= 0)
-            values = table.to_numpy(copy=True)
-            values[rows[ok], cols[ok]] = np.nan
-            table = pd.DataFrame(values, index=table.index, columns=table.columns)
-        table.loc[self.intervals["reset"].to_numpy()] = np.nan
+        ok = key.notna().to_numpy()
+        codes, cols = pd.factorize(key[ok], sort=True)
+        rows = self.intervals.index.get_indexer(d["seq"].to_numpy()[ok])
+        n, m = len(self.intervals), len(cols)
+        inside = rows >= 0
+        flat = (rows[inside] * m + codes[inside]).astype(np.int64)
+        v = d[counter].to_numpy(dtype=float)[ok][inside]
+        values = np.bincount(flat, weights=np.nan_to_num(v), minlength=n * m).reshape(n, m).astype(float)
+        gap = d["gap"].to_numpy(dtype=bool)[ok][inside]
+        values.reshape(-1)[flat[gap]] = np.nan
+        values[self.intervals["reset"].to_numpy()] = np.nan
+        table = pd.DataFrame(values, index=self.intervals.index, columns=pd.Index(cols))
         table.columns.name = "statement_id" if groups is None else "group"
         return table
 

@@ -13,8 +13,8 @@ end + 1 h]; every other alert is a false positive; an incident is recalled when 
 - plan changes: precision/recall of `plan_change` alerts (same statement, same snapshot);
 - clean traces: every alert (any kind) per day per 1,000 templates;
 - baselines on the same series: static (interval mean time > 2× the statement's median so far), MAD
-  (robust z of the interval's log mean time ≥ 3.5 against the statement's median/MAD) and EWMA (log mean
-  time above its EWMA + 3σ, α = 0.1, for 3 intervals in a row);
+  (robust z of the interval's log mean time ≥ 3.5 against the statement's median/MAD) and an EWMA chart
+  (λ = 0.2, L = 3, centre and σ from the warm-up's median/MAD);
 - cost: `pgadvisor anomalies --since 1d` and `--since 23d` (CLI, subprocess) and load + detect in process.
 Goals (issue 12): F1 ≥ 0.90 at ≥ 2×, ≥ 0.70 at 1.5×; plan-change P and R ≥ 0.95; ≤ 1 alert/day/1,000
 templates on clean traces; ≤ 30 s for 30 days × 1,000 templates.
@@ -43,6 +43,7 @@ from tests.bench import synth_store  # noqa: E402
 TOL_S = 3600.0
 COUNTERS = ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
 MEAN_TIME_KINDS = ("regression", "spike", "cache_drop", "temp_spill")
+EWMA_LAMBDA, EWMA_L = 0.2, 3.0  # Montgomery's usual EWMA chart parameters
 
 
 def store(dirpath: Path, seed: int, clean: bool, args: argparse.Namespace) -> tuple[str, dict]:
@@ -95,10 +96,14 @@ def baselines(s, since: float) -> dict[str, list[tuple[str, float]]]:
     dev = logm - logm.median()
     mad = 1.4826 * dev.abs().median()
     flags["MAD z>=3.5"] = (dev / mad >= 3.5).to_numpy()
-    ew = logm.ewm(alpha=0.1, ignore_na=True).mean().shift(1)
-    sd = (logm - ew).ewm(alpha=0.1, ignore_na=True).std().shift(1)
-    up = (logm > ew + 3 * sd).astype(int)
-    flags["EWMA 3sigma x3"] = (up.rolling(3).sum() >= 3).to_numpy()
+    # the textbook EWMA chart: z = EWMA(x, lambda), alarm at mu0 + L sigma sqrt(lambda / (2 - lambda)), with mu0
+    # and sigma the statement's robust centre and spread over the history (the warm-up)
+    hist = logm[ends <= since]
+    mu0 = hist.median()
+    sigma = 1.4826 * (hist - mu0).abs().median()
+    z = logm.ewm(alpha=EWMA_LAMBDA, ignore_na=True).mean()
+    limit = EWMA_L * sigma * np.sqrt(EWMA_LAMBDA / (2 - EWMA_LAMBDA))
+    flags[f"EWMA chart L={EWMA_L:g}"] = (z - mu0 >= limit).to_numpy()
     out = {}
     for name, f in flags.items():
         pred = []
