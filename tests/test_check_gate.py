@@ -146,7 +146,12 @@ def test_baseline_fails_only_on_new_findings_and_lists_fixed_ones(make_db, tmp_p
     base = tmp_path / ".pgadvisor-baseline.json"
     r = check("baseline", "--dsn", dsn, "--output", str(base), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert {INVALID, COPY, FK} <= {f["key"] for f in json.loads(base.read_text())["findings"]}
+    written = json.loads(base.read_text())
+    assert {INVALID, COPY, FK} <= {f["key"] for f in written["findings"]}
+    from pgadvisor import __version__
+    from pgadvisor.documents import DOC_SCHEMA
+
+    assert written["schema"] == DOC_SCHEMA and written["pgadvisor"] == __version__  # the JSON envelope
     r = check("check", "--dsn", dsn, "--baseline", str(base), "--fail-on", "info", cwd=tmp_path)
     assert r.returncode == 0, r.stdout
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -23,6 +23,10 @@ class CheckFormat(str, Enum):
     gitlab = "gitlab"
 
 
+class BaselineFormat(str, Enum):
+    json = "json"
+
+
 class FailOn(str, Enum):
     error = "error"
     warning = "warning"
@@ -230,6 +234,8 @@ def baseline(
     config: str | None = ConfigOpt,
     output: str | None = OutputOpt,
     include_runtime: bool | None = RuntimeOpt,
+    fmt: BaselineFormat = typer.Option(BaselineFormat.json, "--format", "-f", help="the baseline file's format "
+                                       "(a versioned JSON document: the only one)"),
 ) -> None:
     """Write today's findings as a baseline (stdout or --output): `check --baseline FILE` then fails only on
     new findings. Allowed findings (the allow-list) are left out."""
