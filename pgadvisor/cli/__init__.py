@@ -8,4 +8,16 @@ from pgadvisor.cli import analyze, check, core, models, workload  # noqa: F401  
 from pgadvisor.cli.app import app, main
 from pgadvisor.errors import EXIT_USAGE
 
+# `--help` lists the commands in the order a user meets them
+_ORDER = ("demo", "doctor", "collect", "snapshots", "workload", "anomalies", "report", "recommend", "check",
+          "baseline", "train", "predict", "models", "plugins", "prune")
+
+
+def _position(command) -> int:
+    name = command.name or command.callback.__name__
+    return _ORDER.index(name) if name in _ORDER else len(_ORDER)
+
+
+app.registered_commands.sort(key=_position)
+
 __all__ = ["app", "main", "EXIT_USAGE"]
