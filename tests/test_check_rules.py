@@ -218,3 +218,15 @@ def test_runtime_rules_read_the_statistics_counters(make_db):
     assert stale == {"stale-statistics:public.stale", "stale-statistics:public.churned"}
     assert bloat == {"table-bloat:public.churned"}
     assert ALL["table-bloat"].kind == ALL["stale-statistics"].kind == "runtime"
+
+
+def test_index_would_help_keys_name_the_index():
+    from pgadvisor.advise.rules.index_would_help import key_of
+    from pgadvisor.indexdef import IndexDef, KeyPart
+
+    plain = IndexDef("public", "orders", (KeyPart(column="status"), KeyPart(column="created_at", descending=True)))
+    assert key_of(plain) == "index-would-help:public.orders:status,created_at DESC"
+    covering = IndexDef("public", "orders", (KeyPart(column="status"),), include=("total",))
+    assert key_of(covering) == "index-would-help:public.orders:(status) INCLUDE(total)"
+    gin = IndexDef("public", "docs", (KeyPart(column="tags"),), method="gin")
+    assert key_of(gin) == "index-would-help:public.docs:USING gin(tags)"

@@ -21,7 +21,6 @@ rule that catches those scans. Generic plans of parameterized statements.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pgadvisor.advise.rules.common import CatalogScan, Requires, finding
@@ -35,7 +34,14 @@ THRESHOLDS = {
     "min_reduction_pct": 50.0,  # the advisor's own medium cut-off (severity.MEDIUM_REDUCTION_PCT)
     "time_limit_s": 60.0,  # the advisor's deadline in check: a CI step (chosen by hand)
 }
-_CANDIDATE = re.compile(r"^[a-z-]+:(?P<table>[^()]+)\((?P<keys>.*)\)$")
+
+
+def key_of(d: Any) -> str:
+    """`index-would-help:schema.table:keys` of the advisor's IndexDef: its keys comma-separated, or, for a
+    non-B-tree, covering or partial index, the rest of its label (`USING gin(tags)`, `(a) INCLUDE(b)`)."""
+    rest = d.label(qualify=False, sep=",")[len(d.table):]
+    simple = "(" + ",".join(k.label() for k in d.keys) + ")"
+    return f"{ID}:{d.table_key}:{rest[1:-1] if rest == simple else rest.strip()}"
 
 
 def _texts(facts: Any, scan: CatalogScan) -> list[str]:
@@ -59,11 +65,10 @@ def find_workload(facts: Any, scan: CatalogScan) -> list[Recommendation]:
     recs = []
     for r in review.recommendations:
         reduction = float((r.benefit or {}).get("reduction_pct") or 0)
-        m = _CANDIDATE.match(r.id)
-        if r.rule != create_index.ID or reduction < scan.threshold(ID, "min_reduction_pct") or not m:
+        if r.rule != create_index.ID or r.index is None or reduction < scan.threshold(ID, "min_reduction_pct"):
             continue
         recs.append(finding(
-            ID, DEFAULT_SEVERITY, key=f"{ID}:{m['table']}:{m['keys'].replace(' ', '')}", target=r.target,
+            ID, DEFAULT_SEVERITY, key=key_of(r.index), target=r.target,
             title=r.title, sql=r.sql, rollback_sql=r.rollback_sql,
             why=f"the index advisor estimates it lowers its statements' cost by {reduction:.0f}% on the test "
                 f"database: {r.why}",
