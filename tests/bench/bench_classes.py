@@ -146,6 +146,13 @@ def behaviour_scores(sets: dict[str, list]) -> dict[str, float]:
     found = clusters.behaviour_clusters(X)
     out["clusters_ari"] = ari(truth, found["labels"])
     out["k"] = found["k"]
+    # for information: KMeans told the true number of classes (the command chooses k by silhouette)
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    told = KMeans(n_clusters=len(sets), n_init=10, random_state=clusters.SEED).fit_predict(
+        StandardScaler().fit_transform(X))
+    out["told_k_ari"] = ari(truth, told.tolist())
     out["method"] = found["method"]
     if len(sets) == 2:
         out["type_ari"] = ari(truth, [classes.workload_type(f)[0] for f in figs])
@@ -243,6 +250,7 @@ def main() -> None:
               f"{two['baseline_ari']:>9.3f} {GOAL_2:>6.2f}")
         print(f"   {'ARI behaviour clusters, 3 classes (k=' + str(three['k']) + ')':<44} "
               f"{three['clusters_ari']:>7.3f} {three['baseline_ari']:>9.3f} {GOAL_3:>6.2f}")
+        print(f"   (KMeans told the true k: {two['told_k_ari']:.3f} for 2 classes, {three['told_k_ari']:.3f} for 3)")
     print("2. arrival clusters on planted traces", flush=True)
     S, truth = planted(args.seed)
     ours = clusters.arrival_clusters(S, hourly_sums(S))

@@ -108,19 +108,16 @@ def store_series(path: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
     from pgadvisor.analyze.series import load_series
     from pgadvisor.store import open_store
 
-    truth = json.loads(Path(path).with_suffix(".truth.json").read_text())
-    want = {str(q): t["pattern"] for t in truth["templates"] if t["pattern"] in ("daily", "weekly", "growth")
-            for q in t.get("queryids", [])}
+    truth = json.loads(Path(path + ".truth.json").read_text())
+    pattern = {t["template"]: t["pattern"] for t in truth["templates"]
+               if t["pattern"] in ("daily", "weekly", "growth")}
+    template_of = {str(q): t["template"] for t in truth["templates"] for q in t.get("queryids", [])}
     with open_store(path, read_only=True) as st:
         s = load_series(st, st.servers()[0], counters=("calls",), with_server=False)
-    wide = s.wide("calls")
+    groups = {sid: template_of.get(str(q), -1) for sid, q in zip(s.statements.index, s.statements["queryid"])}
+    wide = s.wide("calls", groups=groups)
     times = s.intervals["end"].to_numpy(dtype=float)
-    out = []
-    for sid in wide.columns:
-        q = str(s.statements.loc[sid, "queryid"])
-        if q in want:
-            out.append((want[q], times, wide[sid].to_numpy(dtype=float)))
-    return out
+    return [(pattern[k], times, wide[k].to_numpy(dtype=float)) for k in wide.columns if k in pattern]
 
 
 def main() -> None:
