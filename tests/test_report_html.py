@@ -124,3 +124,28 @@ def test_bad_input(store, tmp_path):
         st.save_snapshot(synth.snapshot("x", time.time() - 60, synth.statement_rows(2)))
     r = _report("--store", one, "--out", str(tmp_path / "r.html"))
     assert r.returncode == 2 and "at least two snapshots" in r.stderr
+
+
+def test_recommendations_from_a_live_database(make_db, tmp_path):
+    import psycopg
+
+    from pgadvisor.collect import collect
+
+    dsn = make_db(("pg_stat_statements", "hypopg"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders AS SELECT g AS id, g % 5000 AS customer_id, md5(g::text) AS note "
+                     "FROM generate_series(1, 200000) g")
+        conn.execute("ANALYZE orders")
+    store = str(tmp_path / "s.sqlite")
+    with open_store(store) as st:
+        st.save_snapshot(collect(dsn, "live"))
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for i in range(30):
+                conn.execute("SELECT count(*) FROM orders WHERE customer_id = %s", (i,))
+        st.save_snapshot(collect(dsn, "live"))
+    out = tmp_path / "r.html"
+    r = _report("--store", store, "--since", "1d", "--out", str(out), "--dsn", dsn)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "recommend (live database)" in text
+    assert "CREATE INDEX" in text and "customer_id" in text  # the advisor's index, with its SQL
