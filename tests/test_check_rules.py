@@ -230,3 +230,12 @@ def test_index_would_help_keys_name_the_index():
     assert key_of(covering) == "index-would-help:public.orders:(status) INCLUDE(total)"
     gin = IndexDef("public", "docs", (KeyPart(column="tags"),), method="gin")
     assert key_of(gin) == "index-would-help:public.docs:USING gin(tags)"
+
+
+def test_a_partitioned_tables_index_is_dropped_and_rebuilt_without_concurrently(seeded):
+    recs = {r.id: r for r in bench.run_static(seeded)}
+    rec = recs["low-cardinality-index:bad.pflags_active_idx"]
+    assert rec.rollback_sql == "CREATE INDEX pflags_active_idx ON bad.pflags USING btree (active);"
+    assert "DROP INDEX bad.pflags_active_idx;" in rec.sql and "CONCURRENTLY bad.pflags" not in rec.sql
+    flat = recs["low-cardinality-index:bad.flags_active_idx"]
+    assert flat.rollback_sql.startswith("CREATE INDEX CONCURRENTLY flags_active_idx ON bad.flags")

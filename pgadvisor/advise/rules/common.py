@@ -120,9 +120,23 @@ def protected(ix: dict[str, Any]) -> str | None:
     return None
 
 
+def partitioned(ix: dict[str, Any]) -> bool:
+    """Whether the index is a partitioned table's (`ON ONLY` in its definition): PostgreSQL builds and
+    drops those only without CONCURRENTLY."""
+    return " ON ONLY " in (ix.get("definition") or "")
+
+
+def drop_index_sql(ix: dict[str, Any]) -> str:
+    concurrently = "" if partitioned(ix) else "CONCURRENTLY "
+    return f"DROP INDEX {concurrently}{qualified(ix['schema'], ix['name'])};"
+
+
 def rollback_sql(ix: dict[str, Any]) -> str:
-    """The original definition, CONCURRENTLY inserted, to recreate the dropped index."""
+    """The original definition, CONCURRENTLY inserted, to recreate the dropped index; a partitioned
+    table's index is recreated on the table and its partitions (no ONLY), without CONCURRENTLY."""
     definition = ix.get("definition") or ""
+    if partitioned(ix):
+        return definition.replace(" ON ONLY ", " ON ", 1) + ";"
     for head in ("CREATE UNIQUE INDEX ", "CREATE INDEX "):
         if definition.startswith(head):
             return f"{head}CONCURRENTLY {definition[len(head) :]};"
@@ -160,7 +174,7 @@ def drop_recommendation(ix: dict[str, Any], drop: Drop, extra: dict[str, Any] | 
         severity=drop.severity,
         title=f"Drop {drop.kind} index {ix['name']} on {ix['table']} ({mib(size)})",
         target=table_of(ix),
-        sql=f"DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])};",
+        sql=drop_index_sql(ix),
         rollback_sql=rollback_sql(ix),
         benefit={"ms_per_day": None, "bytes_freed": size, "write_overhead_removed": True},
         cost={"size_bytes": -size, "write_overhead_pct": 0.0},

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pgadvisor.advise.rules.common import (
     CatalogScan,
+    drop_index_sql,
     finding,
     index_id,
     is_partition,
@@ -69,7 +70,7 @@ def find(scan: CatalogScan) -> list[Recommendation]:
             title=f"Index {ix['name']} leads with {what} ({name})",
             sql=manual(f"replace it by a partial index for the rare value, e.g. CREATE INDEX CONCURRENTLY ON "
                        f"{qualified(ix['schema'], ix['table'])} (<the columns the queries use>) WHERE <{name} = the "
-                       f"rare value>; then DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])};"),
+                       f"rare value>; then {drop_index_sql(ix)}"),
             rollback_sql=rollback_sql(ix),
             why=(f"{ix['name']} ({ix.get('definition')}) leads with {what}: it narrows nothing for the common "
                  "value, and a partial index serves the rare one at a fraction of the size"),
