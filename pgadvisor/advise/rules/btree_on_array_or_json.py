@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from pgadvisor.advise.rules.common import (
     CatalogScan,
+    drop_index_sql,
     finding,
     index_id,
     is_partition,
     key_columns,
     manual,
+    partitioned,
     rollback_sql,
     table_of,
 )
@@ -57,9 +59,10 @@ def find(scan: CatalogScan) -> list[Recommendation]:
         table = qualified(ix["schema"], ix["table"])
         gin = f"{ix['name'][:58]}_gin"
         if len(keys) == 1 and not ix.get("is_unique") and not ix.get("predicate"):
-            sql = (f"CREATE INDEX CONCURRENTLY {quote_ident(gin)} ON {table} USING gin ({quote_ident(name)}); "
-                   f"DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])};")
-            undo = f"{rollback_sql(ix)} DROP INDEX CONCURRENTLY {qualified(ix['schema'], gin)};"
+            concurrently = "" if partitioned(ix) else "CONCURRENTLY "
+            sql = (f"CREATE INDEX {concurrently}{quote_ident(gin)} ON {table} USING gin ({quote_ident(name)}); "
+                   f"{drop_index_sql(ix)}")
+            undo = f"{rollback_sql(ix)} DROP INDEX {concurrently}{qualified(ix['schema'], gin)};"
         else:
             sql = manual(f"index {name} with GIN (CREATE INDEX CONCURRENTLY ON {table} USING gin "
                          f"({quote_ident(name)})) and keep the other keys in a B-tree of their own;")

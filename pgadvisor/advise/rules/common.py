@@ -215,11 +215,14 @@ def key_columns(scan: CatalogScan, ix: dict[str, Any]) -> list[tuple[str, dict[s
 
 def rebuild_sql(ix: dict[str, Any], new_body: str) -> str:
     """Replace index `ix` by `CREATE INDEX ... <new_body>` under its own name, without blocking writes:
-    build the new one CONCURRENTLY under a temporary name, drop the old one, rename."""
+    build the new one CONCURRENTLY under a temporary name, drop the old one, rename (a partitioned
+    table's index: without CONCURRENTLY, which PostgreSQL refuses there)."""
     tmp = ix["name"][:REBUILT_ROOM] + "_rebuilt"
     unique = "UNIQUE " if ix.get("is_unique") else ""
-    return (f"CREATE {unique}INDEX CONCURRENTLY {quote_ident(tmp)} {new_body}; "
-            f"DROP INDEX CONCURRENTLY {qualified(ix['schema'], ix['name'])}; "
+    concurrently = "" if partitioned(ix) else "CONCURRENTLY "
+    body = new_body.replace("ON ONLY ", "ON ", 1) if new_body.startswith("ON ONLY ") else new_body
+    return (f"CREATE {unique}INDEX {concurrently}{quote_ident(tmp)} {body}; "
+            f"{drop_index_sql(ix)} "
             f"ALTER INDEX {qualified(ix['schema'], tmp)} RENAME TO {quote_ident(ix['name'])};")
 
 
