@@ -165,19 +165,10 @@ def create_index(scratch: Scratch, copy: Copy, columns: tuple[str, ...], method:
         copy.ident, sql.Identifier(method), sql.SQL(", ").join(sql.Identifier(c) for c in columns)))
 
 
-def settle(scratch: Scratch, copy: Copy, all_visible: float) -> None:
-    """VACUUM ANALYZE a copy, then leave `all_visible` of its pages all-visible, as the target's are
-    (pg_class.relallvisible ÷ relpages): index-only scans are costed by that share, and a fresh copy has
-    all or none. The other pages are cleared with a no-op UPDATE of their rows (a share of pages picked by
-    page number), then ANALYZE records the count."""
-    scratch.execute(sql.SQL("VACUUM ANALYZE {}").format(copy.ident))
-    per_mille = round((1.0 - min(max(all_visible, 0.0), 1.0)) * 1000)
-    if per_mille <= 0:
-        return
-    first = sql.Identifier(copy.columns[0])
-    scratch.execute(sql.SQL("UPDATE {t} SET {c} = {c} WHERE (ctid::text::point)[0]::bigint % 1000 < {k}").format(
-        t=copy.ident, c=first, k=sql.Literal(per_mille)))
-    scratch.execute(sql.SQL("ANALYZE {}").format(copy.ident))
+def analyze(scratch: Scratch, copy: Copy, vacuum: bool) -> None:
+    """ANALYZE a copy; `vacuum` (VACUUM ANALYZE) when the target's pages are mostly all-visible, so that
+    index-only scans are costed on the copies as on the target (by pg_class.relallvisible)."""
+    scratch.execute(sql.SQL("VACUUM ANALYZE {}" if vacuum else "ANALYZE {}").format(copy.ident))
 
 
 def relpages(scratch: Scratch) -> dict[str, tuple[int, float]]:

@@ -3,8 +3,7 @@
 For one table: a BERNOULLI sample (≤ 10%, at most `MAX_SAMPLE_ROWS`) is copied into the scratch place
 as the unpartitioned copy ("none"); each candidate is a partitioned copy of the same rows. Every copy
 gets the table's existing plain indexes and the recommended ones (`extra_indexes`, the index advice
-carried over), as real indexes (per partition), then VACUUM ANALYZE with the target's share of
-all-visible pages (index-only scans are costed by it: pg/partition.settle). Each statement that reads or writes the
+carried over), as real indexes (per partition), then ANALYZE. Each statement that reads or writes the
 table is costed with literal values (literals.py) on every copy (EXPLAIN without ANALYZE, through the
 code guards of the target and of the scratch place) and once on the target itself: the full-size
 cost its ratio (partitioned copy ÷ unpartitioned copy) is transferred to.
@@ -30,6 +29,9 @@ from pgadvisor.pg.scratch import Copy, Scratch, table_columns
 # (chosen by hand: 300k rows of the bench's 3M-row table copy and index in ~5 s on 2 shared cores)
 SAMPLE_FRACTION = 0.10
 MAX_SAMPLE_ROWS = 300_000
+# the copies are vacuumed (all pages all-visible) when at least this share of the target's pages is: index-only
+# scans are costed by that share, and a fresh copy has none (chosen by hand: the nearer of 0% and 100%)
+ALL_VISIBLE_VACUUM = 0.5
 _SCAN_NODES = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan")
 
 
@@ -74,11 +76,11 @@ def build_copies(target: psycopg.Connection, scratch: Scratch, table: tuple[str,
         say(f"building {cand.label}")
         copies[cand.label] = partition.build_partitioned(scratch, base, types, cand.spec,
                                                          scratch.name(table[1], f"c{i}"))
-    visible = all_visible_share(profile)
+    vacuum = all_visible_share(profile) >= ALL_VISIBLE_VACUUM
     for copy in copies.values():
         for cols, method in indexes:
             partition.create_index(scratch, copy, cols, method)
-        partition.settle(scratch, copy, visible)
+        partition.analyze(scratch, copy, vacuum)
     rows = scratch.execute(sql.SQL("SELECT count(*) FROM {}").format(base.ident))[0][0]
     reltuples = float(profile.get("reltuples") or 0)
     real = min(1.0, rows / reltuples) if reltuples > 0 else fraction
