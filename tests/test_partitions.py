@@ -7,9 +7,10 @@ import psycopg
 import pytest
 from conftest import dsn_for, scratch_db
 
-from pgadvisor.advise.partitions import advise_partitions
+from pgadvisor.advise.partitions import advise_partitions, migration
 from pgadvisor.errors import CannotRun, UsageError
 from pgadvisor.pg.connect import connect
+from pgadvisor.pg.partition import PartitionSpec, table_profile
 from pgadvisor.pg.scratch import open_scratch
 from pgadvisor.workload import StatementStats
 
@@ -201,3 +202,22 @@ def test_inside_recommend_each_advice_knows_the_other(target, scratch):
                                               index_recs=[rec])
     assert not recs and notes[0].startswith("partition advisor skipped: --scratch-dsn")
     assert "is the database being advised on" in stats["skipped"]
+
+
+@pytest.mark.parametrize("spec", [PartitionSpec("hash", "tenant_id", modulus=4),
+                                  PartitionSpec("list", "kind", values=("0", "1", "2")),
+                                  PartitionSpec("range", "ts", interval="week")], ids=lambda s: s.strategy)
+def test_every_strategy_migrates_every_row(admin_dsn, spec):
+    with scratch_db(admin_dsn, "parts_mig", EVENTS, extensions=()) as dsn:
+        with connect(dsn) as conn:
+            profile = table_profile(conn, ("public", "events"))
+        script = migration.native("public", "events", profile, spec)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            check = "SELECT count(*), sum(hashtext(e::text)::bigint) FROM events e"
+            before = conn.execute(check).fetchone()
+            conn.execute(script)
+            after = conn.execute(check).fetchone()
+            strategy = conn.execute("SELECT partstrat FROM pg_partitioned_table "
+                                    "WHERE partrelid = 'events'::regclass").fetchone()[0]
+    assert before == after and after[0] == 120000
+    assert strategy == spec.strategy[0]
