@@ -49,6 +49,7 @@ from pgadvisor.advise.rules import (
     new_statement,
     not_valid_constraint,
     nullable_index_column,
+    partition_table,
     redundant_index_predicate,
     sequence_near_overflow,
     serial_column,
@@ -107,7 +108,7 @@ CATALOG: tuple[Rule, ...] = DROPS + STATIC + RUNTIME
 # the rules over the statements the tests ran: `find_workload(workload.gather(...), scan)`
 WORKLOAD: tuple[Rule, ...] = tuple(_rule(m) for m in (large_table_scan, large_table_sort, index_would_help,
                                                       new_statement))
-ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), *CATALOG, *WORKLOAD)}
+ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), _rule(partition_table), *CATALOG, *WORKLOAD)}
 
 
 def thresholds_of(rule_id: str) -> Mapping[str, float]:
