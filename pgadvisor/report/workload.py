@@ -122,32 +122,32 @@ def _profile_view(p: WorkloadProfile, top: int) -> None:
                   + f" · writes {_pct(p.mix['write_calls_share'])}% of calls, "
                   f"{_pct(p.mix['write_time_share'])}% of time")
     spark = p.hourly_calls is not None
-    wide = console.width >= WIDE_TERMINAL  # rows/call, hit%, temp and cluster columns only where they fit
+    wide = console.width >= WIDE_TERMINAL  # narrower: classes and sparkline go under the text
     t = Table(title="templates", title_justify="left", expand=False)
     numbers = ("#", "calls", "%time", "mean ms") + (("rows/call", "hit%", "temp MB") if wide else ())
     for col in numbers:
         t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    t.add_column("class", no_wrap=True, min_width=16)
     if wide:
+        t.add_column("class", no_wrap=True, min_width=16)
         t.add_column("b/a", justify="right", no_wrap=True)
-    if spark:
-        t.add_column("calls/hour", no_wrap=True, min_width=SPARK_WIDTH if wide else 12)
-    t.add_column("template", no_wrap=True)
-    # what the other columns take (figures, class, sparkline, borders): the text gets the rest
-    width = max(24, console.width - (len(numbers) * 9 + 22 + (6 if wide else 0)
-                                     + ((SPARK_WIDTH if wide else 12) + 3 if spark else 0)))
+        if spark:
+            t.add_column("calls/hour", no_wrap=True, min_width=SPARK_WIDTH)
+    t.add_column("template" if wide else "template · classes · calls/hour", no_wrap=True)
+    # what the other columns take (figures, borders and padding; wide: class, b/a and sparkline): the text
+    # gets the rest
+    width = max(24, console.width - (len(numbers) * 9 + 4 + ((27 + SPARK_WIDTH + 3) if wide else 0)))
     for i, f in enumerate(p.figures[:top]):
         c = p.classes[i]
         row = [str(i + 1), f"{f.calls:,}", _pct(f.time_share), f"{f.mean_ms:,.2f}"]
+        classes = f"{c['type']} {c['weight']} {c['arrival']}"
+        line = sparkline(p.hourly_calls[i], SPARK_WIDTH) if spark else ""
         if wide:
             row += [f"{f.rows_per_call:,.1f}", _pct(f.hit_ratio),
-                    f"{f.temp_blocks * 8192 / 1e6:,.1f}" if f.temp_blocks else "-"]
-        row.append(f"{c['type']} {c['weight']} {c['arrival']}")
-        if wide:
-            row.append(f"{p.behaviour['labels'][i]}/{_lab(p.arrival['labels'][i])}")
-        if spark:
-            row.append(sparkline(p.hourly_calls[i], SPARK_WIDTH if wide else 12))
-        t.add_row(*row, short(f.text, width))
+                    f"{f.temp_blocks * 8192 / 1e6:,.1f}" if f.temp_blocks else "-", classes,
+                    f"{p.behaviour['labels'][i]}/{_lab(p.arrival['labels'][i])}"] + ([line] if spark else [])
+            t.add_row(*row, short(f.text, width))
+        else:
+            t.add_row(*row, short(f.text, width) + "\n" + short(f"{classes}  {line}", width))
     console.print(t)
     if len(p.figures) > top:
         console.print(f"… {len(p.figures) - top:,} more templates (--top, or --format json for all)")
