@@ -89,6 +89,9 @@ def test_window_and_bad_input(tmp_path):
         assert list(s.intervals.index) == [4, 5, 6]
         full = load_series(st, "a")
         assert full.wide("calls").loc[4:].equals(s.wide("calls"))  # a window's first delta uses the row before it
+        binned = load_series(st, "a", max_points=2)  # 5 intervals in bins of 3 snapshots: totals kept
+        assert len(binned.intervals) == 2 and binned.intervals["snapshots"].sum() == 5
+        assert binned.wide("calls").sum().equals(full.wide("calls").sum())
         with pytest.raises(UsageError, match="no snapshot"):
             load_series(st, "a", since=T0 + 100 * STEP)
         # all-zero: nothing moved in the last interval

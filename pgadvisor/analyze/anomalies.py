@@ -286,7 +286,9 @@ def _cause(series: Series, key: Any, groups: dict | None, a: int, b: int) -> tup
     ch = p[p["statement_id"].isin(members) & p["changed"] & (p["seq"] >= seqs[max(0, a - 1)]) & (p["seq"] <= b_seq)]
     if len(ch):
         causes.append("plan changed")
-        ev.append(f"plan hash changed to {ch['plan_hash'].iloc[0]} at {_iso(iv.loc[ch['seq'].iloc[0], 'end'])}")
+        at = ch["seq"].iloc[0]
+        ev.append(f"plan hash changed to {ch['plan_hash'].iloc[0]}"
+                  + (f" at {_iso(iv.loc[at, 'end'])}" if at in iv.index else ""))
 
     def per_call(frame: pd.DataFrame, col: str) -> float:
         n = frame["calls"].sum() if "calls" in frame else 0

@@ -13,7 +13,7 @@
   A gap row's counters are partial (a reset inside the interval; a statement's first row after an eviction,
   a new baseline) or NaN (evicted inside it): never compare them with their neighbours as if they were whole.
 - `plans` — `statement_id`, `seq`, `plan_hash`, `total_cost`, `changed` (False for the plan each statement
-  entered the window with, True for each change inside it).
+  entered the window with, True for each change inside it; with bins, `seq` is the bin's label).
 - `server` — index `seq` (per interval); deltas of the database's cumulative pg_stat_database counters
   (`xact_commit`, `blks_hit`, `blks_read`, `temp_files`, `temp_bytes`, `deadlocks`, `conflicts`, `tup_*`),
   `cache_hit` (blks_hit / (hit + read) in the interval), gauges at the interval's end (`numbackends`,
@@ -132,6 +132,11 @@ def frames(server: str, raw: dict[str, Any], *, lo: int, every: int = 1) -> Seri
     deltas = _add_evictions(deltas, raw["gaps"], label, lo, every, stmts.index)
     plans = pd.DataFrame.from_records(raw["plans"], columns=["statement_id", "seq", "plan_hash", "total_cost"])
     plans["changed"] = plans["seq"] >= lo
+    if every > 1:  # a change inside the window is dated by the bin (interval) it falls in
+        inside = plans["changed"].to_numpy()
+        mapped = label.reindex((plans.loc[inside, "seq"] - lo) // every).to_numpy()
+        plans.loc[inside, "seq"] = mapped
+        plans = plans.dropna(subset=["seq"]).astype({"seq": "int64"})
     server_rows = raw.get("server") or []
     return Series(server, iv, stmts, deltas, plans, server_frame(server_rows, iv, lo, every))
 
