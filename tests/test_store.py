@@ -169,6 +169,7 @@ def test_reader_of_an_older_store(tmp_path):
     con.execute("ALTER TABLE samples DROP COLUMN times")
     con.execute("ALTER TABLE stat_last DROP COLUMN stats_since")  # migration 7
     con.execute("ALTER TABLE snapshots DROP COLUMN pgss_max")
+    con.execute("DROP TABLE models")  # migration 8
     con.execute("DELETE FROM schema_migrations WHERE version >= 4")
     con.commit()
     con.close()
