@@ -135,7 +135,7 @@ def test_a_damaged_or_newer_model_is_refused_and_the_older_one_stays_usable(trai
     with open_store(store) as st, st.write():  # a model a newer pgadvisor wrote (a higher format)
         st.execute("UPDATE models SET format = 99 WHERE version = ?", (newest,))
     r = run_cli("predict", sql, "--dsn", trained["dsn"], "--store", store, "--format", "json")
-    assert r.returncode == 0 and json.loads(r.stdout)["model_version"] == 1  # the older model stays in use
+    assert r.returncode == 0 and json.loads(r.stdout)["model_version"] < newest  # an older model stays in use
     r = run_cli("predict", sql, "--dsn", trained["dsn"], "--store", store, "--model-version", str(newest))
     assert r.returncode == 3 and "newer pgadvisor" in r.stderr
 
