@@ -320,7 +320,13 @@ def run_extend(dsn: str, stmts: list[Stmt], schema: dict[str, list[str]], budget
             signal.alarm(int(time_limit))
         algo = ExtendAlgorithm(EabConnector(coster), {"budget_MB": budget_mb, "max_index_width": width,
                                                       "max_indexes": 10_000, "constraint": "storage"})
-        indexes, info = algo.calculate_best_indexes(eab_workload(stmts, schema), overhead=True)
+        try:
+            indexes, info = algo.calculate_best_indexes(eab_workload(stmts, schema), overhead=True)
+        except psycopg.Error as exc:
+            # the alarm can land inside a query: psycopg then reports the broken session, not TimeLimit
+            if time_limit and time.monotonic() - t0 >= time_limit:
+                raise TimeLimit("time limit reached") from exc
+            raise
         seconds = time.monotonic() - t0
     finally:
         signal.alarm(0)
