@@ -52,6 +52,7 @@ class Figures:
     columns: list[str] = field(default_factory=list)  # "table.column"
     joins: int = 0
     aggregates: bool = False
+    example: str = ""  # the text of the template's busiest statement, as pg_stat_statements keeps it
 
     @property
     def mean_ms(self) -> float:
@@ -77,7 +78,8 @@ class Figures:
 
     def to_dict(self) -> dict[str, Any]:
         hit = self.hit_ratio
-        return {"id": self.id, "text": self.text, "parsed": self.status != "unparsed", "kind": self.kind,
+        return {"id": self.id, "text": self.text, "example": self.example, "parsed": self.status != "unparsed",
+                "kind": self.kind,
                 "queryids": self.queryids, "calls": self.calls, "total_exec_ms": round(self.total_ms, 3),
                 "mean_exec_ms": round(self.mean_ms, 4), "time_share": round(self.time_share, 5),
                 "rows": self.rows, "rows_per_call": round(self.rows_per_call, 3),
@@ -102,7 +104,7 @@ def template_figures(templates: TemplateSet | list[Template]) -> list[Figures]:
             shared_read=t.counter("shared_blks_read"),
             temp_blocks=t.counter("temp_blks_written") + t.counter("temp_blks_read"), wal_bytes=t.counter("wal_bytes"),
             kind=kind or ("utility" if t.status == "utility" else "unknown"), tables=tables, columns=columns,
-            joins=joins, aggregates=bool(_AGGREGATE.search(t.text))))
+            joins=joins, aggregates=bool(_AGGREGATE.search(t.text)), example=t.example))
     return out
 
 

@@ -132,6 +132,7 @@ def _profile_view(p: WorkloadProfile, top: int) -> None:
         t.add_column("b/a", justify="right", no_wrap=True)
         if spark:
             t.add_column("calls/hour", no_wrap=True, min_width=SPARK_WIDTH)
+    # the busiest statement's own text (literally, as stored; JSON `text` has the normalized template)
     t.add_column("template" if wide else "template · classes · calls/hour", no_wrap=True)
     # what the other columns take (figures, borders and padding; wide: class, b/a and sparkline): the text
     # gets the rest
@@ -145,9 +146,9 @@ def _profile_view(p: WorkloadProfile, top: int) -> None:
             row += [f"{f.rows_per_call:,.1f}", _pct(f.hit_ratio),
                     f"{f.temp_blocks * 8192 / 1e6:,.1f}" if f.temp_blocks else "-", classes,
                     f"{p.behaviour['labels'][i]}/{_lab(p.arrival['labels'][i])}"] + ([line] if spark else [])
-            t.add_row(*row, short(f.text, width))
+            t.add_row(*row, short(f.example or f.text, width))
         else:
-            t.add_row(*row, short(f.text, width) + "\n" + short(f"{classes}  {line}", width))
+            t.add_row(*row, short(f.example or f.text, width) + "\n" + short(f"{classes}  {line}", width))
     console.print(t)
     if len(p.figures) > top:
         console.print(f"… {len(p.figures) - top:,} more templates (--top, or --format json for all)")
