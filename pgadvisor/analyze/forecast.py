@@ -93,6 +93,14 @@ def forecast(y: np.ndarray, horizon: int = DAY_H, alpha: float = INTERVAL_ALPHA)
         warnings.simplefilter("ignore")  # statsmodels' convergence chatter; the fit is used as it is
         fitted, seasonal, periods = _seasonal(y, horizon)
         mean, lower, upper = _ets(y - fitted, horizon, alpha)
+    # ETS's interval knows the remainder only: each seasonal slot was fitted from the same history (p slots
+    # in all), which shrinks the in-sample residuals by (n - p) / n and adds p / n of their variance to a
+    # forecast (least squares' prediction variance); widen by both
+    p = sum(periods)
+    n = len(y)
+    if p and n > 2 * p:
+        widen = math.sqrt((1 + p / n) * n / (n - p))
+        lower, upper = mean - (mean - lower) * widen, mean + (upper - mean) * widen
     season = seasonal.sum(axis=1)
     return {"method": "mstl+ets" if periods else "ets", "periods_h": list(periods),
             "mean": _clip(mean + season), "lower": _clip(lower + season), "upper": _clip(upper + season),
