@@ -27,7 +27,7 @@ COUNTERS = (
 )
 
 # the catalog parts of a snapshot that describe the schema (re-used while its fingerprint is unchanged)
-SCHEMA_KINDS = ("relations", "indexes", "columns", "foreign_keys", "settings")
+SCHEMA_KINDS = ("relations", "indexes", "columns", "foreign_keys", "constraints", "sequences", "settings")
 
 
 @dataclass(frozen=True)
