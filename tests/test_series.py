@@ -103,6 +103,7 @@ def test_window_and_bad_input(tmp_path):
 def test_real_cluster_reset_and_plans(db, tmp_path):
     with psycopg.connect(db, autocommit=True) as conn:
         conn.execute("CREATE TABLE items AS SELECT g AS id, g % 7 AS cat FROM generate_series(1, 2000) g")
+        dbid = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
     def work(n: int) -> None:
         with psycopg.connect(db, autocommit=True) as conn:
             for i in range(n):
@@ -121,7 +122,9 @@ def test_real_cluster_reset_and_plans(db, tmp_path):
         work(2)
         st.save_snapshot(collect(db, "app"))
         s = load_series(st, "app")
-    mine = s.statements.index[s.statements["query"].str.contains("FROM items WHERE cat")]
+    # the cluster is shared with other tests' databases: only this database's statement counts
+    st_ = s.statements
+    mine = st_.index[st_["query"].str.contains("FROM items WHERE cat") & (st_["dbid"] == dbid)]
     assert len(mine) == 1
     col = s.wide("calls")[mine[0]]
     assert col.iloc[0] == 5 and col.iloc[1] == 8 and math.isnan(col.iloc[2]) and col.iloc[3] == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from pgadvisor.cli.app import Format, FormatOpt, StoreOpt, _duration, _fail, app
-from pgadvisor.errors import PgAdvisorError, UsageError
+from pgadvisor.errors import CannotRun, PgAdvisorError, UsageError
 
 FORECAST_TARGETS = 5  # arrival clusters and hot templates forecast with --forecast (QueryBot5000: top clusters)
 
@@ -44,6 +44,11 @@ def workload(
         if order not in COUNTERS:
             raise UsageError(f"--order: unknown counter {order!r}; one of {', '.join(COUNTERS)}")
         start = time.time() - _duration(since, "--since")
+        if forecast and not statements:
+            from pgadvisor.analyze import forecast as fc
+
+            if not fc.available():
+                raise CannotRun(fc.MISSING)
         with open_store(store, read_only=True) as st:
             name = pick_server(st, server)
             w = load_workload(st, name, since=start, top=None if not statements else top, order=order,
