@@ -9,6 +9,7 @@ from pgadvisor.errors import CannotRun
 from pgadvisor.findings import Recommendation, Rejected, Review, Verified, rank
 
 if TYPE_CHECKING:  # the CLI imports this module at start-up; the workload loader (and its lexer) only when used
+    from pgadvisor.advise.partitions.hook import PartitionOptions
     from pgadvisor.workload import Workload
 
 # the default deadline of the index advisor's run (see recommend_indexes: screening and the search stop
@@ -21,7 +22,7 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
               max_indexes: int | None = None, max_width: int = 3, apply: bool = False, allow_prefixes: bool = False,
               time_limit_s: float | None = DEFAULT_TIME_LIMIT_S, max_slowdown_pct: float | None = None,
               progress: Callable[[str, int, int], None] | None = None, write_aware: bool = True,
-              trusted_roles: tuple[str, ...] = ()) -> Review:
+              trusted_roles: tuple[str, ...] = (), partitions: PartitionOptions | None = None) -> Review:
     """Run the index advisor and the catalog rules against the live database at `dsn`; the Review's
     `to_document()` is the JSON document.
 
@@ -31,7 +32,8 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
     estimated slowdown of any writing statement (see recommend_indexes).
     `write_aware=False` turns the index advisor's write-overhead model off (a write-blind baseline for
     benchmarks; the CLI always runs write-aware). `trusted_roles`: roles whose functions may be planned
-    besides the superusers' (pg/guard.py).
+    besides the superusers' (pg/guard.py). `partitions` (None: not run) runs the partition advisor after
+    the index advice, on the same statements (advise/partitions/hook.py); its failure is one note.
 
     Raises CannotRun when `apply` is asked of a hot standby, and when not one statement could be
     planned (no privilege on its tables, or none the code guard lets through): an empty advice would
@@ -76,8 +78,14 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
         stats["statements_other_databases"] = skipped_other_db
     notes += _unplanned(stats, info["username"])
     drops, drop_rejected = recommend_drops(schema, stats_window_days=age_days)
+    parts: list[Recommendation] = []
+    if partitions is not None:
+        parts, part_rejected, part_notes, stats["partitions"] = _partition_advice(
+            dsn, partitions, statements=mine if workload is not None else None, texts=texts, index_recs=recs,
+            trusted_roles=trusted_roles, progress=progress)
+        rejected, notes = rejected + part_rejected, notes + part_notes
     review = Review(database=info["datname"], server_version=info["version"], stats=stats,
-                    recommendations=rank(_dedupe(recs + drops)),
+                    recommendations=rank(_dedupe(recs + drops + parts)),
                     rejected=_sorted_rejected(rejected + drop_rejected), notes=notes)
     if workload is not None:
         review.workload = workload.summary()
@@ -89,6 +97,30 @@ def recommend(dsn: str, *, workload: Workload | None = None, texts: list[str] | 
         full = {s.queryid: s.query for s in workload.statements} if workload else {}
         review.remeasured = remeasure(dsn, creates, full, trusted_roles)
     return review
+
+
+def _partition_advice(dsn: str, options: PartitionOptions, *, statements: list[Any] | None,
+                      texts: list[str] | None, index_recs: list[Recommendation], trusted_roles: tuple[str, ...],
+                      progress: Callable[[str, int, int], None] | None
+                      ) -> tuple[list[Recommendation], list[Rejected], list[str], dict[str, Any]]:
+    """The partition advisor's (recommendations, rejections, notes, stats); whatever goes wrong in it is
+    one note, and the index advice already found stands."""
+    from pgadvisor.advise.partitions.hook import for_review
+    from pgadvisor.errors import one_line
+
+    steps = [0]
+
+    def say(_message: str) -> None:  # the advisor reports steps of unknown number: one bar that keeps growing
+        steps[0] += 1
+        if progress is not None:
+            progress("partition copies", steps[0], steps[0] + 1)
+
+    try:
+        return for_review(dsn, options, statements=statements, texts=texts, index_recs=index_recs,
+                          trusted_roles=trusted_roles, progress=say)
+    except Exception as exc:  # noqa: BLE001 - a defect in the partition advisor must not cost the index advice
+        line = f"partition advisor failed ({type(exc).__name__}): {one_line(exc)}"
+        return [], [], [line], {"skipped": line}
 
 
 # the start of the skip reasons of statements that were meant to be planned and could not be

@@ -200,14 +200,29 @@ def recommend(
     apply: bool = typer.Option(False, "--apply", help="create the chosen indexes for real and re-measure "
                                                       "(for a test database: this changes the database)"),
     trust_role: list[str] = TrustOpt,
+    scratch_dsn: str | None = typer.Option(None, "--scratch-dsn", envvar="PGADVISOR_SCRATCH_DSN",
+                                           help="the partition advisor's scratch place: a database where pgadvisor "
+                                           "may create (and drops) tables holding copies of a ≤ 10% sample of the "
+                                           "large tables — never the production database's schema; without it the "
+                                           "partition advisor is skipped with a note"),
+    scratch_schema: str | None = typer.Option(None, "--scratch-schema", help="a dedicated schema in the scratch "
+                                              "database for the copies (needed when --scratch-dsn is the database "
+                                              "being advised on; it must not hold the application's tables)"),
+    no_partitions: bool = typer.Option(False, "--no-partitions", help="skip the partition advisor (rule "
+                                       "partition-table) and its note"),
+    partition_small: bool = typer.Option(False, "--partition-small-tables", help="let the partition advisor "
+                                         "consider tables below shared_buffers (or 1 GiB) too"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="show why each rejected candidate was rejected"),
     fmt: RecFormat = typer.Option(RecFormat.table, "--format", "-f", help="output format"),
 ) -> None:
-    """Ranked index recommendations for the whole workload, verified with hypothetical indexes (hypopg).
+    """Ranked index recommendations for the whole workload, verified with hypothetical indexes (hypopg),
+    and partition advice for its large tables (with --scratch-dsn).
 
     Statements come from the store's window for the server (weighted by calls), or from arguments /
-    --file. The database at --dsn is only read (hypothetical indexes live in the session) unless --apply.
+    --file. The database at --dsn is only read (hypothetical indexes live in the session) unless --apply;
+    the partition advisor builds its copies of samples in the --scratch-dsn database only.
     """
+    from pgadvisor.advise.partitions.hook import PartitionOptions
     from pgadvisor.advise.review import recommend as run_recommend
     from pgadvisor.report.recommendations import markdown, terminal
     from pgadvisor.report.render import print_json
@@ -233,7 +248,10 @@ def recommend(
         with _progress() as progress:
             kwargs = dict(budget_bytes=budget_bytes, max_indexes=max_indexes, max_width=max_width, apply=apply,
                           allow_prefixes=allow_prefixes, time_limit_s=limit_s, max_slowdown_pct=slowdown,
-                          progress=progress, trusted_roles=tuple(trust_role or ()))
+                          progress=progress, trusted_roles=tuple(trust_role or ()),
+                          partitions=None if no_partitions else PartitionOptions(
+                              scratch_dsn=scratch_dsn or None, scratch_schema=scratch_schema or None,
+                              include_small=partition_small))
             if texts:
                 review = run_recommend(dsn, texts=texts, **kwargs)
             else:

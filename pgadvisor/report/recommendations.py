@@ -49,6 +49,22 @@ def slowed_note(review: Review) -> list[str]:
             for s in review.slowed_statements[:10]]
 
 
+def statement_changes(r: Recommendation, limit: int = 10) -> list[tuple[str, str]]:
+    """(estimated change, statement) per statement of a recommendation whose evidence gives each one's
+    change (partition-table: change %, pages, retention, share of the time), heaviest first; [] for the others."""
+    if not any("change_pct" in s for s in r.statements):
+        return []
+    out = []
+    for s in sorted(r.statements, key=lambda s: -(s.get("share_of_time") or 0))[:limit]:
+        if s.get("change_pct") is None:
+            what = f"not costed ({s.get('skipped') or 'no plan'})"
+        else:
+            what = f"{s['change_pct']:+.0f}%, pages {s.get('pages_before', '?')} → {s.get('pages_after', '?')}"
+            what += ", becomes a DROP of old partitions" if s.get("retention") else ""
+        out.append((f"{what} · {(s.get('share_of_time') or 0):.0%} of the time", short(s.get("query") or "", 70)))
+    return out
+
+
 def terminal(review: Review, verbose: bool = False) -> None:
     recs = review.recommendations
     console.print(styled((review.database, "bold"),
@@ -81,7 +97,12 @@ def terminal(review: Review, verbose: bool = False) -> None:
         console.print(styled("\n", (f"{i}.", "bold"), " ", (r.severity.value, _COLOUR.get(r.severity, "white")),
                              f" {r.title}"), soft_wrap=True)
         console.print("   " + " · ".join(facts), soft_wrap=True)
-        console.print(styled(f"   {r.sql}\n   ", ("rollback:", "dim"), f" {r.rollback_sql}"), soft_wrap=True)
+        for what, query in statement_changes(r):
+            console.print(f"   {what}: {query}", highlight=False, soft_wrap=True)
+        sql_text = r.sql.replace("\n", "\n   ")  # a multi-line migration stays under its recommendation
+        console.print(styled(f"   {sql_text}\n   ", ("rollback:", "dim"), f" {r.rollback_sql}"), soft_wrap=True)
+        if r.evidence.get("pg_partman"):
+            console.print(styled("   ", ("with pg_partman:", "dim"), f" {r.evidence['pg_partman']}"), soft_wrap=True)
         if verbose:
             console.print(styled("   ", ("why:", "dim"), f" {r.why}"), soft_wrap=True)
     slowed = slowed_note(review)
@@ -127,7 +148,13 @@ def markdown(review: Review, verbose: bool = False) -> str:
                        f"| {c.get('write_overhead_pct') or 0:.1f}% | {r.confidence:.1f} | {r.verified.value} |")
         for i, r in enumerate(recs, 1):
             out += ["", f"## {i}. {r.title}", "", r.why, "", "```sql", r.sql, "-- rollback:", r.rollback_sql, "```"]
-            if r.statements:
+            changes = statement_changes(r)
+            if r.evidence.get("pg_partman"):
+                out += ["", "With pg_partman:", "", "```sql", r.evidence["pg_partman"], "```"]
+            if changes:
+                out += ["", "| change | statement |", "|---|---|"]
+                out += ["| {} | `{}` |".format(what, query.replace("|", "\\|")) for what, query in changes]
+            elif r.statements:
                 out += ["", "| queryid | calls | mean ms | cost before | cost after | statement |",
                         "|---|---|---|---|---|---|"]
                 for s in r.statements[:10]:

@@ -130,7 +130,9 @@ def decide(table: str, profile: dict[str, Any], results: list[StatementResult], 
                       f"({best.why})")
     if scored and (not ok or scored[0][1] is not ok[0][1]):
         ratio, cand, (why, _n) = scored[0]
-        lost = f"{cand.label} would cut the weighted cost by {1 - ratio:.0%}, but {why}"
+        change = (f"cut the weighted cost by {1 - ratio:.0%}" if ratio < 1
+                  else f"raise the weighted cost by {ratio - 1:.0%}")
+        lost = f"{cand.label} would {change}, but {why}"
         if not ok:
             advice.blocker = why if why and "gain" not in why else None
             advice.why = f"don't partition: {lost}"
