@@ -5,13 +5,17 @@
 n_distinct, null_frac) and reltuples: leaf tuples of an 8-byte header (16 with a null bitmap) plus the
 key and INCLUDE data aligned per type, MAXALIGNed, plus a 4-byte line pointer; with deduplication
 (PostgreSQL 13+) the rows of one key value share posting-list tuples of 6 bytes per heap TID; leaves
-filled to 90%, inner levels to 70% with pivot tuples of the key columns only. `btree_size` is the older,
-deduplication-blind estimate heuristic mode still uses.
+filled to 90%, inner levels to 70% with pivot tuples of the key columns only. `index_model_size` is the
+same for an IndexDef, `ext_distinct` reads extended statistics' distinct counts, and `duj1` turns a block
+sample into a distinct count (pg/heuristic.py samples). docs/sizes.md says how exact each is.
 """
 
 from __future__ import annotations
 
+import json
 import math
+
+from pgadvisor.indexdef import IndexDef
 
 PAGE = 8192
 _PAGE_USABLE = PAGE - 24 - 16  # page header and btree special space
@@ -54,15 +58,6 @@ def column_width(column: dict | None) -> int:
 
 def _align8(n: float) -> int:
     return int(math.ceil(n / 8.0) * 8)
-
-
-def btree_size(reltuples: float, widths: list[int], fraction: float = 1.0, fillfactor: float = 0.9) -> int:
-    """Estimated bytes of a B-tree over `reltuples × fraction` rows with key/INCLUDE columns of `widths`."""
-    rows = max(0.0, float(reltuples or 0)) * max(0.0, min(1.0, fraction))
-    tuple_bytes = _align8(8 + sum(max(1, w) for w in widths)) + 4
-    per_page = max(1, int(_PAGE_USABLE * fillfactor // tuple_bytes))
-    leaf = math.ceil(rows / per_page) if rows else 0
-    return int((1 + leaf + max(1, leaf // 100)) * PAGE)  # metapage + leaves + inner pages
 
 
 def brin_size(relpages: float, pages_per_range: int = 128) -> int:
@@ -170,13 +165,20 @@ def _bytes_per_group(key_tuple: float, k: int) -> float:
     return out
 
 
+def deduplicated(keys: list[dict | None], include: list[dict | None], unique: bool = False) -> bool:
+    """Whether nbtree deduplicates this index (so that its size depends on the number of distinct keys)."""
+    return not unique and not include and all(dedup_safe(c) for c in keys)
+
+
 def btree_leaf_bytes_per_row(rows: float, keys: list[dict | None], include: list[dict | None],
-                             unique: bool = False) -> float:
-    """Average leaf bytes a row takes (its tuple's share and line pointer), deduplication counted."""
+                             unique: bool = False, distinct: float | None = None) -> float:
+    """Average leaf bytes a row takes (its tuple's share and line pointer), deduplication counted;
+    `distinct`: the number of distinct keys when known better than from the columns' statistics."""
     plain = _tuple_bytes(keys + include)
-    if unique or include or rows <= 1 or not all(dedup_safe(c) for c in keys):
+    if rows <= 1 or not deduplicated(keys, include, unique):
         return plain + _LINE_POINTER
-    per_value = rows / _distinct(keys, rows)
+    d = _distinct(keys, rows) if distinct is None or distinct <= 0 else max(1.0, min(rows, distinct))
+    per_value = rows / d
     if per_value < 1.0 + 1e-9:
         return plain + _LINE_POINTER
     lo = int(per_value)
@@ -187,15 +189,18 @@ def btree_leaf_bytes_per_row(rows: float, keys: list[dict | None], include: list
 
 
 def btree_model_size(reltuples: float, keys: list[dict | None], include: list[dict | None] = (),  # type: ignore[assignment]
-                     *, unique: bool = False, fraction: float = 1.0) -> int:
+                     *, unique: bool = False, fraction: float = 1.0, distinct: float | None = None) -> int:
     """Bytes of a B-tree as CREATE INDEX builds it over `reltuples × fraction` rows whose key and INCLUDE
-    columns have these catalog dicts (type, avg_width, n_distinct, null_frac, as `pg.catalog.columns`)."""
+    columns have these catalog dicts (type, avg_width, n_distinct, null_frac, as `pg.catalog.columns`);
+    `distinct`: distinct keys in the whole table (extended statistics, a sample), else from the columns."""
     keys, include = list(keys), list(include)
     rows = max(0.0, float(reltuples or 0)) * max(0.0, min(1.0, fraction))
     if rows < 1:
         return 2 * PAGE  # metapage and one empty leaf
     pivot = _data_bytes(keys, _HEADER) + _LINE_POINTER  # high keys and downlinks: key columns only
-    per_row = btree_leaf_bytes_per_row(rows, keys, include, unique)
+    if distinct is not None and distinct > 0 and fraction < 1.0:
+        distinct = distinct * fraction  # a partial index: its share of the keys, roughly
+    per_row = btree_leaf_bytes_per_row(rows, keys, include, unique, distinct)
     leaf_room = _LEAF_FILL - (PAGE - _PAGE_USABLE) - pivot  # one high key per leaf
     leaves = max(1, math.ceil(rows * per_row / max(per_row, leaf_room)))
     per_inner = max(2, int((_INNER_FILL - (PAGE - _PAGE_USABLE)) // pivot))
@@ -204,3 +209,74 @@ def btree_model_size(reltuples: float, keys: list[dict | None], include: list[di
         level = math.ceil(level / per_inner)
         pages += level
     return int(pages * PAGE)
+
+
+def model_columns(d: IndexDef, columns: dict[str, dict]) -> tuple[list[dict], list[dict]] | None:
+    """The catalog dicts (`pg.catalog.columns`, by name) of `d`'s keys and INCLUDE columns as the model takes
+    them: an expression key as wide and as distinct as its widest column. None: a key over no column or a
+    column the catalog lacks (the model cannot size it)."""
+    keys = []
+    for k in d.keys:
+        base = [columns.get(c) for c in k.base_columns]
+        if not base or any(c is None for c in base):
+            return None
+        keys.append(base[0] if len(base) == 1 else max(base, key=column_width))  # type: ignore[arg-type]
+    include = [columns.get(c) for c in d.include]
+    if any(c is None for c in include):
+        return None
+    return keys, include  # type: ignore[return-value]
+
+
+def index_model_size(d: IndexDef, columns: dict[str, dict], relation: dict | None, fraction: float = 1.0,
+                     distinct: float | None = None) -> int | None:
+    """`btree_model_size` of the B-tree `d` over a table (`pg.catalog.relations` dict) with these columns;
+    without `distinct`, the extended statistics' count when they have the key's columns. None: not a B-tree,
+    or `model_columns` cannot describe it."""
+    cols = model_columns(d, columns) if d.method == "btree" else None
+    if cols is None:
+        return None
+    keys, include = cols
+    if distinct is None and all(k.column for k in d.keys):
+        distinct = ext_distinct(relation, keys)
+    return btree_model_size(float((relation or {}).get("reltuples") or 0), keys, include, fraction=fraction,
+                            distinct=distinct)
+
+
+def ext_distinct(relation: dict | None, keys: list[dict | None]) -> float | None:
+    """Distinct combinations of these key columns from the table's extended statistics (`CREATE STATISTICS
+    … (ndistinct)`, ANALYZE's sample estimate, as `pg.catalog.relations` reads them into `ext_ndistinct`);
+    None when no statistics object covers them all (or the key has one column: pg_stats has it)."""
+    attnums = {(c or {}).get("attnum") for c in keys}
+    if len(keys) < 2 or None in attnums or len(attnums) != len(keys):
+        return None
+    for text in (relation or {}).get("ext_ndistinct") or ():
+        for nums, n in _ndistinct_items(text):
+            if set(nums) == attnums and n > 0:
+                return float(n)
+    return None
+
+
+def _ndistinct_items(text: str | None) -> list[tuple[list[int], float]]:
+    """(attnums, distinct) of a pg_ndistinct value's text: `{"1, 2": 33178}` up to PostgreSQL 18, a list of
+    `{"attributes": [1, 2], "ndistinct": 33178}` after; anything else gives nothing."""
+    try:
+        value = json.loads(text or "null")
+        if isinstance(value, dict):
+            return [([int(a) for a in k.split(",")], float(v)) for k, v in value.items()]
+        if isinstance(value, list):
+            return [([int(a) for a in x["attributes"]], float(x["ndistinct"])) for x in value]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass
+    return []
+
+
+def duj1(units: float, seen: float, once: float, total_units: float) -> float:
+    """Haas and Stokes' Duj1 estimate of the distinct values among `total_units` from a sample of `units`
+    with `seen` distinct values of which `once` occur once: n·d / (n − f1 + f1·n/N), what ANALYZE uses for
+    pg_stats.n_distinct (analyze.c). Between `seen` and `total_units`."""
+    if units <= 0 or seen <= 0:
+        return 0.0
+    total_units = max(total_units, units)
+    denom = units - once + once * units / total_units
+    est = units * seen / denom if denom > 0 else total_units
+    return max(seen, min(total_units, est))

@@ -167,7 +167,9 @@ def pgss_info(conn: psycopg.Connection, extversion: str, schema: str = "public")
 
 def relations(conn: psycopg.Connection, locked: list[int] | None = None) -> list[dict[str, Any]]:
     """Tables, partitioned tables and materialized views with their sizes and counters; the sizes of the
-    `locked` relations (oids) are NULL: reading them would wait for another session's lock."""
+    `locked` relations (oids) are NULL: reading them would wait for another session's lock. `ext_ndistinct`:
+    the texts of the table's extended statistics' pg_ndistinct values (attnums → distinct count; only the
+    tables the role owns show, pg_stats_ext's rule), read by `sizes.ext_distinct`."""
     return q(
         conn,
         """
@@ -179,7 +181,10 @@ def relations(conn: psycopg.Connection, locked: list[int] | None = None) -> list
                s.seq_scan, s.seq_tup_read, s.idx_scan, s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd,
                s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
                s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
-               s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count
+               s.vacuum_count, s.autovacuum_count, s.analyze_count, s.autoanalyze_count,
+               (SELECT json_agg(x.n_distinct::text) FROM pg_stats_ext x
+                 WHERE x.schemaname = n.nspname AND x.tablename = c.relname AND x.n_distinct IS NOT NULL
+                   AND NOT coalesce((to_jsonb(x) ->> 'inherited')::bool, false)) AS ext_ndistinct
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid

@@ -13,8 +13,9 @@ from the table (`expression_selectivity`, one read-only `TABLESAMPLE` count, gua
 EXPLAIN); the engine uses it to cost the expression-index path (`sampled_expression_indexes`) and to
 lengthen LIMIT walks that filter on the expression (`walk_correction`).
 
-Index sizes from statistics (`index_size`) are here too: heuristic mode has no hypopg to ask, and
-hypopg cannot size GIN indexes.
+Index sizes from statistics (`index_size`, `model_size`) are here too: heuristic mode has no hypopg to
+ask, hypopg cannot size GIN indexes and ignores B-tree deduplication; where pg_stats alone misleads about
+a key's distinct values (correlated columns, a clustered column), `key_distinct` samples them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ MAX_WALK_FACTOR = 1000.0
 SAMPLE_ROWS = 30_000
 MIN_SAMPLE_PERCENT = 0.01  # the TABLESAMPLE floor on a huge table (pgadvisor's choice)
 NO_HIT_ROWS = 0.5  # a sample in which no row passes counts half a row: rare, not impossible
+# the distinct keys of an index are sampled (`key_distinct`) at most this many times per advisor run (a
+# sample reads about SAMPLE_ROWS rows' blocks, ~20-60 ms on TPC-H's lineitem): pgadvisor's bound, not tuned
+MAX_KEY_SAMPLES = 200
+# a leading column with at least this share of distinct rows makes a key near-unique: nothing to sample
+# (pgadvisor's choice: at 0.5 most values have one or two rows, and deduplication saves little)
+NEAR_UNIQUE = 0.5
+# |pg_stats.correlation| from which a column is taken as stored in its order (clustered), so that
+# ANALYZE's block sample may see many rows of one value together and underestimate n_distinct
+# (TPC-H's l_orderkey: correlation 1.0, n_distinct 389k of 1.5M); pgadvisor's choice
+CLUSTERED_CORRELATION = 0.9
 
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
@@ -84,6 +95,7 @@ class Heuristic:
         self.scans: dict[str, list[tuple[str, float, float]]] = shared.scans if shared else {}
         self.samples: dict[tuple[str, str], float | None] = shared.samples if shared else {}
         self.samples_taken = 0
+        self.keys_sampled = 0
 
     # -- statistics -----------------------------------------------------------------------------------
     def eq_selectivity(self, table_key: str, column: str, kind: str = "eq") -> float:
@@ -100,22 +112,84 @@ class Heuristic:
         return max(MIN_SELECTIVITY, (1.0 - null_frac) / nd)
 
     def index_size(self, d: IndexDef) -> int:
-        """Estimated bytes of `d` from table statistics only."""
+        """Estimated bytes of `d` from table statistics only: a B-tree from `model_size`, others roughly."""
         rel = self.rels.get(d.table_key) or {}
         reltuples = max(0.0, float(rel.get("reltuples") or 0))
-        widths = []
-        for k in d.keys:
-            cols = k.base_columns or ("?",)
-            widths.append(max(sizes.column_width(self.cols.get((d.table_key, c))) for c in cols))
-        widths += [sizes.column_width(self.cols.get((d.table_key, c))) for c in d.include]
         if d.method == "brin":
             return sizes.brin_size(float(rel.get("relpages") or 0))
         if d.method == "gin":
-            return sizes.gin_size(reltuples, widths[0] if widths else 16, trigram="trgm" in (d.keys[0].opclass or ""))
+            cols = d.keys[0].base_columns if d.keys else ()
+            width = max((sizes.column_width(self.cols.get((d.table_key, c))) for c in cols), default=16)
+            return sizes.gin_size(reltuples, width, trigram="trgm" in (d.keys[0].opclass or ""))
         fraction = 1.0
         for c in d.predicate_columns:
             fraction *= self.eq_selectivity(d.table_key, c)
-        return sizes.btree_size(reltuples, widths, fraction)
+        size = self.model_size(d, fraction)
+        if size is None:  # a key the catalog does not describe: no deduplication, 16 bytes a column
+            size = sizes.btree_model_size(reltuples, [None] * len(d.keys), [None] * len(d.include), fraction=fraction)
+        return size
+
+    def model_size(self, d: IndexDef, fraction: float = 1.0) -> int | None:
+        """`sizes.index_model_size` of `d`, with the distinct keys from extended statistics or, failing
+        those, from a block sample (`key_distinct`) where pg_stats alone is known to mislead."""
+        cols = {c: v for (t, c), v in self.cols.items() if t == d.table_key}
+        rel = self.rels.get(d.table_key) or {}
+        described = sizes.model_columns(d, cols) if d.method == "btree" else None
+        if described is None:
+            return None
+        keys, include = described
+        distinct = None
+        if sizes.deduplicated(keys, include) and all(k.column for k in d.keys) \
+                and sizes.ext_distinct(rel, keys) is None and self._misleading(d.table_key, keys):
+            distinct = self.key_distinct(d.table_key, tuple(k.column or "" for k in d.keys))
+        return sizes.index_model_size(d, cols, rel, fraction, distinct)
+
+    def _misleading(self, table_key: str, keys: list[dict]) -> bool:
+        """Whether pg_stats alone may mislead about the distinct keys: several columns (the product of their
+        counts assumes independence) unless the leading one is near-unique, or one clustered column whose
+        count ANALYZE took as fixed (its block sample sees the rows of a value together)."""
+        rows = max(1.0, float((self.rels.get(table_key) or {}).get("reltuples") or 1.0))
+        lead = sizes.n_distinct_rows(keys[0].get("n_distinct"), rows)
+        if len(keys) > 1:
+            return 0 < lead < NEAR_UNIQUE * rows
+        nd = float(keys[0].get("n_distinct") or 0.0)
+        return nd > 0 and abs(float(keys[0].get("correlation") or 0.0)) >= CLUSTERED_CORRELATION \
+            and nd < NEAR_UNIQUE * rows
+
+    def key_distinct(self, table_key: str, columns: tuple[str, ...]) -> float | None:
+        """Distinct values of `columns` together, from a block sample of about SAMPLE_ROWS rows in which a
+        value counts once per block it is seen in (so that rows stored together, which ANALYZE's
+        estimate counts as duplicates, do not hide values), by Duj1 (`sizes.duj1`); None when not sampled
+        (the sample failed, or MAX_KEY_SAMPLES were taken)."""
+        key = (table_key, "distinct:" + ",".join(sorted(columns)))
+        if key in self.samples:
+            return self.samples[key]
+        if self.keys_sampled >= MAX_KEY_SAMPLES:
+            return None
+        self.keys_sampled += 1
+        rel = self.rels.get(table_key) or {}
+        tuples = max(1.0, float(rel.get("reltuples") or 1.0))
+        pct = min(100.0, max(MIN_SAMPLE_PERCENT, 100.0 * SAMPLE_ROWS / tuples))
+        schema, _, name = table_key.partition(".")
+        cols = psycopg.sql.SQL(", ").join(psycopg.sql.Identifier(c) for c in columns)
+        if len(columns) > 1:
+            cols = psycopg.sql.SQL("({})").format(cols)  # a row value: grouped as a whole
+        query = psycopg.sql.SQL(
+            "WITH s AS (SELECT (ctid::text::point)[0] AS blk, {cols} AS k, count(*) AS r "
+            "FROM {table} TABLESAMPLE SYSTEM ({pct}) REPEATABLE (1) GROUP BY 1, 2), "
+            "g AS (SELECT count(*) AS c FROM s GROUP BY k) "
+            "SELECT (SELECT coalesce(sum(r), 0) FROM s), (SELECT count(*) FROM s), (SELECT count(*) FROM g), "
+            "(SELECT count(*) FROM g WHERE c = 1)"
+        ).format(cols=cols, table=psycopg.sql.Identifier(schema, name), pct=psycopg.sql.Literal(round(pct, 4)))
+        out = None
+        try:  # pgadvisor's own text over identifiers; run as read-only and rolled back as the other samples
+            rows, units, seen, once = select_one(self.conn, query.as_string(self.conn), self.guard)
+            if rows and units:
+                out = sizes.duj1(float(units), float(seen), float(once), tuples * float(units) / float(rows))
+        except (Refused, psycopg.Error):
+            pass
+        self.samples[key] = out
+        return out
 
     # -- costs ----------------------------------------------------------------------------------------
     def remember_scans(self, key: str, plan: list[dict[str, Any]]) -> None:

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from pgadvisor import sizes
 from pgadvisor.advise.indexes.runtime import Sessions
 from pgadvisor.advise.indexes.statements import Statements, Stmt
 from pgadvisor.advise.indexes.writes import WriteModel
@@ -134,23 +133,14 @@ class Evaluator:
         return size
 
     def _modelled(self, d: IndexDef, engine_size: int) -> int:
-        view = self.writes.view
-        cols = view.columns.get(d.table_key, {})
-        keys = []
-        for k in d.keys:
-            base = [cols.get(c) for c in k.base_columns]
-            if not base or any(c is None for c in base):
-                return engine_size  # an expression over no column, or a column the catalog lacks
-            # an expression key: taken as wide and as distinct as its widest column
-            keys.append(base[0] if len(base) == 1 else max(base, key=lambda c: sizes.column_width(c)))
-        include = [cols.get(c) for c in d.include]
-        rel = view.relations.get(d.table_key) or {}
         fraction = 1.0
         if d.predicate:
             # the share of rows a partial index holds, as the engine estimates it (planner selectivity)
             whole = self.engine.size(dataclasses.replace(d, predicate=None, predicate_columns=()))
             fraction = min(1.0, engine_size / whole) if whole else 1.0
-        return sizes.btree_model_size(float(rel.get("reltuples") or 0), keys, include, fraction=fraction)
+        # the one model (pg/heuristic.py → sizes.py): extended statistics or a sampled distinct count
+        modelled = self.engine.heuristic.model_size(d, fraction)
+        return engine_size if modelled is None else modelled
 
     def gains(self, d: IndexDef, stmts: list[Stmt]) -> float:
         """The weighted cost `d` alone saves these statements."""
