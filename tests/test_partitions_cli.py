@@ -154,3 +154,30 @@ def test_help_explains_the_scratch_place():
                    "PGADVISOR_SCRATCH_DSN"):
         assert option in out
     assert "never the production" in out
+
+
+def test_the_store_workload_path_weights_by_time_and_reports_progress(target, scratch):
+    from pgadvisor.advise.partitions.hook import PartitionOptions
+    from pgadvisor.advise.review import recommend as run_recommend
+    from pgadvisor.workload import StatementStats, Workload
+
+    def stmt(qid: str, text: str, calls: int, ms: float, dbid: int = 0) -> StatementStats:
+        return StatementStats(queryid=qid, query=text, userid=10, dbid=dbid, toplevel=True, calls=calls,
+                              total_exec_ms=ms, rows=calls)
+
+    statements = [stmt("1", "SELECT tenant_id, count(*) FROM events WHERE ts >= $1 AND ts < $2 GROUP BY tenant_id",
+                       500, 50_000.0),
+                  stmt("2", "DELETE FROM events WHERE ts < $1", 30, 9_000.0),
+                  # 0.1% of the time: its 9× is not the primary-key trap (under 1%)
+                  stmt("3", "SELECT * FROM events WHERE id = $1", 100, 60.0),
+                  stmt("4", "SELECT * FROM events WHERE ts < $1", 1, 1.0, dbid=999_999)]  # another database's
+    seen: list[str] = []
+    review = run_recommend(target, workload=Workload("t", {"start": 1, "end": 86_401}, {}, statements),
+                           partitions=PartitionOptions(scratch, include_small=True),
+                           progress=lambda phase, done, total: seen.append(phase))
+    [part] = [r for r in review.recommendations if r.rule == "partition-table"]
+    assert {s["queryid"] for s in part.statements} == {"1", "2", "3"}  # not the other database's statement
+    pk = next(s for s in part.statements if s["queryid"] == "3")
+    assert pk["share_of_time"] < 0.01 and pk["change_pct"] > 0
+    assert "partition copies" in seen
+    assert review.stats["partitions"]["tables"][0]["decision"] == "partition"

@@ -1,6 +1,7 @@
 """Issue 14's benchmark: the partition advisor against every candidate built at full size.
 
     PYTHONPATH=. python tests/bench/bench_partitions.py [--rows 3000000] [--mixes 40] [--seed 14] [--json out.json]
+    PYTHONPATH=. nice -n 5 python tests/bench/bench_partitions.py --e2e-only     # recommend end to end only
 
 A throwaway cluster (shared_buffers 128MB). One 30-day time-series table `events` of `--rows` rows
 (identity primary key; arrivals grow over the month; 200 tenants with a cubic skew; an index on
@@ -20,8 +21,9 @@ truth: the full-size weighted estimated cost Σ calls × cost of each layout, wi
 applied at full size (a retention DELETE is a DROP under RANGE on ts; a layout is admissible when its
 gain is ≥ 10%, no statement with ≥ 1% of the time gets ≥ 3× costlier, and it does not raise the
 weighted buffers) — the ground truth's pick is the admissible layout of least cost, "none" included.
-Finally one end-to-end run of advise_partitions (sample copy, candidates, costs, decision) is timed,
-with the index advisor too when `recommend` takes a scratch place.
+Finally `pgadvisor recommend --file` (the 12 families) is timed through the CLI without the partition
+advisor (--no-partitions: the baseline) and with it (--scratch-dsn), then advise_partitions alone;
+`--e2e-only` loads the table and runs only that (issue 14: ≤ 2 min at 3M rows on 2 cores).
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -189,26 +198,84 @@ def one_mix(rng: random.Random, profile: dict, results: list, truth: dict, oltp:
             "full_ratio": {c: round(v, 4) for c, v in full_ratio.items()}}
 
 
-def timed_end_to_end(target: str, scratch: str, mix_texts: list[StatementStats]) -> dict:
-    """One advise_partitions run (and the index advisor's recommend with it, when it takes a scratch place)."""
-    import inspect
+# the time-series families of the end-to-end run's second mix (no point lookups: partitions should win)
+TIME_SERIES = ("window_agg", "window_kind", "recent", "tenant_time", "retention", "insert")
 
-    from pgadvisor.advise import review
 
-    t0 = time.monotonic()
-    report = advise_partitions(target, mix_texts, scratch_dsn=scratch)
-    part_s = time.monotonic() - t0
-    out = {"advise_partitions_s": round(part_s, 1), "decision": [a.to_dict()["chosen"] for a in report.advice],
-           "skipped": report.skipped}
-    if "scratch_dsn" in inspect.signature(review.recommend).parameters:
-        from pgadvisor.workload import Workload
+def server_cpu(datadir: Path) -> float:
+    """CPU seconds (user + sys) of the server so far: the postmaster's own and its ended children's (the
+    backends that served finished connections; /proc/PID/stat fields 14–17)."""
+    try:
+        pid = int((datadir / "postmaster.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
 
-        wl = Workload("bench", {"start": 0, "end": 86400}, {}, mix_texts)
-        t0 = time.monotonic()
-        rv = review.recommend(target, workload=wl, scratch_dsn=scratch)
-        out["recommend_s"] = round(time.monotonic() - t0, 1)
-        out["recommend_rules"] = sorted({r.rule for r in rv.recommendations})
+
+def _run_cli(args: list[str], datadir: Path) -> dict:
+    """One `pgadvisor recommend` run: wall, CPU of the pgadvisor process, the server's CPU, load, result."""
+    env = {k: v for k, v in os.environ.items() if k != "PGADVISOR_SCRATCH_DSN"}
+    load0, srv0 = os.getloadavg()[0], server_cpu(datadir)
+    r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "pgadvisor", "recommend", *args, "--format", "json"],
+                       capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row = {"wall_s": round(wall, 1), "cpu_s": round(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, 1),
+           "server_cpu_s": round(server_cpu(datadir) - srv0, 1),
+           "load": f"{load0:.1f} → {os.getloadavg()[0]:.1f}", "exit": r.returncode}
+    if r.returncode == 0:
+        doc = json.loads(r.stdout)
+        row["rules"] = dict(Counter(x["rule"] for x in doc["recommendations"]))
+        row["partitions"] = doc["stats"].get("partitions")
+        row["notes"] = [n for n in doc.get("notes", []) if "partition" in n]
+    else:
+        row["stderr"] = r.stderr[-500:]
+    return row
+
+
+def timed_end_to_end(target: str, scratch: str, datadir: Path) -> dict:
+    """`pgadvisor recommend --file` through the CLI, on all 12 families and on the time-series ones: without
+    the partition advisor (--no-partitions, the index advice alone: the baseline) and with it
+    (--scratch-dsn); then advise_partitions alone in process on the 12."""
+    out: dict = {}
+    mixes = {"12 families": [t for _n, t in FAMILIES],
+             "6 time-series": [t for n, t in FAMILIES if n in TIME_SERIES]}
+    for mix, texts in mixes.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
+            fh.write(";\n".join(texts) + ";\n")
+        try:
+            for name, extra in (("--no-partitions", ["--no-partitions"]),
+                                ("--scratch-dsn", ["--scratch-dsn", scratch])):
+                out[f"{mix}: recommend {name}"] = _run_cli(["--file", fh.name, "--dsn", target, *extra], datadir)
+        finally:
+            os.unlink(fh.name)
+    stmts = [StatementStats(queryid=n, query=t, userid=0, dbid=0, toplevel=True, calls=1, total_exec_ms=0.0, rows=0)
+             for n, t in FAMILIES]
+    load0, srv0 = os.getloadavg()[0], server_cpu(datadir)
+    c0, t0 = time.process_time(), time.perf_counter()
+    report = advise_partitions(target, stmts, scratch_dsn=scratch)
+    out["12 families: advise_partitions alone"] = {
+        "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1),
+        "server_cpu_s": round(server_cpu(datadir) - srv0, 1),
+        "load": f"{load0:.1f} → {os.getloadavg()[0]:.1f}", "decision": [a.to_dict()["chosen"] for a in report.advice],
+        "skipped": report.skipped}
     return out
+
+
+def _print_end_to_end(rows: int, e2e: dict) -> None:
+    print(f"\nend to end at {rows:,} rows ({os.cpu_count()} cores, shared with other work; CPU s: the pgadvisor "
+          "process's user + sys; server CPU s: the PostgreSQL server's, its ended backends included):")
+    print(f"{'run':<48} {'wall s':>7} {'CPU s':>6} {'server CPU s':>12} {'load 1 min':>12}  result")
+    for name, row in e2e.items():
+        result = row.get("rules") or row.get("decision") or row.get("stderr")
+        print(f"{name:<48} {row['wall_s']:>7.1f} {row['cpu_s']:>6.1f} {row['server_cpu_s']:>12.1f} "
+              f"{row['load']:>12}  {result}")
+        if row.get("partitions"):
+            print(f"{'':<48} partition advisor: {row['partitions']}")
+        for note in row.get("notes") or []:
+            print(f"{'':<48} note: {note}")
 
 
 def main() -> None:
@@ -218,6 +285,8 @@ def main() -> None:
     ap.add_argument("--oltp-mixes", type=int, default=20, help="more mixes where point lookups dominate")
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--json", help="write every mix's result here")
+    ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end timing of `recommend` (no ground "
+                    "truth, no mixes): issue 14's ≤ 2 min at 3M rows")
     args = ap.parse_args()
     cluster = start_cluster(settings={"shared_buffers": "'128MB'", "max_wal_size": "'4GB'"})
     try:
@@ -232,6 +301,14 @@ def main() -> None:
                 if part.strip():
                     conn.execute(part)
         print(f"loaded {args.rows:,} rows in {time.monotonic() - t0:.0f} s", flush=True)
+        with psycopg.connect(target, autocommit=True) as conn:
+            try:
+                conn.execute("CREATE EXTENSION hypopg")
+            except psycopg.Error as exc:
+                print(f"no hypopg ({exc}): the index advice is heuristic", flush=True)
+        if args.e2e_only:
+            _print_end_to_end(args.rows, timed_end_to_end(target, scratch, cluster.datadir))
+            return
         stmts = statements()
         with connect(target) as tconn, open_scratch(scratch, tconn) as scr:
             profile = table_profile(tconn, TABLE)
@@ -270,8 +347,8 @@ def main() -> None:
             _summary(oltp)
             print("\nall mixes together:")
             _summary(mixes + oltp, table=False)
-        e2e = timed_end_to_end(target, scratch, [replace(s, calls=100, total_exec_ms=100.0) for s in stmts[:8]])
-        print(f"\nend to end at {args.rows:,} rows: {e2e}")
+        e2e = timed_end_to_end(target, scratch, cluster.datadir)
+        _print_end_to_end(args.rows, e2e)
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump({"mixes": mixes, "oltp_mixes": oltp, "end_to_end": e2e}, fh, indent=1)
