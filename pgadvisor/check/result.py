@@ -72,11 +72,12 @@ class RuleRun:
     reason: str = ""
     findings: int = 0
     seconds: float = 0.0  # the rule's own run time (a workload rule's first one includes gathering the facts)
+    limit: str = ""  # what cut a rule that ran short (a statement cap, a time limit): it may have missed findings
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "severity": self.severity, "summary": self.summary,
                 "status": self.status, "reason": self.reason, "findings": self.findings,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "limit": self.limit or None}
 
 
 @dataclass
@@ -125,6 +126,7 @@ class CheckResult:
         off = self.by_status("off")
         if off:
             parts.append(f"{len(off)} off")
+        parts += [f"{r.id} cut short ({r.limit})" for r in ran if r.limit]
         total = sum(new.values())
         found = f"{total} finding{'s' if total != 1 else ''}: " + ", ".join(f"{new[lv]} {lv}" for lv in LEVELS)
         extra = []

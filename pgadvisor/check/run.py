@@ -5,7 +5,6 @@ the findings against the allow-list and the baseline. `gather` talks to the serv
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,6 +148,8 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: Callable[[], Any] |
             run.status, run.reason = "failed", f"{exc.__class__.__name__}: {one_line(exc)}"
             continue
         run.status, run.findings, run.seconds = "ran", len(found), time.perf_counter() - rule_started
+        if rule.kind == "workload":
+            run.limit = (getattr(facts.value, "limits", None) or {}).get(rid, "")
         recs += found
     return runs, recs, facts.value
 
@@ -168,7 +169,7 @@ def evaluate(inputs: Inputs, config: CheckConfig, *, anchors: Anchors | None = N
             schema, name = object_name(key)
             f.anchor = anchors.locate(schema, name, parts(key)[2]) or _table_anchor(anchors, rec)
         findings.append(f)
-    notes = list(inputs.notes)
+    notes = list(inputs.notes) + list(getattr(facts, "notes", None) or ())
     notes += _apply_allow(findings, config.allow, today)
     fixed = []
     if baseline is not None:
@@ -222,11 +223,9 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
     def workload() -> Any:
         from pgadvisor.advise.rules import workload as gather_workload
 
-        kwargs: dict[str, Any] = {}
-        if "schema" in inspect.signature(gather_workload.gather).parameters:
-            kwargs["schema"] = inputs.schema  # the catalog is read once (on 2,000 tables it costs seconds)
+        # the catalog is read once per run (on 2,000 tables a read costs a second or more)
         return gather_workload.gather(dsn, production_store=production_store, server=server, rows=config.rows,
-                                      baseline_statements=(doc or {}).get("statements"), **kwargs)
+                                      baseline_statements=(doc or {}).get("statements"), schema=inputs.schema)
 
     result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,
                       workload=workload)

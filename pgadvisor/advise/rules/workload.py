@@ -81,6 +81,12 @@ class WorkloadFacts:
     baseline: frozenset[str] | None
     costs: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    # the catalog the rules read (check's own read, passed through) and the server's text search configuration
+    # (what the index advisor assumes for a `to_tsvector($n, col)`)
+    schema: dict[str, Any] = field(default_factory=dict)
+    ts_config: str | None = None
+    # what a rule cut short, by rule id (a statement cap, a time limit): `check` says it in its summary line
+    limits: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprints(self) -> list[str]:
@@ -95,8 +101,11 @@ class WorkloadFacts:
 
 def gather(dsn: str, *, production_store: str | None = None, server: str | None = None,
            rows: dict[str, float] | None = None, baseline_statements: Iterable[str] | None = None,
-           max_statements: int = MAX_STATEMENTS) -> WorkloadFacts:
+           max_statements: int = MAX_STATEMENTS, schema: dict[str, Any] | None = None) -> WorkloadFacts:
     """Read the test database's statements and plans and the production sizes of their tables.
+
+    `schema`: the catalog as `pg.catalog.read_schema` read it in this run (`check` reads it once: on
+    2,000 tables a read costs a second or more); None reads it here.
 
     UsageError: a `production_store` that does not exist, holds no such server or no snapshot of it.
     CannotRun: pg_stat_statements is not created or readable in the test database."""
@@ -118,16 +127,23 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
         except Exception as exc:  # noqa: BLE001 - not preloaded, or no privilege: one line
             raise CannotRun(f"pg_stat_statements cannot be read: {str(exc).splitlines()[0]}") from None
         conn.rollback()
-        schema = catalog.read_schema(conn)
+        if schema is None:
+            schema = catalog.read_schema(conn)
         view = SchemaView(schema, catalog.search_path(conn)["path"])
         costs = catalog.planner_costs(conn)
+        ts_config = next((x["setting"] for x in catalog.settings(conn) if x["name"] == "default_text_search_config"),
+                         None)
         guard = CodeGuard.from_rows(catalog.untrusted_code(conn))
         conn.rollback()
         sizes = dict(production)
         for table, n in (rows or {}).items():
             if table not in sizes:
                 sizes[table] = TableSize(float(n), _declared_pages(view, table, float(n)), "config")
-        statements = _statements(raw, int(info["dbid"]))[:max_statements]
+        statements = _statements(raw, int(info["dbid"]))
+        if len(statements) > max_statements:
+            notes.append(f"the workload rules read the {max_statements} statements of most total time of the "
+                         f"{len(statements)} the tests ran")
+            statements = statements[:max_statements]
         table_rows: dict[str, float] = {}
         for s in statements:
             s.nodes, s.planned = _nodes(conn, s.query, guard, view, table_rows, sizes)
@@ -136,7 +152,7 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
         notes.append(f"{unplanned} of {len(statements)} statements could not be planned (refused by the code "
                      "guard, or EXPLAIN failed): the workload rules did not read them")
     baseline = frozenset(baseline_statements) if baseline_statements is not None else None
-    return WorkloadFacts(dsn, info["datname"], statements, sizes, baseline, costs, notes)
+    return WorkloadFacts(dsn, info["datname"], statements, sizes, baseline, costs, notes, schema, ts_config)
 
 
 def _statements(raw: list[dict[str, Any]], dbid: int) -> list[TestStatement]:
