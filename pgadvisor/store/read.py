@@ -261,7 +261,7 @@ DATABASE_FIELDS = ("numbackends", "xact_commit", "xact_rollback", "blks_read", "
 
 def interval_series(
     db: Backend, sid: int, lo: int, hi: int, *, counters: tuple[str, ...] = COUNTERS, with_server: bool = True,
-    every: int = 1,
+    every: int = 1, statement_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """Per interval (consecutive stored snapshots) of the window (lo-1, hi]: each statement's counter deltas.
 
@@ -285,6 +285,8 @@ def interval_series(
     - "server": one dict per snapshot seq in [lo-1, hi] with the snapshot's own database's pg_stat_database
       fields (cumulative, DATABASE_FIELDS), activity (connections by state, lock_waits, longest_xact_s) and,
       where the table counters were read at that snapshot, dead_tuples/live_tuples/table_bytes (sums).
+    With `statement_ids`, "statements", "totals", eviction "gaps" and "plans" hold those statements only (a
+    few statements' every counter after a long window's calls and time: the primary key's range reads).
     """
     bad = [c for c in counters if c not in COUNTERS]
     if bad:
@@ -301,21 +303,32 @@ def interval_series(
                               "evicted": evicted, "dealloc": dealloc})
         prev_seq, prev_at = seq, at
     del prev_seq
-    stmts = _series_statements(db, sid)
+    stmts = series_statements(db, sid)
+    only = None if statement_ids is None else {int(i) for i in statement_ids}
+    evicted = _eviction_gaps(db, sid, [s[0] for s in snaps], {s[0] for s in snaps if s[4] and s[0] >= lo})
+    if only is None:
+        totals, plans = _series_totals(db, sid, lo, hi, counters, every), _series_plans(db, sid, lo, hi)
+    else:
+        stmts = [s for s in stmts if s["statement_id"] in only]
+        totals, plans = [], []
+        for chunk, marks in chunks(sorted(only)):
+            totals += _series_totals(db, sid, lo, hi, counters, every, (chunk, marks))
+            plans += _series_plans(db, sid, lo, hi, (chunk, marks))
+        evicted = [g for g in evicted if g[0] in only]
     out = {
         "intervals": intervals,
         "statements": stmts,
         "columns": ("statement_id", "seq", *counters),
-        "totals": _series_totals(db, sid, lo, hi, counters, every),
-        "gaps": [(None, i["seq"], "reset") for i in intervals if i["reset_reason"]]
-        + _eviction_gaps(db, sid, [s[0] for s in snaps], {s[0] for s in snaps if s[4] and s[0] >= lo}),
-        "plans": _series_plans(db, sid, lo, hi),
+        "totals": totals,
+        "gaps": [(None, i["seq"], "reset") for i in intervals if i["reset_reason"]] + evicted,
+        "plans": plans,
         "server": _server_rows(db, sid, snaps[0][0] if snaps else lo, hi) if with_server else [],
     }
     return out
 
 
-def _series_statements(db: Backend, sid: int) -> list[dict[str, Any]]:
+def series_statements(db: Backend, sid: int) -> list[dict[str, Any]]:
+    """The server's statements (not pgadvisor's own) with their texts, as `interval_series` returns them."""
     rows = db.query("SELECT s.id, s.queryid, s.userid, s.dbid, s.toplevel, t.query FROM statements s "
                     "LEFT JOIN texts t ON t.hash = s.text_hash WHERE s.server_id = ? AND s.own = 0 ORDER BY s.id",
                     (sid,))
@@ -323,27 +336,31 @@ def _series_statements(db: Backend, sid: int) -> list[dict[str, Any]]:
              "query": r[5] or ""} for r in rows]
 
 
-def _series_totals(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str, ...], every: int) -> list[tuple]:
+def _series_totals(db: Backend, sid: int, lo: int, hi: int, counters: tuple[str, ...], every: int,
+                   only: tuple[tuple, str] | None = None) -> list[tuple]:
     """Running totals: each statement's last row before lo (the base), then the rows inside [lo, hi] — with
-    `every` > 1 each statement's last row of each bin of `every` seqs from lo. Unordered."""
+    `every` > 1 each statement's last row of each bin of `every` seqs from lo. Unordered. `only`: a chunk of
+    statement ids and its placeholders (store.backend.chunks), to read those statements alone."""
     cols = ", ".join(f"t_{c}" for c in counters)
+    ids, marks = only if only is not None else ((), "")
+    mine, mine_s = (f" AND statement_id IN ({marks})", f" AND s.id IN ({marks})") if only is not None else ("", "")
     base = db.query(
         f"SELECT t.statement_id, t.seq, {cols} FROM (SELECT s.id, (SELECT x.seq FROM stat_totals x "
         f"WHERE x.server_id = s.server_id AND x.statement_id = s.id AND x.seq < ? ORDER BY x.seq DESC LIMIT 1) "
-        f"AS seq FROM statements s WHERE s.server_id = ?) b JOIN stat_totals t ON t.server_id = ? "
-        f"AND t.statement_id = b.id AND t.seq = b.seq", (lo, sid, sid))
+        f"AS seq FROM statements s WHERE s.server_id = ?{mine_s}) b JOIN stat_totals t ON t.server_id = ? "
+        f"AND t.statement_id = b.id AND t.seq = b.seq", (lo, sid, *ids, sid))
     if every <= 1:
         inside = db.query(f"SELECT statement_id, seq, {cols} FROM stat_totals WHERE server_id = ? "
-                          f"AND seq BETWEEN ? AND ?", (sid, lo, hi))
+                          f"AND seq BETWEEN ? AND ?{mine}", (sid, lo, hi, *ids))
     elif db.dialect == "sqlite":  # SQLite: the bare columns of a max() aggregate come from the max row
         inside = [r[:1] + r[2:] for r in db.query(
             f"SELECT statement_id, (seq - ?) / ? AS bin, max(seq), {cols} FROM stat_totals WHERE server_id = ? "
-            f"AND seq BETWEEN ? AND ? GROUP BY statement_id, bin", (lo, every, sid, lo, hi))]
+            f"AND seq BETWEEN ? AND ?{mine} GROUP BY statement_id, bin", (lo, every, sid, lo, hi, *ids))]
     else:
         inside = db.query(
             f"SELECT DISTINCT ON (statement_id, (seq - ?) / ?) statement_id, seq, {cols} FROM stat_totals "
-            f"WHERE server_id = ? AND seq BETWEEN ? AND ? ORDER BY statement_id, (seq - ?) / ?, seq DESC",
-            (lo, every, sid, lo, hi, lo, every))
+            f"WHERE server_id = ? AND seq BETWEEN ? AND ?{mine} ORDER BY statement_id, (seq - ?) / ?, seq DESC",
+            (lo, every, sid, lo, hi, *ids, lo, every))
     return base + inside
 
 
@@ -364,12 +381,14 @@ def _eviction_gaps(db: Backend, sid: int, seqs: list[int], evicting: set[int]) -
     return gaps
 
 
-def _series_plans(db: Backend, sid: int, lo: int, hi: int) -> list[tuple]:
+def _series_plans(db: Backend, sid: int, lo: int, hi: int, only: tuple[tuple, str] | None = None) -> list[tuple]:
+    ids, marks = only if only is not None else ((), "")
+    mine = f" AND s.id IN ({marks})" if only is not None else ""
     return db.query(
         "SELECT p.statement_id, p.seq, p.plan_hash, p.total_cost FROM plans p JOIN statements s "
-        "ON s.id = p.statement_id WHERE s.server_id = ? AND p.seq <= ? AND (p.seq >= ? OR p.seq = "
+        f"ON s.id = p.statement_id WHERE s.server_id = ?{mine} AND p.seq <= ? AND (p.seq >= ? OR p.seq = "
         "(SELECT max(q.seq) FROM plans q WHERE q.statement_id = p.statement_id AND q.seq <= ?)) "
-        "ORDER BY p.statement_id, p.seq", (sid, hi, lo, lo))
+        "ORDER BY p.statement_id, p.seq", (sid, *ids, hi, lo, lo))
 
 
 def _server_rows(db: Backend, sid: int, first: int, hi: int) -> list[dict[str, Any]]:
