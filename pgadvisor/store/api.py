@@ -49,10 +49,16 @@ class Store(Backend):
         return read.coverage(self, sid, lo, hi)
 
     def interval_series(self, sid: int, lo: int, hi: int, *, counters: tuple[str, ...] | None = None,
-                        with_server: bool = True, every: int = 1) -> dict[str, Any]:
-        """Per interval of (lo-1, hi]: statement running totals, gaps (resets, evictions), plans, server metrics."""
+                        with_server: bool = True, every: int = 1,
+                        statement_ids: list[int] | None = None) -> dict[str, Any]:
+        """Per interval of (lo-1, hi]: statement running totals, gaps (resets, evictions), plans, server metrics
+        (with `statement_ids`: of those statements only)."""
         return read.interval_series(self, sid, lo, hi, counters=counters or read.COUNTERS, with_server=with_server,
-                                    every=every)
+                                    every=every, statement_ids=statement_ids)
+
+    def series_statements(self, sid: int) -> list[dict[str, Any]]:
+        """The server's statements (not pgadvisor's own) with their texts, as interval_series gives them."""
+        return read.series_statements(self, sid)
 
     def parts(self, sid: int, seq: int | None = None, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Schema/settings parts of the snapshot at `seq` (default: the latest)."""
