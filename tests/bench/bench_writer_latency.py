@@ -3,7 +3,9 @@
     PYTHONPATH=. python tests/bench/bench_writer_latency.py [--rows 300000] [--seconds 3] [--rounds 6]
 
 A throwaway cluster (full_page_writes on, autovacuum off); an `orders` table like the e-commerce
-fixture's (primary key and an index on user_id, fillfactor 90 so that updates can be HOT). Writers, each
+fixture's (primary key and an index on user_id, fillfactor 90 so that updates can be HOT; created_at in
+insertion order, as a creation timestamp is, so that pg_stats shows its correlation and the inserts'
+`now()` lands at the end of an index on it). Writers, each
 a one-row statement run by pgbench (`-f` script, one client, `--seconds` each):
   * `UPDATE orders SET status = … WHERE id = …` (HOT until `status` is indexed),
   * `UPDATE orders SET total = … WHERE id = …` (never touches the new indexes: a control),
@@ -39,7 +41,7 @@ CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int NOT NULL, status text
                      created_at timestamptz NOT NULL, total numeric NOT NULL, note text) WITH (fillfactor = 90);
 INSERT INTO orders (user_id, status, created_at, total, note)
 SELECT (random() * 50000)::int, (ARRAY['new', 'paid', 'shipped', 'delivered'])[1 + (random() * 3)::int],
-       now() - random() * interval '365 days', round((random() * 500)::numeric, 2), md5(g::text)
+       now() - (%(rows)s - g) * interval '100 seconds', round((random() * 500)::numeric, 2), md5(g::text)
   FROM generate_series(1, %(rows)s) g;
 CREATE INDEX orders_user_id ON orders (user_id);
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
