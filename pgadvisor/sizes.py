@@ -140,7 +140,7 @@ def _tuple_bytes(columns: list[dict | None]) -> float:
     return (1.0 - p_null) * full + p_null * with_null
 
 
-def _distinct(columns: list[dict | None], rows: float) -> float:
+def independent_distinct(columns: list[dict | None], rows: float) -> float:
     """Distinct key values among `rows`: the product of the columns' (NULL counts as a value), at most rows."""
     d = 1.0
     for c in columns:
@@ -177,7 +177,7 @@ def btree_leaf_bytes_per_row(rows: float, keys: list[dict | None], include: list
     plain = _tuple_bytes(keys + include)
     if rows <= 1 or not deduplicated(keys, include, unique):
         return plain + _LINE_POINTER
-    d = _distinct(keys, rows) if distinct is None or distinct <= 0 else max(1.0, min(rows, distinct))
+    d = independent_distinct(keys, rows) if distinct is None or distinct <= 0 else max(1.0, min(rows, distinct))
     per_value = rows / d
     if per_value < 1.0 + 1e-9:
         return plain + _LINE_POINTER

@@ -67,8 +67,13 @@ SAMPLE_ROWS = 30_000
 MIN_SAMPLE_PERCENT = 0.01  # the TABLESAMPLE floor on a huge table (pgadvisor's choice)
 NO_HIT_ROWS = 0.5  # a sample in which no row passes counts half a row: rare, not impossible
 # the distinct keys of an index are sampled (`key_distinct`) at most this many times per advisor run (a
-# sample reads about SAMPLE_ROWS rows' blocks, ~20-60 ms on TPC-H's lineitem): pgadvisor's bound, not tuned
-MAX_KEY_SAMPLES = 200
+# sample reads about SAMPLE_ROWS rows' blocks: 75–610 ms on TPC-H SF1 at load 12 on 2 shared cores,
+# bench_sizes.py --tpch): pgadvisor's bound, not tuned
+MAX_KEY_SAMPLES = 100
+# a key with this many rows a value is deduplicated nearly as far as it goes: with a 16-byte key tuple a
+# row takes 8.5 leaf bytes at 8 rows a value and 6 at infinitely many (sizes.py's posting lists), so
+# fewer distinct values than the columns' product can shrink the index by at most 1.42×: not sampled
+SATURATED_ROWS_PER_KEY = 8
 # a leading column with at least this share of distinct rows makes a key near-unique: nothing to sample
 # (pgadvisor's choice: at 0.5 most values have one or two rows, and deduplication saves little)
 NEAR_UNIQUE = 0.5
@@ -146,12 +151,14 @@ class Heuristic:
 
     def _misleading(self, table_key: str, keys: list[dict]) -> bool:
         """Whether pg_stats alone may mislead about the distinct keys: several columns (the product of their
-        counts assumes independence) unless the leading one is near-unique, or one clustered column whose
-        count ANALYZE took as fixed (its block sample sees the rows of a value together)."""
+        counts assumes independence) unless the leading one is near-unique or the product already leaves
+        SATURATED_ROWS_PER_KEY rows a key, or one clustered column whose count ANALYZE took as fixed (its
+        block sample sees the rows of a value together)."""
         rows = max(1.0, float((self.rels.get(table_key) or {}).get("reltuples") or 1.0))
         lead = sizes.n_distinct_rows(keys[0].get("n_distinct"), rows)
         if len(keys) > 1:
-            return 0 < lead < NEAR_UNIQUE * rows
+            return 0 < lead < NEAR_UNIQUE * rows and \
+                sizes.independent_distinct(keys, rows) > rows / SATURATED_ROWS_PER_KEY
         nd = float(keys[0].get("n_distinct") or 0.0)
         return nd > 0 and abs(float(keys[0].get("correlation") or 0.0)) >= CLUSTERED_CORRELATION \
             and nd < NEAR_UNIQUE * rows

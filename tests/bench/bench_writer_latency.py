@@ -125,7 +125,7 @@ def main() -> None:
                             hot.append((after[1] - before[1]) / upd if upd else 0.0)
                     for i in range(len(CONFIGS[cfg])):
                         conn.execute(f"DROP INDEX bench_new_{i}")
-            print(f"round {r + 1}/{args.rounds} done", flush=True)
+            print(f"round {r + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.1f}", flush=True)
         report(schema, times, statistics.median(hot) if hot else 0.9)
     finally:
         cluster.stop()
