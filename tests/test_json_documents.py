@@ -17,11 +17,19 @@ from pgadvisor.documents import DOC_SCHEMA
 # the commands issue 10 names; `demo`'s document is checked in tests/test_install.py
 # (test_demo_runs_on_the_embedded_server_when_the_system_has_none)
 COMMANDS = {"collect", "snapshots", "workload", "recommend", "doctor", "prune"}
+# issue 11's gate: `check --format json` and `baseline` (JSON only), checked below on a database of their own
+GATE_COMMANDS = {"check", "baseline"}
+# commands whose document's envelope is checked in another test: command → "file::test"
+ELSEWHERE = {
+    "demo": "tests/test_install.py::test_demo_runs_on_the_embedded_server_when_the_system_has_none",
+    "baseline": "tests/test_check_gate.py::test_baseline_fails_only_on_new_findings_and_lists_fixed_ones",
+}
 
 
-def _cli(*args: str) -> dict:
+def _cli(*args: str, cwd: str | None = None) -> dict:
     r = subprocess.run([sys.executable, "-m", "pgadvisor", *args, "--format", "json"], capture_output=True,
-                       text=True, timeout=300, env={k: v for k, v in os.environ.items() if k != "PGADVISOR_STORE"})
+                       text=True, timeout=300, env={k: v for k, v in os.environ.items() if k != "PGADVISOR_STORE"},
+                       cwd=cwd)
     assert r.returncode in (0, 1), (args, r.stderr)
     doc = json.loads(r.stdout)
     assert doc["schema"] == DOC_SCHEMA and doc["pgadvisor"] == __version__, (args, list(doc)[:5])
@@ -59,3 +67,30 @@ def test_every_json_document_carries_schema_and_version(make_db, tmp_path):
     assert seen["snapshots"]["servers"][0]["snapshots"] == 2  # the documents are the real ones
     assert any("public.t USING btree (k)" in r.get("sql", "") for r in seen["recommend"]["recommendations"])
     assert set(seen) == COMMANDS and COMMANDS <= _json_commands()
+
+
+def test_check_and_baseline_documents_carry_schema_and_version(make_db, tmp_path):
+    dsn = make_db(("pg_stat_statements",))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE no_key (a int)")
+    # in an empty directory: no pgadvisor.toml or pyproject.toml above it changes the policy
+    check = _cli("check", "--dsn", dsn, cwd=str(tmp_path))
+    base = _cli("baseline", "--dsn", dsn, cwd=str(tmp_path))
+    assert check["kind"] == "pgadvisor-check" and base["kind"] == "pgadvisor-baseline"
+    keys = {f["key"] for f in check["findings"]}
+    assert "table-without-primary-key:public.no_key" in keys
+    assert {f["key"] for f in base["findings"]} == keys  # the baseline is the same findings (none allowed)
+    assert GATE_COMMANDS <= _json_commands()
+
+
+def test_the_documents_tested_elsewhere_are_json_commands_with_their_test():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert set(ELSEWHERE) <= _json_commands()
+    for command, where in ELSEWHERE.items():
+        path, _, name = where.partition("::")
+        source = (root / path).read_text()
+        assert f"def {name}(" in source, (command, where)
+        body = source.split(f"def {name}(", 1)[1].split("\ndef ", 1)[0]
+        assert '["pgadvisor"] == __version__' in body, (command, where)  # the envelope is asserted there
