@@ -243,3 +243,30 @@ def test_findings_point_at_the_schema_file(seeded, tmp_path):
     assert where[COPY] == at("CREATE INDEX orders_note_idx ON orders (note);")
     assert where[FK] == at("    customer_id bigint REFERENCES customers (id),")  # the column's line
     assert where[INVALID] == at("CREATE TABLE dupes (id int PRIMARY KEY, a int);")  # created by hand: its table
+
+
+def test_production_store_without_the_server_or_a_snapshot_is_one_line(seeded, make_db, tmp_path):
+    from pgadvisor.collect import collect
+    from pgadvisor.store import open_store
+
+    empty, full = str(tmp_path / "empty.sqlite"), str(tmp_path / "prod.sqlite")
+    open_store(empty).close()
+    with open_store(full) as st:
+        st.save_snapshot(collect(seeded, "prod", plans_top=0))
+    no_pgss = make_db(extensions=())  # the store is read before the database: a bad one fails even here
+    for dsn in (seeded, no_pgss):
+        r = check("check", "--dsn", dsn, "--production-store", empty, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith("error: --production-store: ") and "no snapshots" in r.stderr
+        r = check("check", "--dsn", dsn, "--production-store", full, "--server", "staging", cwd=tmp_path)
+        assert r.returncode == 2 and "holds no server 'staging' (servers: prod)" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) <= 2 and "Traceback" not in r.stderr  # the error and its hint
+    (tmp_path / "junk.sqlite").write_text("not a store")
+    r = check("check", "--dsn", seeded, "--production-store", str(tmp_path / "junk.sqlite"), cwd=tmp_path)
+    assert r.returncode == 3 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr, r.stderr
+    r = check("check", "--dsn", seeded, "--production-store", full, "--fail-on", "never", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_baseline_output_that_cannot_be_written(seeded, tmp_path):
+    r = check("baseline", "--dsn", seeded, "--output", str(tmp_path / "no" / "dir" / "b.json"), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error: --output: cannot write") and "Traceback" not in r.stderr

@@ -212,10 +212,13 @@ def _apply_allow(findings: list[Finding], entries: tuple[AllowEntry, ...], today
 
 def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, baseline_path: str | None = None,
               production_store: str | None = None, server: str | None = None) -> CheckResult:
-    """`pgadvisor check`: gather, then evaluate; the baseline file is read before the database is."""
+    """`pgadvisor check`: gather, then evaluate; the baseline file and the production store are read before
+    the database is (a bad one fails first, even when no workload rule can run)."""
+    from pgadvisor.advise.rules.workload import store_sizes
     from pgadvisor.check.baseline import baseline_rows, read_baseline
 
-    doc = read_baseline(baseline_path) if baseline_path else None  # a bad file fails before connecting
+    doc = read_baseline(baseline_path) if baseline_path else None
+    production = store_sizes(production_store, server) if production_store else None
     started = time.perf_counter()
     inputs = gather(dsn)
     baseline = baseline_rows(doc, inputs.database) if doc is not None else None
@@ -224,7 +227,7 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
         from pgadvisor.advise.rules import workload as gather_workload
 
         # the catalog is read once per run (on 2,000 tables a read costs a second or more)
-        return gather_workload.gather(dsn, production_store=production_store, server=server, rows=config.rows,
+        return gather_workload.gather(dsn, production_sizes=production, rows=config.rows,
                                       baseline_statements=(doc or {}).get("statements"), schema=inputs.schema)
 
     result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,

@@ -101,11 +101,13 @@ class WorkloadFacts:
 
 def gather(dsn: str, *, production_store: str | None = None, server: str | None = None,
            rows: dict[str, float] | None = None, baseline_statements: Iterable[str] | None = None,
-           max_statements: int = MAX_STATEMENTS, schema: dict[str, Any] | None = None) -> WorkloadFacts:
+           max_statements: int = MAX_STATEMENTS, schema: dict[str, Any] | None = None,
+           production_sizes: dict[str, TableSize] | None = None) -> WorkloadFacts:
     """Read the test database's statements and plans and the production sizes of their tables.
 
     `schema`: the catalog as `pg.catalog.read_schema` read it in this run (`check` reads it once: on
-    2,000 tables a read costs a second or more); None reads it here.
+    2,000 tables a read costs a second or more); None reads it here. `production_sizes`: `store_sizes`
+    of `production_store` read already (`check` reads it before connecting: a bad store fails first).
 
     UsageError: a `production_store` that does not exist, holds no such server or no snapshot of it.
     CannotRun: pg_stat_statements is not created or readable in the test database."""
@@ -115,7 +117,8 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
     from pgadvisor.pg.guard import CodeGuard
 
     notes: list[str] = []
-    production = _store_sizes(production_store, server) if production_store else {}
+    production = production_sizes if production_sizes is not None else \
+        store_sizes(production_store, server) if production_store else {}
     with connect(dsn) as conn:
         info = catalog.server_info(conn)
         state = catalog.pgss_state(conn)
@@ -254,7 +257,7 @@ def _declared_pages(view: Any, table: str, rows: float) -> float:
     return rows * (width + TUPLE_OVERHEAD_BYTES) / PAGE_BYTES
 
 
-def _store_sizes(location: str, server: str | None) -> dict[str, TableSize]:
+def store_sizes(location: str, server: str | None) -> dict[str, TableSize]:
     """The production size of every table in the latest snapshot of `server` in the store at `location`."""
     from pgadvisor.store.api import open_store
     from pgadvisor.workload import pick_server
