@@ -181,6 +181,41 @@ def test_index_would_help_is_the_advisors_index(make_db):
     assert rec.sql.startswith("CREATE INDEX CONCURRENTLY") and rec.rollback_sql.startswith("DROP INDEX CONCURRENTLY")
 
 
+def test_index_would_help_says_in_the_summary_when_its_cap_cut_it_short(make_db):
+    from pgadvisor.advise.rules.workload import gather
+    from pgadvisor.check import CheckConfig, evaluate
+    from pgadvisor.check import gather as check_gather
+
+    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute("INSERT INTO orders (customer_id, status, note) SELECT g % 500, 's' || (g % 1000), "
+                     "'n' || (g % 997) FROM generate_series(1, 50000) g")
+        conn.execute("ANALYZE orders")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for _ in range(5):  # the statement of most total time
+            conn.execute("SELECT * FROM orders WHERE status = 's7'")
+        conn.execute("SELECT * FROM orders WHERE note = 'n5'")
+    inputs = check_gather(dsn)
+
+    def run(cap: float, seconds: float = 60.0):
+        config = CheckConfig(fail_on="never", include=("index-would-help",), rows={"public.orders": 5e6},
+                             thresholds={"index-would-help": {"max_statements": cap, "time_limit_s": seconds}})
+        return evaluate(inputs, config, workload=lambda: gather(dsn, rows=config.rows, schema=inputs.schema))
+
+    cut = run(1)
+    rule = next(r for r in cut.rules if r.id == "index-would-help")
+    assert rule.limit == "advised on the 1 statements of most total time of 2 on large tables"
+    assert f"index-would-help cut short ({rule.limit})" in cut.summary_line()
+    assert [f.key for f in cut.findings] == ["index-would-help:public.orders:status"]
+    full = run(100)
+    assert "cut short" not in full.summary_line()
+    hurried = next(r for r in run(100, 1e-6).rules if r.id == "index-would-help")
+    assert hurried.limit.startswith("its 1e-06 s time limit cut ") and "short" in hurried.limit
+    assert sorted(f.key for f in full.findings) == ["index-would-help:public.orders:note",
+                                                    "index-would-help:public.orders:status"]
+
+
 def test_workload_fixture_every_rule_fires_on_its_statement_and_not_on_the_twins(any_admin_dsn, any_make_db):
     dsn = any_make_db(extensions=("pg_stat_statements", "hypopg"))
     bench.load_workload(any_admin_dsn, dsn)
