@@ -97,6 +97,9 @@ class Heuristic:
         self.c_collation = c_collation  # under another collation only a pattern_ops index serves LIKE
         self.rels = {f"{r['schema']}.{r['name']}": r for r in schema.get("relations", [])}
         self.cols = {(f"{c['schema']}.{c['table']}", c["column"]): c for c in schema.get("columns", [])}
+        self.table_cols: dict[str, dict[str, dict]] = {}  # the same, by table then column
+        for (t, c), v in self.cols.items():
+            self.table_cols.setdefault(t, {})[c] = v
         self.scans: dict[str, list[tuple[str, float, float]]] = shared.scans if shared else {}
         self.samples: dict[tuple[str, str], float | None] = shared.samples if shared else {}
         self.samples_taken = 0
@@ -137,7 +140,7 @@ class Heuristic:
     def model_size(self, d: IndexDef, fraction: float = 1.0) -> int | None:
         """`sizes.index_model_size` of `d`, with the distinct keys from extended statistics or, failing
         those, from a block sample (`key_distinct`) where pg_stats alone is known to mislead."""
-        cols = {c: v for (t, c), v in self.cols.items() if t == d.table_key}
+        cols = self.table_cols.get(d.table_key, {})
         rel = self.rels.get(d.table_key) or {}
         described = sizes.model_columns(d, cols) if d.method == "btree" else None
         if described is None:

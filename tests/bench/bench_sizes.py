@@ -21,6 +21,7 @@ real size. Goal: printed ÷ real within 0.67–1.5 for every index.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -81,19 +82,21 @@ def _ratios(name: str, ratios: list[float]) -> str:
             f"{sum(not LOW <= v <= HIGH for v in ratios)} of {len(ratios)}")
 
 
-def tpch_models(dsn: str) -> dict[int, tuple[int, int, float]]:
-    """(pg_stats-only model, advisor's model, seconds the advisor's took) of every TPC_H_INDEXES entry."""
+def tpch_models(dsn: str) -> dict[int, tuple[int, int, float, bool]]:
+    """(pg_stats-only model, advisor's model, seconds the advisor's took, whether it sampled) of every
+    TPC_H_INDEXES entry."""
     out = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         schema = {"relations": catalog.relations(conn), "columns": catalog.columns(conn)}
         heur = Heuristic(conn, schema, load_guard(conn), catalog.c_collation(conn))
         for i, (table, keys, include) in enumerate(TPC_H_INDEXES):
             d = IndexDef("public", table, tuple(KeyPart(column=k, expr_columns=(k,)) for k in keys), include=include)
-            cols = {c: v for (t, c), v in heur.cols.items() if t == d.table_key}
+            cols = heur.table_cols[d.table_key]
             rel = {k: v for k, v in heur.rels[d.table_key].items() if k != "ext_ndistinct"}
-            t0 = time.monotonic()
+            t0, n = time.monotonic(), heur.keys_sampled
             advisor = heur.model_size(d)
-            out[i] = (sizes.index_model_size(d, cols, rel) or 0, advisor or 0, time.monotonic() - t0)
+            out[i] = (sizes.index_model_size(d, cols, rel) or 0, advisor or 0, time.monotonic() - t0,
+                      heur.keys_sampled > n)
     return out
 
 
@@ -124,14 +127,17 @@ def tpch(args: argparse.Namespace) -> None:
         for i, (table, keys, include) in enumerate(TPC_H_INDEXES):
             body = f"{table} ({', '.join(keys)})" + (f" INCLUDE ({', '.join(include)})" if include else "")
             hypo, real = measure(dsn, body)
-            stats, advisor, secs = before[i]
+            stats, advisor, secs, _ = before[i]
             ext = after[i][1]
             for k, v in (("stats", stats), ("advisor", advisor), ("ext", ext), ("hypopg", hypo)):
                 cols[k].append(v / real)
             print(f"| `{body}` | {stats / 1e6:.1f} | {advisor / 1e6:.1f} | {ext / 1e6:.1f} | {hypo / 1e6:.1f} | "
                   f"{real / 1e6:.1f} | {stats / real:.2f} | {advisor / real:.2f} | {ext / real:.2f} | "
                   f"{hypo / real:.2f} | {1000 * secs:.0f} |", flush=True)
-        print()
+        samples = [x[2] for x in before.values() if x[3]]
+        print(f"\nms: wall time of the advisor's model (its block sample where one ran: {len(samples)} of "
+              f"{len(before)}, {1000 * statistics.median(samples or [0]):.0f} ms median: the server's time, "
+              f"no client CPU), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for k, v in cols.items():
             print(_ratios({"stats": "pg_stats only", "advisor": "advisor (sampled where pg_stats misleads)",
                            "ext": "with extended statistics", "hypopg": "hypopg"}[k], v))
