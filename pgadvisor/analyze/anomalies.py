@@ -63,6 +63,9 @@ TEMP_GREW = 2.0
 TEMP_NEW = 10.0  # temp blocks per call this many times the level before: the spill is new, not grown
 DEADLOCKS_MIN = 3  # deadlocks inside an event before they count as its cause
 DEADLOCKS_PER_H = 1.0  # ... and at least this rate over the event (a burst during a day-long event is not it)
+# what detection reads for every statement, and what the cause rules read for the flagged ones only
+SERIES_COUNTERS = ("calls", "total_exec_time")
+CAUSE_COUNTERS = ("calls", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
 
 
 @dataclass
@@ -271,10 +274,7 @@ def _cause(series: Series, key: Any, groups: dict | None, a: int, b: int) -> tup
     iv = series.intervals
     seqs = iv.index.to_numpy()
     members = [key] if groups is None else [i for i, k in groups.items() if k == key]
-    members = [int(m) for m in members]
-    ids = series.deltas["statement_id"].to_numpy()  # sorted by statement (series.frames): slices, not a scan
-    d = series.deltas.iloc[np.concatenate([np.arange(np.searchsorted(ids, m), np.searchsorted(ids, m, "right"))
-                                           for m in members] or [np.zeros(0, dtype=int)])]
+    d = series.detail([int(m) for m in members], CAUSE_COUNTERS)
     d = d[~d["gap"]]
     nb = _n(iv, BASELINE_DAYS * 86400)
     # "before" stops an hour short of the event: its start is placed within about an hour (see _edges)
@@ -471,16 +471,19 @@ def find(store: Any, server: str, *, since: float, until: float | None = None, h
     """Anomalies of `server` starting inside (since, until], judged against `history_s` before it; by
     template (analyze.templates' grouping of the statement texts) or by statement. (anomalies, meta)."""
     from pgadvisor.analyze.series import load_series
+    from pgadvisor.analyze.templates import prefetch_keys, template_keys
 
-    counters = ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read", "temp_blks_written")
-    s = load_series(store, server, since - history_s, until, counters=counters)
+    sid = store.server_id(server)
+    if by == "template" and sid is not None:  # the texts are parsed in worker processes while the series is read
+        prefetch_keys((r["query"], int(r["dbid"])) for r in store.series_statements(sid))
+    s = load_series(store, server, since - history_s, until, counters=SERIES_COUNTERS,
+                    detail_counters=CAUSE_COUNTERS)
     groups = texts = None
     if by == "template":
-        from pgadvisor.analyze.templates import template_key
-
         groups, texts = {}, {}
-        for i, q, db in zip(s.statements.index, s.statements["query"], s.statements["dbid"]):
-            key, norm, _ = template_key(q, int(db))
+        st = s.statements
+        keys = template_keys([(q, int(db)) for q, db in zip(st["query"], st["dbid"])])
+        for i, (key, norm, _) in zip(st.index, keys):
             groups[int(i)] = key
             texts.setdefault(key, norm)
     found = detect(s, since=since, groups=groups, texts=texts)

@@ -23,6 +23,7 @@ from pgadvisor.workload import StatementStats
 # parsing is ~5 ms per text (sqlglot, pure Python): from this many texts on, the work is spread over the
 # machine's cores (1,148 texts of a 30-day store: 13.7 s on one core)
 PARALLEL_MIN = 200
+MAX_WORKERS = 8
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -80,6 +81,11 @@ class TemplateSet:
                 "merged_statements": self.statements - len(self.templates)}
 
 
+# prefetch's worker pool and its results not yet taken: (function, item) -> (future of its chunk, index)
+_pool: Any = None
+_pending: dict[tuple[Any, Any], tuple[Any, int]] = {}
+
+
 def template_key(text: str, dbid: int = 0) -> tuple[str, str, str]:
     """(template id, normalized text, status) of one statement text; never raises."""
     norm, status = normalize_with_status(text)
@@ -89,18 +95,84 @@ def template_key(text: str, dbid: int = 0) -> tuple[str, str, str]:
 
 def parallel_map(fn: Callable[[_T], _R], items: list[_T]) -> list[_R]:
     """`[fn(x) for x in items]`, in worker processes when there are PARALLEL_MIN items or more and more
-    than one core (`fn` must be a module-level function, its results picklable)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if len(items) < PARALLEL_MIN or workers < 2:
-        return [fn(x) for x in items]
-    from concurrent.futures import ProcessPoolExecutor
+    than one core (`fn` must be a pure module-level function, its results picklable). Results that
+    `prefetch` started are picked up, not computed again."""
+    todo = [x for x in dict.fromkeys(items) if (fn, x) not in _pending]
+    done: dict[Any, Any] = {}
+    if len(todo) >= PARALLEL_MIN and _workers() >= 2:
+        prefetch(fn, todo)
+    else:
+        done = {x: fn(x) for x in todo}
+    try:
+        return [_pending[(fn, x)][0].result()[_pending[(fn, x)][1]] if (fn, x) in _pending else done[x]
+                for x in items]
+    finally:
+        for x in items:
+            _pending.pop((fn, x), None)  # taken (or failed): a later call computes afresh
+        if not _pending:
+            _shutdown()
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items, chunksize=max(1, len(items) // (4 * workers))))
+
+def prefetch(fn: Callable[[_T], _R], items: Iterable[_T]) -> None:
+    """Start `[fn(x) for x in items]` in worker processes and return at once; the next `parallel_map(fn, ...)`
+    takes the results. Lets the parsing of a workload's texts overlap the store's series read (one core
+    each on 2 cores, bench_workload_cost). Too few items or a single core: nothing is started."""
+    todo = [x for x in dict.fromkeys(items) if (fn, x) not in _pending]
+    workers = _workers()
+    if len(todo) < PARALLEL_MIN or workers < 2:
+        return
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        _pool = ProcessPoolExecutor(max_workers=workers)
+    size = max(1, len(todo) // (4 * workers))
+    for k in range(0, len(todo), size):
+        chunk = todo[k:k + size]
+        future = _pool.submit(_map_chunk, fn, chunk)
+        for i, x in enumerate(chunk):
+            _pending[(fn, x)] = (future, i)
+
+
+def release() -> None:
+    """Drop the prefetched results nobody took and stop the worker processes."""
+    _pending.clear()
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def _workers() -> int:
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+def _map_chunk(fn: Callable[[_T], _R], chunk: list[_T]) -> list[_R]:
+    return [fn(x) for x in chunk]
+
+
+def _shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
 
 
 def _key(item: tuple[str, int]) -> tuple[str, str, str]:
     return template_key(*item)
+
+
+def template_keys(items: list[tuple[str, int]]) -> list[tuple[str, str, str]]:
+    """`template_key(text, dbid)` of each item, each distinct pair computed once (in worker processes when
+    there are many, or taken from `prefetch_keys`)."""
+    unique = sorted(set(items))
+    cache = dict(zip(unique, parallel_map(_key, unique)))
+    return [cache[x] for x in items]
+
+
+def prefetch_keys(items: Iterable[tuple[str, int]]) -> None:
+    """Start `template_keys(items)`'s work in the background (see `prefetch`)."""
+    prefetch(_key, sorted(set(items)))
 
 
 def build_templates(statements: Iterable[StatementStats]) -> TemplateSet:
@@ -108,13 +180,10 @@ def build_templates(statements: Iterable[StatementStats]) -> TemplateSet:
     by_id: dict[str, Template] = {}
     statements = list(statements)
     # the pg_stat_statements text when a logged sample replaced it
-    keys = [(s.template or s.query, s.dbid) for s in statements]
-    unique = sorted(set(keys))
-    cache = dict(zip(unique, parallel_map(_key, unique)))
+    keys = template_keys([(s.template or s.query, s.dbid) for s in statements])
     n = 0
-    for s, key in zip(statements, keys):
+    for s, (tid, norm, status) in zip(statements, keys):
         n += 1
-        tid, norm, status = cache[key]
         t = by_id.get(tid)
         if t is None:
             t = by_id[tid] = Template(id=tid, text=norm, status=status, dbid=s.dbid, datname=s.datname)

@@ -68,11 +68,16 @@ def workload(
 def _profile(st, server: str, since: float, w, forecast_top: int):
     """The analyzers' profile of `w`; without per-interval series when the window has a single interval
     end (the profile says so)."""
-    from pgadvisor.analyze.profile import profile_workload
+    from pgadvisor.analyze.profile import prefetch_texts, profile_workload
     from pgadvisor.analyze.series import load_series
+    from pgadvisor.analyze.templates import release
 
+    prefetch_texts(w)  # parsed in worker processes while the series is read
     try:
-        series = load_series(st, server, since=since, counters=("calls", "total_exec_time"), with_server=False)
-    except UsageError:
-        series = None
-    return profile_workload(w, series, forecast_top=forecast_top)
+        try:
+            series = load_series(st, server, since=since, counters=("calls", "total_exec_time"), with_server=False)
+        except UsageError:
+            series = None
+        return profile_workload(w, series, forecast_top=forecast_top)
+    finally:
+        release()
