@@ -205,7 +205,7 @@ def test_index_would_help_says_in_the_summary_when_its_cap_cut_it_short(make_db)
 
     cut = run(1)
     rule = next(r for r in cut.rules if r.id == "index-would-help")
-    assert rule.limit == "advised on the 1 statements of most total time of 2 on large tables"
+    assert rule.limit == "advised on the 1 statements of most total time of 2 an index could serve"
     assert f"index-would-help cut short ({rule.limit})" in cut.summary_line()
     assert [f.key for f in cut.findings] == ["index-would-help:public.orders:status"]
     full = run(100)

@@ -3,8 +3,7 @@
 **What it finds.** The index advisor (the create-index rule, run as `recommend "SELECT …"` runs it,
 on the catalog `check` already read) over the statements the tests ran whose test plan scans or sorts
 a table with a production size of at least large-table-scan's `min_rows` (any scanned or sorted table
-when no production size is known; a scan the planner turns into an index scan when it must is served
-already) — at most `THRESHOLDS["max_statements"]` (100) of them by total time, within
+when no production size is known) — at most `THRESHOLDS["max_statements"]` (100) of them by total time, within
 `THRESHOLDS["time_limit_s"]` (4 s; check's summary line says when either cut the run short) — and
 each index it recommends that lowers its statements' estimated cost by at least
 `THRESHOLDS["min_reduction_pct"]` (50 %). The key is `index-would-help:schema.table:<keys>`.
@@ -52,12 +51,6 @@ def key_of(d: Any) -> str:
     return f"{ID}:{d.table_key}:{rest[1:-1] if rest == simple else rest.strip()}"
 
 
-def _helped(node: Any) -> bool:
-    """A node an index could serve: a sort, or a sequential scan the planner does not turn into an index
-    scan when it must (with enable_seqscan off an existing index reaches the table: it needs no other)."""
-    return node.kind == "sort" or not node.served_by_index
-
-
 def _texts(facts: Any, scan: CatalogScan) -> list[str]:
     """The statements to advise on, by total time: those whose test plan scans or sorts a table that is
     large in production (every scanned or sorted table when no production size is known)."""
@@ -68,7 +61,23 @@ def _texts(facts: Any, scan: CatalogScan) -> list[str]:
     def large(table: str) -> bool:
         return table in facts.sizes and facts.sizes[table].rows >= low if facts.sizes else True
 
-    return [s.query for s in facts.statements if s.planned and any(_helped(n) and large(n.table) for n in s.nodes)]
+    return [s.query for s in facts.statements if s.planned and any(large(n.table) for n in s.nodes)]
+
+
+def _with_candidates(texts: list[str], facts: Any) -> list[str]:
+    """The texts for which the advisor's candidate generator proposes an index that no existing index
+    serves already (a lookup by primary key has none): the others cannot gain, and in one run with them
+    they would only dilute the workload the advisor weighs each index against."""
+    from pgadvisor.advise.indexes.candidates import CandidateGenerator
+    from pgadvisor.advise.schema import SchemaView
+    from pgadvisor.sql.parse import parse_statement
+
+    view = SchemaView(facts.schema, facts.search_path)
+    names = view.parser_schema()
+    parsed = [(str(i), parse_statement(text, names)) for i, text in enumerate(texts)]
+    cands, _ = CandidateGenerator(view).generate([(key, ps) for key, ps in parsed if ps.ok])
+    wanted = {key for c in cands for key in c.statements}
+    return [text for i, text in enumerate(texts) if str(i) in wanted]
 
 
 def find_workload(facts: Any, scan: CatalogScan) -> list[Recommendation]:
@@ -80,13 +89,15 @@ def find_workload(facts: Any, scan: CatalogScan) -> list[Recommendation]:
     from pgadvisor.pg.connect import connect
 
     texts = _texts(facts, scan)
+    if texts and facts.schema:
+        texts = _with_candidates(texts, facts)
     if not texts:
         return []
     cap = int(scan.threshold(ID, "max_statements"))
     limit = scan.threshold(ID, "time_limit_s")
     cut = []
     if len(texts) > cap:
-        cut.append(f"advised on the {cap} statements of most total time of {len(texts)} on large tables")
+        cut.append(f"advised on the {cap} statements of most total time of {len(texts)} an index could serve")
         texts = texts[:cap]
     schema = {**facts.schema, TS_CONFIG_KEY: facts.ts_config} if facts.schema else None
     with connect(facts.dsn) as conn:

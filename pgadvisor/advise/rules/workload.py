@@ -85,6 +85,7 @@ class WorkloadFacts:
     # (what the index advisor assumes for a `to_tsvector($n, col)`)
     schema: dict[str, Any] = field(default_factory=dict)
     ts_config: str | None = None
+    search_path: list[str] = field(default_factory=lambda: ["public"])
     # what a rule cut short, by rule id (a statement cap, a time limit): `check` says it in its summary line
     limits: dict[str, str] = field(default_factory=dict)
 
@@ -132,7 +133,8 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
         conn.rollback()
         if schema is None:
             schema = catalog.read_schema(conn)
-        view = SchemaView(schema, catalog.search_path(conn)["path"])
+        path = catalog.search_path(conn)["path"] or ["public"]
+        view = SchemaView(schema, path)
         costs = catalog.planner_costs(conn)
         ts_config = next((x["setting"] for x in catalog.settings(conn) if x["name"] == "default_text_search_config"),
                          None)
@@ -155,7 +157,8 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
         notes.append(f"{unplanned} of {len(statements)} statements could not be planned (refused by the code "
                      "guard, or EXPLAIN failed): the workload rules did not read them")
     baseline = frozenset(baseline_statements) if baseline_statements is not None else None
-    return WorkloadFacts(dsn, info["datname"], statements, sizes, baseline, costs, notes, schema, ts_config)
+    return WorkloadFacts(dsn, info["datname"], statements, sizes, baseline, costs, notes, schema, ts_config,
+                         list(path))
 
 
 def _statements(raw: list[dict[str, Any]], dbid: int) -> list[TestStatement]:
