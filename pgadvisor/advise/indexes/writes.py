@@ -27,17 +27,20 @@ MAINT_PER_LEVEL = 0.01
 # × log2(300k)). It was 0.008 (a sequential scan's µs per cost unit, bench_write_cost.py), which put the
 # writers' slowdowns 2–16× above the measured ones
 MS_PER_COST_UNIT = 0.00083
-# an entry written by an UPDATE that is no longer HOT costs this many times an INSERT's: 4.1–9.0 µs
-# (median 5.4) per entry in the same runs (the update also writes its new row version on another page and
-# finds the old key's leaf page full of versions), ÷ 1.8
-NON_HOT_ENTRY_FACTOR = 3.0
+# an entry written by an UPDATE that is no longer HOT costs this many times an INSERT's (the update also
+# writes its new row version on another page and finds the old key's leaf page full of versions): the
+# ratio of the per-entry µs of `UPDATE orders SET status` and of `INSERT INTO orders` in
+# bench_writer_latency.py, per run: 5.4 ÷ 1.8 = 3.0 (runs 1–2, load 12–16), 4.05 ÷ 1.6 = 2.5 (run 4,
+# load 6–12), 3.55 ÷ 1.85 = 1.9 (run 5, load 2–3): the median, 2.5 (docs/benchmarks.md "Issue 10")
+NON_HOT_ENTRY_FACTOR = 2.5
 # an INSERT's entry in an index whose leading column follows the insertion order (a creation timestamp, a
 # sequence: |pg_stats.correlation| at least APPEND_CORRELATION) lands on the rightmost leaf, which stays in
 # cache and splits at its end. bench_writer_latency.py, µs per new entry of `INSERT INTO orders` in
-# `(created_at)` ÷ in `(status)`, each run's own: 0.7 ÷ 1.4 = 0.5 (run 3 of docs/benchmarks.md "Issue 10")
-# and 0.3 ÷ 1.8 = 0.17 (run 4, 10 rounds); 0.3 is about their mean (both appended figures are within the
-# bench's ±5% noise of a 9 µs insert). APPEND_CORRELATION is pgadvisor's choice
-APPEND_ENTRY_FACTOR = 0.3
+# `(created_at)` ÷ in `(status)`, each run's own: 0.7 ÷ 1.4 = 0.5 (run 3 of docs/benchmarks.md "Issue 10"),
+# 0.3 ÷ 1.8 = 0.17 (run 4), 0.1 ÷ 2.2 = 0.05 (run 5): the median, 0.17. Each appended figure is within
+# the bench's noise (±5–9% of a 9 µs insert): an appended entry costs little, how little is not resolved.
+# APPEND_CORRELATION is pgadvisor's choice
+APPEND_ENTRY_FACTOR = 0.17
 APPEND_CORRELATION = 0.9
 # the share of a table's updates taken to be HOT when no counters say (n_tup_hot_upd / n_tup_upd):
 # chosen by hand, not measured (an update that changes no indexed column is HOT when its page has room)
