@@ -175,13 +175,21 @@ def phases(cluster, dsn: str, rows: dict[str, float]) -> dict[str, tuple[float, 
           lambda f: f"{len(f.statements)} statements")
     config = CheckConfig(fail_on="never", rows=rows)
     scan = _scan(inputs.schema, _catalog_options(inputs, config))
-    texts = index_would_help._texts(facts, scan)
-    timed("index-would-help: advisor on check's catalog", lambda: index_would_help.find_workload(facts, scan),
-          lambda r: f"{len(texts)} statements, {len(r)} findings" + (f"; {facts.limits[index_would_help.ID]}"
-                                                                     if index_would_help.ID in facts.limits else ""))
-    timed("  before: recommend() on the same statements",
+    texts = index_would_help._texts(facts, scan)  # every statement that scans or sorts a large table
+    screened = index_would_help._with_candidates(texts, facts)
+    timed("index-would-help: screened, advisor on check's catalog",
+          lambda: index_would_help.find_workload(facts, scan),
+          lambda r: f"{len(screened)} of {len(texts)} statements, {len(r)} findings"
+          + (f"; {facts.limits[index_would_help.ID]}" if index_would_help.ID in facts.limits else ""))
+    low = index_would_help.THRESHOLDS["min_reduction_pct"]
+
+    def kept(review_) -> int:  # the old rule's filter: create-index past min_reduction_pct
+        return sum(x.rule == "create-index" and float((x.benefit or {}).get("reduction_pct") or 0) >= low
+                   for x in review_.recommendations)
+
+    timed("  before: recommend() on every statement of a large table",
           lambda: review.recommend(dsn, texts=texts, time_limit_s=60.0),
-          lambda r: f"{sum(x.rule == 'create-index' for x in r.recommendations)} create-index")
+          lambda r: f"{len(texts)} statements, {kept(r)} findings")
     result = timed("static rules + judgement (evaluate, offline)", lambda: evaluate(inputs, config),
                    lambda r: f"{len(r.findings)} findings")
     for name, render in (("render text", text), ("render markdown", markdown), ("render sarif", sarif),
