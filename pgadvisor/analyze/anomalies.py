@@ -184,7 +184,12 @@ def _mean_time(series: Series, calls: pd.DataFrame, time_: pd.DataFrame, since: 
     rv, cv, tv = r.to_numpy(), calls.to_numpy(), time_.to_numpy()
     base = np.exp(logm.to_numpy() - rv)
     total_time = np.nansum(tv[ends > since])
-    for j in np.nonzero(flags.any(axis=0))[0]:
+    flagged = np.nonzero(flags.any(axis=0))[0]
+    # the cause counters of every statement that may raise an event inside the window, in one read
+    late = {cols[j] for j in np.nonzero(flags[ends > since].any(axis=0))[0]}
+    series.detail([int(i) for i in late] if groups is None else [i for i, k in groups.items() if k in late],
+                  CAUSE_COUNTERS)
+    for j in flagged:
         for a, b in _runs(flags[:, j], max_gap=_n(iv, 3600.0)):
             a, b = _edges(cv[a:b + 1, j], rv[a:b + 1, j], a)
             if ends[a] <= since:

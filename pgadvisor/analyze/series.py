@@ -61,7 +61,7 @@ class Series:
     server_metrics: pd.DataFrame
     # statement ids -> their deltas with more counters (load_series' `detail_counters`), and its results
     detail_reader: Callable[[list[int]], pd.DataFrame] | None = field(default=None, repr=False)
-    _details: dict[tuple[int, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
+    _details: dict[Any, Any] = field(default_factory=dict, repr=False)  # (): the rows read; id: was read
 
     @property
     def counters(self) -> list[str]:
@@ -91,17 +91,27 @@ class Series:
 
     def detail(self, ids: list[int], columns: tuple[str, ...]) -> pd.DataFrame:
         """`deltas`' rows of statements `ids` (by statement, then seq), with `columns` where they were read: sliced
-        from `deltas` when it holds them all, else read for those statements alone (`detail_counters`)."""
+        from `deltas` when it holds them all, else read for those statements alone (`detail_counters`; one read
+        for all the ids asked at once: ask for every statement of interest first)."""
         import numpy as np
+        import pandas as pd
 
-        key = tuple(sorted(int(i) for i in ids))
+        key = sorted({int(i) for i in ids})
+        source = self.deltas
         if self.detail_reader is not None and not set(columns) <= set(self.deltas.columns):
-            if key not in self._details:
-                self._details[key] = self.detail_reader(list(key))
-            return self._details[key]
-        sid = self.deltas["statement_id"].to_numpy()  # sorted by statement (frames): slices, not a scan
+            have = self._details.get(())
+            known = set() if have is None else set(have["statement_id"].unique())
+            todo = [i for i in key if i not in known and i not in self._details]
+            if todo:
+                parts = [f for f in (have, self.detail_reader(todo)) if f is not None]
+                have = pd.concat(parts, ignore_index=True).sort_values("statement_id", kind="stable",
+                                                                        ignore_index=True)
+                self._details[()] = have
+                self._details.update((i, None) for i in todo)  # read (a statement without rows stays absent)
+            source = have
+        sid = source["statement_id"].to_numpy()  # sorted by statement (frames): slices, not a scan
         rows = [np.arange(np.searchsorted(sid, m), np.searchsorted(sid, m, "right")) for m in key]
-        return self.deltas.iloc[np.concatenate(rows) if rows else np.zeros(0, dtype=int)]
+        return source.iloc[np.concatenate(rows) if rows else np.zeros(0, dtype=int)]
 
     def plan_at(self) -> pd.DataFrame:
         """The plan hash per statement (columns) at each interval's end (rows: seq), forward-filled."""
