@@ -3,9 +3,10 @@
 **What it finds.** The index advisor (the create-index rule, run as `recommend "SELECT …"` runs it,
 on the catalog `check` already read) over the statements the tests ran whose test plan scans or sorts
 a table with a production size of at least large-table-scan's `min_rows` (any scanned or sorted table
-when no production size is known) — at most `THRESHOLDS["max_statements"]` (100) of them by total time, within
-`THRESHOLDS["time_limit_s"]` (4 s; check's summary line says when either cut the run short) — and
-each index it recommends that lowers its statements' estimated cost by at least
+when no production size is known) and for which the advisor's candidate generator proposes an index
+that no existing index serves — at most `THRESHOLDS["max_statements"]` (100) of them by total time,
+within `THRESHOLDS["time_limit_s"]` (4 s; check's summary line says when either cut the run short) —
+and each index it recommends that lowers its statements' estimated cost by at least
 `THRESHOLDS["min_reduction_pct"]` (50 %). The key is `index-would-help:schema.table:<keys>`.
 
 **Why it matters.** It is the index to build for the statements a change adds, found before the
