@@ -119,13 +119,19 @@ def baselines(s, since: float) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
-def run_cli(path: str, since: str) -> tuple[float, int, int]:
+def run_cli(path: str, since: str) -> tuple[float, float, int, int]:
+    """(wall s, CPU s of the process and its workers, exit code, anomalies) of `pgadvisor anomalies`."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "pgadvisor", "anomalies", "--store", path, "--since", since,
                         "--by", "statement", "--format", "json"], capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     n = len(json.loads(r.stdout)["anomalies"]) if r.returncode in (0, 1) and r.stdout else -1
-    return wall, r.returncode, n
+    return wall, cpu, r.returncode, n
 
 
 def main() -> None:
@@ -179,13 +185,15 @@ def main() -> None:
     per = clean_alerts / clean_days * 1000 / args.templates if clean_days else float("nan")
     print(f"clean traces: {clean_alerts} alerts over {clean_days:.1f} days -> {per:.2f} per day per 1,000 templates "
           f"(goal <= 1)")
-    print(f"in process (median): load_series {np.median([c[0] for c in costs]):.1f} s, detect "
+    print(f"in process (median, wall): load_series {np.median([c[0] for c in costs]):.1f} s, detect "
           f"{np.median([c[1] for c in costs]):.1f} s")
     if not args.no_cli:
         path, _ = store(d, args.seeds[0], False, args)
         for since in ("1d", f"{int(args.days) - synth_store.WARMUP_DAYS}d"):
-            wall, rc, n = run_cli(path, since)
-            print(f"CLI anomalies --since {since}: {wall:.1f} s (goal <= 30), exit {rc}, {n} anomalies")
+            load = os.getloadavg()[0]
+            wall, cpu, rc, n = run_cli(path, since)
+            print(f"CLI anomalies --since {since}: {wall:.1f} s wall (goal <= 30), {cpu:.1f} s CPU, load {load:.1f} "
+                  f"before it, exit {rc}, {n} anomalies (bench_workload_cost.py: beside the code before)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,19 +45,24 @@ def main() -> None:
         Path(str(path) + ".truth.json").write_text(json.dumps(truth))
     tmp = Path(tempfile.mkdtemp(prefix="pgadvisor-report-"))
     print(f"bench_report: {path.name}; load average {os.getloadavg()} on {os.cpu_count()} cores (shared machine)")
-    print(f"{'run':<24} | {'wall s':>7} | {'HTML MB':>7} | goal")
+    print(f"{'run':<24} | {'wall s':>7} | {'CPU s':>6} | {'load':>5} | {'HTML MB':>7} | goal")
     try:
         for since in (f"{int(args.days)}d", "7d"):
             out = tmp / f"review-{since}.html"
+            load = os.getloadavg()[0]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "pgadvisor", "report", "--store", str(path), "--since", since,
                                 "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
             wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
             if r.returncode:
                 raise SystemExit(f"report failed: {r.stderr.strip()}")
             mb = out.stat().st_size / 1e6
             ok = "met" if wall <= GOAL_S and mb <= GOAL_MB else "MISSED"
-            print(f"report --since {since:<9} | {wall:7.1f} | {mb:7.2f} | <= {GOAL_S:g} s, <= {GOAL_MB:g} MB: {ok}")
+            print(f"report --since {since:<9} | {wall:7.1f} | {cpu:6.1f} | {load:5.1f} | {mb:7.2f} | <= {GOAL_S:g} s, "
+                  f"<= {GOAL_MB:g} MB: {ok}")
         exe = shutil.which("chromium")
         if exe:
             t0 = time.perf_counter()
