@@ -159,6 +159,10 @@ def test_correlated_keys_sampled_within_goal(stats_db):
             assert LOW <= sampled / real <= HIGH, (keys, sampled, real)
             assert stats_only / real > HIGH, (keys, stats_only, real)  # what the sample corrects
         assert heur.keys_sampled == 2
+        # a longer key reuses its leading pair's sample (the columns after it taken as independent)
+        three = heur.model_size(_index("t", "customer_id", "status", "region"))
+        assert heur.keys_sampled == 2
+        assert LOW <= three / _real(conn, "t (customer_id, status, region)") <= HIGH
 
 
 def test_extended_statistics_give_the_distinct_keys(stats_db):

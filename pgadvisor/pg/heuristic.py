@@ -66,10 +66,10 @@ MAX_WALK_FACTOR = 1000.0
 SAMPLE_ROWS = 30_000
 MIN_SAMPLE_PERCENT = 0.01  # the TABLESAMPLE floor on a huge table (pgadvisor's choice)
 NO_HIT_ROWS = 0.5  # a sample in which no row passes counts half a row: rare, not impossible
-# the distinct keys of an index are sampled (`key_distinct`) at most this many times per advisor run (a
-# sample reads about SAMPLE_ROWS rows' blocks: 75–610 ms on TPC-H SF1 at load 12 on 2 shared cores,
-# bench_sizes.py --tpch): pgadvisor's bound, not tuned
-MAX_KEY_SAMPLES = 100
+# the distinct keys of an index are sampled (`key_distinct`: a single column or a leading pair) at most
+# this many times per advisor run (a sample reads about SAMPLE_ROWS rows' blocks: 93–602 ms on TPC-H SF1 at
+# load ~10 on 2 shared cores, bench_sizes.py --tpch; at most ~30 s in all): pgadvisor's bound, not tuned
+MAX_KEY_SAMPLES = 50
 # a key with this many rows a value is deduplicated nearly as far as it goes: with a 16-byte key tuple a
 # row takes 8.5 leaf bytes at 8 rows a value and 6 at infinitely many (sizes.py's posting lists), so
 # fewer distinct values than the columns' product can shrink the index by at most 1.42×: not sampled
@@ -149,7 +149,14 @@ class Heuristic:
         distinct = None
         if sizes.deduplicated(keys, include) and all(k.column for k in d.keys) \
                 and sizes.ext_distinct(rel, keys) is None and self._misleading(d.table_key, keys):
-            distinct = self.key_distinct(d.table_key, tuple(k.column or "" for k in d.keys))
+            # the leading pair only (one sample serves every longer key that starts with it; the columns
+            # after it are taken as independent of the pair), with its extended statistics if it has some
+            rows = max(1.0, float(rel.get("reltuples") or 1.0))
+            pair = sizes.ext_distinct(rel, keys[:2]) or self.key_distinct(d.table_key, tuple(
+                k.column or "" for k in d.keys[:2]))
+            if pair is not None and len(keys) > 2:
+                pair = min(rows, pair * sizes.independent_distinct(keys[2:], rows))
+            distinct = pair
         return sizes.index_model_size(d, cols, rel, fraction, distinct)
 
     def _misleading(self, table_key: str, keys: list[dict]) -> bool:
