@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from pgadvisor.analyze.anomalies import detect
+from pgadvisor.analyze.anomalies import Z_METRIC, detect
 from pgadvisor.analyze.series import load_series
 from pgadvisor.store import open_store
 from tests import synth
@@ -59,7 +59,10 @@ def test_planted_incidents_are_found_with_their_cause(planted):
         if a.metric == "mean_time":
             assert any(q == i["queryid"] and i["start"] - LOOSE <= a.start <= i["end"] + TOL for i in incidents), a
     kinds = {a.metric for a in found if a.statement is None}
-    assert {"deadlocks", "connections"} <= kinds  # the planted server incidents
+    # the planted server incidents; a burst of fewer than Z_METRIC deadlocks (noise floor 1) is under the floor
+    # (synth_store draws 5-19: its draws follow the store's end, which is now, so the burst changes run to run)
+    planted = {i["metric"] for i in truth["server_incidents"] if i["kind"] != "deadlocks" or i["factor"] >= Z_METRIC}
+    assert "connections" in planted and planted <= kinds
     assert all(a.severity in ("low", "medium", "high") and a.evidence for a in found)
 
 
