@@ -1,9 +1,17 @@
 """Clusters of templates: by behaviour (what one call does) and by arrival pattern (when calls come).
 
-- `behaviour_clusters(X)`: the rows of `features.behaviour_matrix` standardised (sklearn StandardScaler),
-  KMeans for k = 2..MAX_K with k chosen by the silhouette score, and HDBSCAN (density) beside it; HDBSCAN's
-  labels are used where density fits: its silhouette (noise left out) beats KMeans' and it leaves at most
-  MAX_NOISE_SHARE of the templates as noise.
+- `behaviour_clusters(X)`: the rows of `features.behaviour_matrix` (orders of magnitude on every axis, so not
+  rescaled: standardising divided each axis by its spread in this window and blew near-constant ones — a few
+  bytes of WAL, temp in 3 of 31 templates — up into the main axes), clustered top-down: KMeans splits a
+  cluster in two when the split's silhouette is >= SPLIT_SILHOUETTE and both halves keep at least
+  MIN_CLUSTER_TEMPLATES templates, until no cluster splits or there are MAX_K. One global k by the best
+  silhouette stops at the coarsest split (OLTP vs the rest: reporting and analytics stayed one cluster in
+  bench_classes); asking the same question inside each cluster finds the finer classes. HDBSCAN (density)
+  runs beside it and is reported; its labels are used where density fits and KMeans' do not: no split
+  passed, yet HDBSCAN finds >= 2 clusters, leaves at most MAX_NOISE_SHARE of the templates as noise and
+  scores a silhouette >= SPLIT_SILHOUETTE with each noise template counted as a cluster of its own (0, as
+  Rousseeuw 1987 scores a singleton; leaving noise out would flatter it). A global silhouette is not the
+  judge between the two: it prefers the coarsest split, which is what the top-down split corrects.
 - `arrival_clusters(series)`: QueryBot5000's online clustering (Ma et al., SIGMOD 2018, §5): each
   template's arrival-rate series joins the cluster whose centre is most similar by cosine similarity when
   that similarity is >= ARRIVAL_RHO, else starts a new cluster; centres are the mean of their members'
@@ -27,7 +35,10 @@ if TYPE_CHECKING:
     from pgadvisor.analyze.features import Figures
 
 MAX_K = 8  # more behaviour clusters than this is not a summary a reviewer reads
-MIN_CLUSTER_TEMPLATES = 4  # fewer templates than this: one cluster, no clustering
+MIN_CLUSTER_TEMPLATES = 4  # fewer templates than this: one cluster, no clustering (nor a split into one)
+# Kaufman & Rousseeuw, "Finding Groups in Data" (1990), §2.2: an average silhouette width above 0.5 is a
+# "reasonable structure", 0.26–0.5 "weak and could be artificial"
+SPLIT_SILHOUETTE = 0.5
 MAX_NOISE_SHARE = 0.2
 ARRIVAL_RHO = 0.8  # QueryBot5000's similarity threshold (ρ = 0.8 in the paper's evaluation)
 MIN_ARRIVAL_CALLS = 10
@@ -56,40 +67,70 @@ def behaviour_clusters(X: np.ndarray) -> dict[str, Any]:
 
 def _behaviour_clusters(X: np.ndarray, n: int) -> dict[str, Any]:
     import numpy as np
-    from sklearn.cluster import HDBSCAN, KMeans
     from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
 
-    Z = StandardScaler().fit_transform(np.asarray(X, dtype=float))
-    distinct = len(np.unique(Z.round(9), axis=0))
-    if distinct < 2:
+    X = np.asarray(X, dtype=float)
+    if len(np.unique(X.round(9), axis=0)) < 2:
         return {"labels": [0] * n, "method": "none", "k": 1, "why": "all templates have the same features"}
-    scores: dict[int, float] = {}
-    fits: dict[int, np.ndarray] = {}
-    for k in range(2, min(MAX_K, distinct - 1, n - 1) + 1):
-        labels = KMeans(n_clusters=k, n_init=10, random_state=SEED).fit_predict(Z)
-        if len(set(labels)) < 2:
-            continue
-        scores[k] = float(silhouette_score(Z, labels))
-        fits[k] = labels
-    if not scores:
-        labels = KMeans(n_clusters=2, n_init=10, random_state=SEED).fit_predict(Z)
-        return {"labels": labels.tolist(), "method": "kmeans", "k": 2, "silhouette": None,
-                "why": "too few distinct templates for a silhouette"}
-    best = max(scores, key=lambda k: (round(scores[k], 6), -k))
-    out: dict[str, Any] = {"labels": fits[best].tolist(), "method": "kmeans", "k": best,
-                           "silhouette": round(scores[best], 4),
-                           "silhouette_by_k": {k: round(v, 4) for k, v in scores.items()}}
-    density = HDBSCAN(min_cluster_size=max(3, n // 50), copy=True).fit_predict(Z)
-    core = density >= 0
-    n_density = len(set(density[core].tolist()))
-    noise = 1 - float(core.mean())
-    if n_density >= 2 and core.sum() > n_density:
-        dens_score = float(silhouette_score(Z[core], density[core]))
-        out["hdbscan"] = {"clusters": n_density, "noise_share": round(noise, 4), "silhouette": round(dens_score, 4)}
-        if dens_score > scores[best] and noise <= MAX_NOISE_SHARE:
-            out.update(labels=density.tolist(), method="hdbscan", k=n_density, silhouette=round(dens_score, 4))
+    labels, splits = _split_top_down(X)
+    k = len(set(labels.tolist()))
+    score = float(silhouette_score(X, labels)) if k > 1 else None
+    out: dict[str, Any] = {"labels": labels.tolist(), "method": "kmeans", "k": k,
+                           "silhouette": None if score is None else round(score, 4), "splits": splits}
+    if k == 1:
+        out["why"] = f"no split of the templates has a silhouette >= {SPLIT_SILHOUETTE:g}: one kind of work"
+    density = _hdbscan(X, n)
+    if density is not None:
+        out["hdbscan"] = density["summary"]
+        if k == 1 and density["silhouette"] >= SPLIT_SILHOUETTE and density["noise"] <= MAX_NOISE_SHARE:
+            out.update(labels=density["labels"], method="hdbscan", k=density["summary"]["clusters"],
+                       silhouette=density["summary"]["silhouette"])
     return out
+
+
+def _split_top_down(X: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Divisive KMeans (see the module doc): labels and, per cluster tried, its size and split silhouette."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    labels = np.zeros(len(X), dtype=int)
+    queue, splits = [0], []
+    while queue and labels.max() + 1 < MAX_K:
+        c = queue.pop(0)
+        idx = np.where(labels == c)[0]
+        if len(idx) < 2 * MIN_CLUSTER_TEMPLATES or len(np.unique(X[idx].round(9), axis=0)) < 2:
+            continue
+        halves = KMeans(n_clusters=2, n_init=10, random_state=SEED).fit_predict(X[idx])
+        smaller = int(np.bincount(halves, minlength=2).min())
+        score = float(silhouette_score(X[idx], halves)) if smaller else -1.0
+        split = smaller >= MIN_CLUSTER_TEMPLATES and score >= SPLIT_SILHOUETTE
+        splits.append({"templates": len(idx), "silhouette": round(score, 4), "smaller_half": smaller,
+                       "split": split})
+        if split:
+            new = int(labels.max()) + 1
+            labels[idx[halves == 1]] = new
+            queue += [c, new]
+    return labels, splits
+
+
+def _hdbscan(X: np.ndarray, n: int) -> dict[str, Any] | None:
+    """HDBSCAN's labels, noise share and silhouette (each noise template a singleton); None when it finds
+    under 2 clusters."""
+    import numpy as np
+    from sklearn.cluster import HDBSCAN
+    from sklearn.metrics import silhouette_score
+
+    density = HDBSCAN(min_cluster_size=max(MIN_CLUSTER_TEMPLATES, n // 50), copy=True).fit_predict(X)
+    core = density >= 0
+    found = len(set(density[core].tolist()))
+    if found < 2 or core.sum() <= found:
+        return None
+    noise = 1 - float(core.mean())
+    singletons = np.where(core, density, density.max() + 1 + np.arange(n))
+    score = float(silhouette_score(X, singletons)) if len(set(singletons.tolist())) < n else 0.0
+    return {"labels": density.tolist(), "noise": noise, "silhouette": score,
+            "summary": {"clusters": found, "noise_share": round(noise, 4), "silhouette": round(score, 4)}}
 
 
 def arrival_clusters(series: np.ndarray, hourly: np.ndarray | None = None, rho: float = ARRIVAL_RHO) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 `template_figures(templates)` → one `Figures` per template: calls, time share, rows, cache hit ratio,
 temp spill, WAL, the tables and columns it touches (sql.parse), read or write. `behaviour_matrix(figures)`
-→ the per-call shape of each template as numbers (log-scaled, so a 1 ms and a 10 ms statement are as far
-apart as a 1 s and a 10 s one). `hot_objects(figures)` ranks tables and columns by the time of the
-templates that touch them. Data in, data out; nothing here prints.
+→ what one call of each template costs and how often it runs, as orders of magnitude (BEHAVIOUR_FEATURES).
+`hot_objects(figures)` ranks tables and columns by the time of the templates that touch them. Data in, data
+out; nothing here prints.
 """
 
 from __future__ import annotations
@@ -25,10 +25,15 @@ if TYPE_CHECKING:
 WRITE_KINDS = frozenset({"insert", "update", "delete", "merge"})
 _AGGREGATE = re.compile(r"\b(?:SUM|COUNT|AVG|MIN|MAX|ARRAY_AGG|STRING_AGG|PERCENTILE_CONT)\(", re.I)
 BLOCK_BYTES = 8192  # PostgreSQL's default block size (pg_stat_statements counts blocks)
-# what one call costs (structure — tables, joins, aggregates, writes — is shown, not clustered on: with it
-# bench_classes' pgbench templates split by statement kind; WAL per call already tells writes apart)
-BEHAVIOUR_FEATURES = ("log_mean_ms", "log_rows_per_call", "log_blocks_per_call", "miss_ratio",
-                      "log_temp_per_call", "log_wal_per_call")
+# The three axes a workload class is told by — how long one call runs, how much data it moves (shared
+# pages hit or read plus temp pages; WAL pages written on their own axis) and how often it runs — each as
+# log10(1 + x) in its natural unit (ms, 8 kB pages, calls). A factor of 10 weighs the same on every axis, so
+# the matrix needs no per-feature scaling, and differences below one unit (a 5 µs vs a 15 µs lookup, a
+# 100-byte WAL record) are not behaviour. Shown in the profiles but not clustered on: rows per call (result
+# size: 1 to 18,000 within TPC-H's analytics alone), the cache miss ratio (the cache's state, not the
+# statement's), temp share (work_mem's), and structure (tables, joins: bench_classes split pgbench by
+# statement kind with it). Measured in bench_classes (docs/benchmarks.md, issue 12).
+BEHAVIOUR_FEATURES = ("log_ms_per_call", "log_pages_per_call", "log_wal_pages_per_call", "log_calls")
 
 
 @dataclass
@@ -124,16 +129,15 @@ def _table(key: tuple[str | None, str]) -> str:
 
 
 def behaviour_vector(f: Figures) -> list[float]:
-    """The per-call cost of one template, in the order of BEHAVIOUR_FEATURES."""
+    """What one call of a template costs and how often it runs, in the order of BEHAVIOUR_FEATURES."""
     calls = max(f.calls, 1)
-    hit = f.hit_ratio
-    return [math.log10(f.mean_ms + 0.001), math.log10(f.rows_per_call + 1), math.log10(f.blocks_per_call + 1),
-            0.0 if hit is None else 1.0 - hit, math.log10(f.temp_blocks / calls + 1),
-            math.log10(f.wal_bytes / calls + 1)]
+    pages = (f.shared_hit + f.shared_read + f.temp_blocks) / calls
+    return [math.log10(1 + f.mean_ms), math.log10(1 + pages), math.log10(1 + f.wal_bytes / calls / BLOCK_BYTES),
+            math.log10(1 + f.calls)]
 
 
 def behaviour_matrix(figures: list[Figures]) -> np.ndarray:
-    """One row per template (behaviour_vector), unscaled."""
+    """One row per template (behaviour_vector); already on one scale (orders of magnitude)."""
     import numpy as np
 
     return np.array([behaviour_vector(f) for f in figures], dtype=float).reshape(len(figures),
