@@ -1,6 +1,7 @@
 """A fitted QueryTimeModel as bytes and back, without pickle: nothing loaded can run code.
 
-The body is zlib-compressed JSON: the model's own state (features, baselines, interval, support sets)
+The body is zlib-compressed JSON: the model's own state (features, baselines, interval, support sets, the
+distinct training plans and radii of the distance gate)
 and its estimator in a native, data-only form —
 - xgboost: the booster's own JSON (`save_raw("json")`), loaded with `load_model`;
 - random forest / gradient boosting (scikit-learn): no data-only format ships with scikit-learn and skops
@@ -23,6 +24,7 @@ from typing import Any
 from pgadvisor import __version__
 from pgadvisor.errors import PgAdvisorError
 from pgadvisor.models.query_time import N_JOBS, Baselines, QueryTimeModel
+from pgadvisor.models.support import Support
 
 FORMAT = 1
 
@@ -117,6 +119,21 @@ def _load_estimator(kind: str, d: dict[str, Any], n_features: int) -> Any:
     return TreeEnsemble([_load_tree(t, n_features) for t in d["trees"]], d["init"], d["scale"], d["mean"])
 
 
+def _dump_support(support: Support) -> dict[str, Any]:
+    return {"points": _array(support.points), "scale": [float(v) for v in support.scale],
+            "radius_seen": support.radius_seen, "radius_new": support.radius_new,
+            "statements": sorted(support.statements)}
+
+
+def _load_support(d: dict[str, Any] | None) -> Support | None:
+    import numpy as np
+
+    if d is None:
+        return None
+    return Support(_unarray(d["points"]), np.asarray(d["scale"], dtype=float), d["radius_seen"], d["radius_new"],
+                   frozenset(d["statements"]))
+
+
 # -- the model --------------------------------------------------------------------------------------------------
 
 
@@ -129,7 +146,7 @@ def dump(model: QueryTimeModel) -> bytes:
         "baselines": vars(model.baselines_), "interval": model.interval_,
         "fallback_interval": model.fallback_interval_, "operators": model.operators_,
         "access_paths": model.access_paths_, "cost_range": model.cost_range_, "n_rows": model.n_rows_,
-        "estimator": _dump_estimator(model),
+        "estimator": _dump_estimator(model), "support": _dump_support(model.support_),
     }
     return zlib.compress(json.dumps(state).encode(), 6)
 
@@ -163,6 +180,7 @@ def load(body: bytes, sha256: str | None = None, version: int | None = None) -> 
         model.operators_, model.access_paths_ = list(state["operators"]), list(state["access_paths"])
         model.cost_range_, model.n_rows_ = tuple(state["cost_range"]), int(state["n_rows"])
         model.estimator_ = _load_estimator(kind, state["estimator"], len(model.feature_names_))
+        model.support_ = _load_support(state.get("support"))  # None: a model stored before the distance gate
     except Exception as exc:  # noqa: BLE001 - any damage in the document is one line for the user
         raise ModelError(f"{name} is damaged or unreadable: {exc.__class__.__name__}: {exc}",
                          hint="select an older one with --model-version, or run `pgadvisor train` again") from None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pgadvisor.models.features import FlatPlan, feature_columns
+from pgadvisor.models.support import MIN_GROUPS, VALIDATION_FOLDS, Support, best_radius
 
 if TYPE_CHECKING:
     import numpy as np
@@ -161,11 +162,14 @@ class QueryTimeModel:
         target = y - self.baselines_.b2(lcost)
         rng = np.random.default_rng(self.random_state)
         n_cal = int(len(y) * CALIBRATION_SHARE)
+        radius_seen = 0.0  # no held-out rows: the model only for the plans seen
         if n_cal >= MIN_CALIBRATION_ROWS:
             order = rng.permutation(len(y))
             cal, fit_rows = order[:n_cal], order[n_cal:]
             est = make_estimator(self.kind, self.params or {}, self.random_state).fit(X[fit_rows], target[fit_rows])
             resid = target[cal] - est.predict(X[cal])
+            radius_seen = best_radius(Support.build(X[fit_rows]).distance(X[cal]), np.abs(resid),
+                                      np.abs(y[cal] - self.baselines_.b1(lcost[cal])))
         else:
             resid = None
         self.estimator_ = make_estimator(self.kind, self.params or {}, self.random_state).fit(X, target)
@@ -179,20 +183,48 @@ class QueryTimeModel:
         self.access_paths_ = sorted(set().union(*frame["access_paths"])) if len(frame) else []
         self.cost_range_ = (float(lcost.min()), float(lcost.max()))
         self.n_rows_ = len(y)
+        statements = frame["statement"] if "statement" in frame else None
+        self.support_ = Support.build(X)
+        self.support_.radius_seen = radius_seen
+        self.support_.radius_new = self._fit_radius(X, y, lcost, statements)
+        self.support_.statements = frozenset(map(str, statements)) if statements is not None else frozenset()
         return self
+
+    def _fit_radius(self, X: np.ndarray, y: np.ndarray, lcost: np.ndarray, groups: Any) -> float:
+        """The support radius for new statements, picked on held-out statements of the training rows
+        (support.best_radius): each of VALIDATION_FOLDS grouped folds fits the model and the baselines on the
+        other statements. With fewer than MIN_GROUPS statements there is nothing to learn it from: 0."""
+        import numpy as np
+
+        if groups is None or groups.nunique() < MIN_GROUPS:
+            return 0.0
+        from sklearn.model_selection import GroupKFold
+
+        dist, em, ef = [], [], []
+        folds = GroupKFold(n_splits=min(VALIDATION_FOLDS, groups.nunique()))
+        for tr, te in folds.split(X, y, groups.to_numpy()):
+            base = Baselines.fit(lcost[tr], y[tr])
+            est = make_estimator(self.kind, self.params or {}, self.random_state)
+            est.fit(X[tr], y[tr] - base.b2(lcost[tr]))
+            dist.append(Support.build(X[tr]).distance(X[te]))
+            em.append(np.abs(base.b2(lcost[te]) + est.predict(X[te]) - y[te]))
+            ef.append(np.abs(base.b1(lcost[te]) - y[te]))
+        return best_radius(np.concatenate(dist), np.concatenate(em), np.concatenate(ef))
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return frame.reindex(columns=self.feature_names_, fill_value=0.0).to_numpy(dtype=float)
 
     # -- predict --------------------------------------------------------------------------------------------
 
-    def _inputs(self, plans: Plans) -> tuple[np.ndarray, list, list, np.ndarray]:
-        """(feature matrix, operators, access paths, log cost) of a frame or of flattened plans; the
-        flattened path skips pandas: one plan is predicted well under a millisecond."""
+    def _inputs(self, plans: Plans) -> tuple[np.ndarray, list, list, np.ndarray, list]:
+        """(feature matrix, operators, access paths, log cost, statements) of a frame or of flattened plans
+        (a frame's `statement` column, else None per plan: not known); the flattened path skips pandas."""
         import numpy as np
 
         if not isinstance(plans, list):
-            return self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), log_cost(plans)
+            stmts = list(plans["statement"]) if "statement" in plans else [None] * len(plans)
+            return (self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), log_cost(plans),
+                    stmts)
         index = getattr(self, "_index", None)
         if index is None:
             index = self._index = {name: j for j, name in enumerate(self.feature_names_)}
@@ -203,26 +235,32 @@ class QueryTimeModel:
                 if j is not None:
                     X[i, j] = value
         costs = np.expm1(np.array([flat.features.get("total_cost", 0.0) for flat in plans], dtype=float))
-        return X, [f.operators for f in plans], [f.access_paths for f in plans], np.log(np.maximum(costs, COST_FLOOR))
+        return (X, [f.operators for f in plans], [f.access_paths for f in plans], np.log(np.maximum(costs, COST_FLOOR)),
+                [None] * len(plans))
 
-    def _why(self, ops: list, paths: list, lcost: np.ndarray) -> list[list[str]]:
+    def _why(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list) -> list[list[str]]:
         known_ops, known_paths = set(self.operators_), set(self.access_paths_)
         lo = self.cost_range_[0] - math.log(self.cost_slack)
         hi = self.cost_range_[1] + math.log(self.cost_slack)
+        support = getattr(self, "support_", None)  # None: a model stored before the distance gate
+        dist = support.distance(X) if support is not None else None
         out = []
-        for row_ops, row_paths, lc in zip(ops, paths, lcost):
+        for i, (row_ops, row_paths, lc) in enumerate(zip(ops, paths, lcost)):
             why = [f"operator not seen in training: {o}" for o in sorted(set(row_ops) - known_ops)]
             why += [f"access path not seen in training: {p}" for p in sorted(set(row_paths) - known_paths)]
             if not lo <= lc <= hi:
                 why.append(f"total cost {math.exp(lc):.6g} outside the trained range "
                            f"{math.exp(self.cost_range_[0]):.6g}..{math.exp(self.cost_range_[1]):.6g}")
+            radius, picked = support.radius(stmts[i]) if support is not None else (None, "")
+            if radius is not None and dist[i] > radius:
+                why.append(f"plan {dist[i]:.3g} from the nearest trained plan, beyond the support radius "
+                           f"{radius:.3g} (picked on {picked})")
             out.append(why)
         return out
 
     def support(self, plans: Plans) -> list[list[str]]:
         """Per plan, why it is out of support (an empty list: in support)."""
-        _, ops, paths, lcost = self._inputs(plans)
-        return self._why(ops, paths, lcost)
+        return self._why(*self._inputs(plans))
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         if self.kind == "xgboost":  # inplace_predict: no DMatrix, no validation — the fast path
@@ -231,13 +269,17 @@ class QueryTimeModel:
 
     def predict_log(self, plans: Plans, gate: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(log ms, in support) per plan; `gate=False` gives the learned model's answer everywhere."""
+        logp, ok, _ = self._gated(*self._inputs(plans), gate=gate)
+        return logp, ok
+
+    def _gated(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, gate: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
         import numpy as np
 
-        X, ops, paths, lcost = self._inputs(plans)
         learned = self.baselines_.b2(lcost) + self._raw(X)
-        ok = np.array([not w for w in self._why(ops, paths, lcost)], dtype=bool) if gate \
-            else np.ones(len(lcost), dtype=bool)
-        return np.where(ok, learned, self.baselines_.b1(lcost)), ok
+        reasons = self._why(X, ops, paths, lcost, stmts) if gate else [[] for _ in range(len(lcost))]
+        ok = np.array([not w for w in reasons], dtype=bool)
+        return np.where(ok, learned, self.baselines_.b1(lcost)), ok, reasons
 
     def predict(self, plans: Plans) -> np.ndarray:
         """Predicted mean execution time (ms) per plan, gated."""
@@ -249,9 +291,9 @@ class QueryTimeModel:
         """Per plan: prediction, interval, support and (xgboost) the top feature contributions."""
         import numpy as np
 
-        X, ops, paths, lcost = self._inputs(plans)
-        logp, ok = self.predict_log(plans)
-        reasons = self._why(ops, paths, lcost)
+        inputs = self._inputs(plans)
+        X, lcost = inputs[0], inputs[3]
+        logp, ok, reasons = self._gated(*inputs)
         contribs = self._contributions(X) if self.kind == "xgboost" else None
         out = []
         for i in range(len(lcost)):
@@ -271,4 +313,6 @@ class QueryTimeModel:
         the last column is the bias."""
         import xgboost
 
-        return self.estimator_.get_booster().predict(xgboost.DMatrix(X), pred_contribs=True)
+        # nthread: a DMatrix takes every core by default, and its OpenMP start-up cost 15–40 ms per single plan
+        # on the loaded bench machine (1.4 ms with one thread)
+        return self.estimator_.get_booster().predict(xgboost.DMatrix(X, nthread=N_JOBS), pred_contribs=True)
