@@ -54,8 +54,10 @@ class Support:
         """Each row's distance to the nearest training plan."""
         import numpy as np
 
-        P = self.points.astype(np.float64)
-        pp = (P * P).sum(axis=1)
+        if getattr(self, "_pp", None) is None:  # once per model: predict calls this per plan
+            self._P = self.points.astype(np.float64)
+            self._pp = (self._P * self._P).sum(axis=1)
+        P, pp = self._P, self._pp
         out = np.empty(len(X))
         for lo in range(0, len(X), CHUNK):
             B = X[lo:lo + CHUNK] / self.scale

@@ -50,6 +50,7 @@ DESIGN_INDEXES = [
     "supplier (s_nationkey)", "partsupp (ps_suppkey)", "part (p_brand)", "part (p_type)", "part (p_size)",
 ]
 SETTINGS = {"shared_buffers": "'256MB'", "max_parallel_workers_per_gather": "2", "jit": "off"}
+SINGLE_PLAN_CALLS = 2000  # single-plan predictions timed (the issue asks for a median over >= 1,000)
 TARGETS = {"random": (1.10, 1.8), "loto": (1.35, 3.0), "design": (1.6, 5.0)}
 
 
@@ -177,19 +178,7 @@ def cost_of(frame, plans: list) -> dict:
         model = QueryTimeModel(kind).fit(big)
         out[f"train_10k_{kind}_s"] = round(time.monotonic() - t0, 1)
         if kind == "xgboost":
-            n = min(200, len(plans))
-            t0 = time.monotonic()
-            for p in plans[:n]:  # flatten + gate + predict, one plan at a time
-                model.predict([flatten(p)])
-            out["predict_one_ms"] = round((time.monotonic() - t0) / n * 1000, 3)
-            t0 = time.monotonic()
-            for p in plans[:n]:
-                model.explain([flatten(p)])
-            out["explain_one_ms"] = round((time.monotonic() - t0) / n * 1000, 3)
-            t0 = time.monotonic()
-            for p in plans[:n]:
-                model.predict(plan_frame([p]))
-            out["predict_one_via_pandas_ms"] = round((time.monotonic() - t0) / n * 1000, 3)
+            out.update(single_plan_costs(model, plans))
             flats = [flatten(p) for p in plans]
             t0 = time.monotonic()
             model.predict(flats)
@@ -197,15 +186,37 @@ def cost_of(frame, plans: list) -> dict:
     return out
 
 
+def single_plan_costs(model, plans: list, calls: int = SINGLE_PLAN_CALLS) -> dict:
+    """One known plan at a time, as `predict` does: median wall ms per call over `calls` calls, and the
+    process CPU ms per call (user+sys), for flatten + gate + predict and for `explain` (+ contributions)."""
+    import numpy as np
+
+    out = {"single_plan_calls": calls, "load_average_before": round(os.getloadavg()[0], 1)}
+    for name, fn, n in (("predict_one", lambda p: model.predict([flatten(p)]), calls),
+                        ("explain_one", lambda p: model.explain([flatten(p)]), max(calls // 4, 100))):
+        walls = []
+        cpu0 = time.process_time()
+        for i in range(n):
+            t = time.perf_counter()
+            fn(plans[i % len(plans)])
+            walls.append(time.perf_counter() - t)
+        out[f"{name}_median_ms"] = round(float(np.median(walls)) * 1000, 3)
+        out[f"{name}_p95_ms"] = round(float(np.quantile(walls, 0.95)) * 1000, 3)
+        out[f"{name}_cpu_ms"] = round((time.process_time() - cpu0) / n * 1000, 3)
+    out["load_average_after"] = round(os.getloadavg()[0], 1)
+    return out
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| split | model | rows | in support | model median / p95 / p99 | ungated | B0 (coverage) | B1 | B2 |"
-             " fit s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| split | model | rows | in support | model median / p95 / p99 | statement not known (in support) | "
+             "ungated | B0 (coverage) | B1 | B2 | fit s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def fmt(s):
         return f"{s['median']:.2f} / {s['p95']:.2f} / {s['p99']:.2f}"
 
     for r in results:
         lines.append(f"| {r['split']} | {r['kind']} | {r['rows']} | {r['in_support']:.0%} | {fmt(r['model'])} | "
+                     f"{fmt(r['model_unknown_statement'])} ({r['in_support_unknown_statement']:.0%}) | "
                      f"{fmt(r['model_ungated'])} | {fmt(r['B0'])} ({r['b0_coverage']:.0%}) | {fmt(r['B1'])} | "
                      f"{fmt(r['B2'])} | {r['fit_s']} |")
     return "\n".join(lines)
