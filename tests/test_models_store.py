@@ -82,9 +82,13 @@ def test_train_prints_the_evaluation_beside_the_baselines(trained):
     m = doc["metrics"]
     assert {"model", "B0", "B1", "B2"} <= set(m) and set(m["B1"]) == {"median", "p95", "p99"}
     assert m["rows"] > 0 and doc["rows"] >= MIN_TRAIN_ROWS and "xgboost" in doc["libraries"]
+    assert set(m["model_unknown_statement"]) == {"median", "p95", "p99"}  # the gate as `predict` applies it
+    assert set(doc["support_radius"]) == {"seen_statements", "new_statements"}
+    assert all(v >= 0 for v in doc["support_radius"].values())
     r = run_cli("train", "--store", trained["store"], "--model", "forest")
     assert r.returncode == 0, r.stderr
     assert "model v2 (forest)" in r.stdout and "B0 own recent mean" in r.stdout and "p99" in r.stdout
+    assert "model, as predict" in r.stdout and "support radius:" in r.stdout
     r = run_cli("train", "--store", trained["store"], "--if-needed")
     assert r.returncode == 0 and "is current: no retrain needed" in r.stdout
 

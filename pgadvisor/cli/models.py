@@ -9,7 +9,9 @@ from pgadvisor.documents import document
 from pgadvisor.errors import PgAdvisorError, UsageError
 
 ServerOpt = typer.Option(None, "--server", help="server name in the store (see `pgadvisor snapshots`)")
-METHODS = (("model", "model (gated)"), ("model_ungated", "model, no gate"), ("B0", "B0 own recent mean"),
+# "model, as predict": gated without knowing the statement (a text), i.e. with the smaller support radius
+METHODS = (("model", "model (gated)"), ("model_unknown_statement", "model, as predict"),
+           ("model_ungated", "model, no gate"), ("B0", "B0 own recent mean"),
            ("B1", "B1 cost × factor"), ("B2", "B2 log-log cost"))
 
 
@@ -78,7 +80,12 @@ def train(
                   f"B0 had the statement's own history for {m['b0_coverage']:.0%} (else B1)")
     console.print(f"  {'q-error':22} {'median':>8} {'p95':>8} {'p99':>8}")
     for key, label in METHODS:
-        console.print(_qline(label, m[key]))
+        if key in m:  # a plugin's evaluation has no "as predict" row
+            console.print(_qline(label, m[key]))
+    if result.get("support_radius"):
+        r = result["support_radius"]
+        console.print(f"support radius: {r['seen_statements']:.3g} for the statements seen, "
+                      f"{r['new_statements']:.3g} for new ones (`predict` on a text uses the smaller)")
 
 
 @app.command()

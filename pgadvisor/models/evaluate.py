@@ -63,7 +63,8 @@ def compare_folds(folds: list[tuple[QueryTimeModel, pd.DataFrame, pd.DataFrame]]
         gated, ok = model.predict_log(test)
         raw, _ = model.predict_log(test, gate=False)
         # as `predict` on a text, which does not know the plan's statement: the smaller support radius
-        anon, ok_anon = model.predict_log(test.drop(columns=["statement"]))
+        anon, ok_anon = model.predict_log(test.drop(columns=["statement"])) if isinstance(model, QueryTimeModel) \
+            else (gated, ok)
         b0, _ = b0_predict(train, test, b1)
         parts["model"].append(np.exp(gated))
         parts["model_ungated"].append(np.exp(raw))
