@@ -191,7 +191,8 @@ def behaviour_scores(sets: dict[str, list]) -> dict:
     out: dict = {"templates": len(figs)}
     X = behaviour_matrix(figs)
     found = clusters.behaviour_clusters(X)
-    out.update(clusters_ari=ari(truth, found["labels"]), k=found["k"], method=found["method"])
+    out.update(clusters_ari=ari(truth, found["labels"]), k=found["k"], method=found["method"],
+               splits=found.get("splits", []))
     out["strays"] = _strays(truth, found["labels"], figs)
     before = previous_clusters(figs)
     out.update(previous_ari=ari(truth, before), previous_k=len(set(before)))
@@ -233,6 +234,9 @@ def print_behaviour(seed: int, two: dict, three: dict) -> None:
               f"{r['baseline_ari']:>9.3f} {goal:>5.2f}")
     print(f"   (KMeans told the true k: {two['told_k_ari']:.3f} for 2 classes, {three['told_k_ari']:.3f} for 3; "
           f"method {three['method']})")
+    tried = ", ".join(f"{x['templates']} → {x['silhouette']:.2f}{' split' if x['split'] else ''}"
+                      for x in three["splits"])
+    print(f"     3 classes, top-down splits tried (templates → silhouette): {tried}")
     for line in three["strays"]:
         print(f"     stray: {line}")
 
