@@ -202,9 +202,9 @@ def recommend(
     trust_role: list[str] = TrustOpt,
     scratch_dsn: str | None = typer.Option(None, "--scratch-dsn", envvar="PGADVISOR_SCRATCH_DSN",
                                            help="the partition advisor's scratch place: a database where pgadvisor "
-                                           "may create (and drops) tables holding copies of a ≤ 10% sample of the "
-                                           "large tables — never the production database's schema; without it the "
-                                           "partition advisor is skipped with a note"),
+                                           "may create tables (dropped after the run) holding copies of a ≤ 10% sample "
+                                           "of the large tables — never the production database's schema; without "
+                                           "it the partition advisor is skipped with a note"),
     scratch_schema: str | None = typer.Option(None, "--scratch-schema", help="a dedicated schema in the scratch "
                                               "database for the copies (needed when --scratch-dsn is the database "
                                               "being advised on; it must not hold the application's tables)"),
