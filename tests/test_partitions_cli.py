@@ -68,6 +68,7 @@ def test_json_has_the_partition_recommendation_beside_the_index_advice(target, s
     assert any(s.get("retention") for s in part["evidence"]["statements"])
     [index] = [x for x in index_recs(doc) if "(ts)" in x["sql"]]
     assert index["evidence"]["partitioned_by"] == part["title"].split(" by ", 1)[1]  # each knows the other
+    assert "without CONCURRENTLY" in index["evidence"]["why"]
     assert "public.events(ts)" in part["evidence"]["assumed_indexes"]
     assert doc["stats"]["partitions"]["tables"][0]["table"] == "public.events"
     assert not any(PARTITION_NOTE in n for n in doc.get("notes", []))

@@ -57,6 +57,10 @@ def for_review(dsn: str, options: PartitionOptions, *, statements: list[Any] | N
     for r in index_recs:
         if r.index is not None and r.index.table_key in parted:
             r.evidence["partitioned_by"] = parted[r.index.table_key]
+            r.evidence["why"] = (f"{r.evidence.get('why') or ''}; {r.index.table_key} is recommended for partitioning "
+                                 f"by {parted[r.index.table_key]} (partition-table): after that migration, create "
+                                 "this index on the partitioned table without CONCURRENTLY, which PostgreSQL "
+                                 "does not allow there").lstrip("; ")
     stats = {"seconds": round(report.seconds, 2), "skipped": report.skipped,
              "tables": [{"table": a.table, "decision": a.decision, "chosen": a.chosen.label if a.chosen else None}
                         for a in report.advice]}
