@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 MAX_K = 8  # more behaviour clusters than this is not a summary a reviewer reads
 MIN_CLUSTER_TEMPLATES = 4  # fewer templates than this: one cluster, no clustering (nor a split into one)
-# Kaufman & Rousseeuw, "Finding Groups in Data" (1990), §2.2: an average silhouette width above 0.5 is a
-# "reasonable structure", 0.26–0.5 "weak and could be artificial"
+# Kaufman & Rousseeuw, "Finding Groups in Data" (1990), ch. 2, the reading of the average silhouette width:
+# 0.51–0.70 "a reasonable structure has been found", 0.26–0.50 "weak and could be artificial"
 SPLIT_SILHOUETTE = 0.5
 MAX_NOISE_SHARE = 0.2
 ARRIVAL_RHO = 0.8  # QueryBot5000's similarity threshold (ρ = 0.8 in the paper's evaluation)
@@ -50,7 +50,8 @@ SEED = 0  # KMeans' random_state: the same store gives the same clusters
 
 
 def behaviour_clusters(X: np.ndarray) -> dict[str, Any]:
-    """Cluster labels (one per row of X, -1: noise) and how they were chosen."""
+    """Cluster labels (one per row of X, -1: HDBSCAN's noise) and how they were chosen: method, k, silhouette,
+    the top-down splits tried (templates, silhouette, smaller half, split or not) and HDBSCAN's summary."""
 
     n = len(X)
     if n < MIN_CLUSTER_TEMPLATES:
