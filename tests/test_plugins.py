@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -23,10 +24,17 @@ def example_plugin():
     """The example plugin package, installed editable (.ci/install installs it too, so CI does not wait)."""
     try:
         metadata.distribution("pgadvisor-plugin-example")
+        # an editable install whose source moved (another checkout) is registered but does not import
+        installed = importlib.util.find_spec("pgadvisor_plugin_example") is not None
     except metadata.PackageNotFoundError:
+        installed = False
+    if not installed:
         r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", str(EXAMPLE)],
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
+        # this process read the .pth files at start-up: make the fresh install importable here too
+        sys.path.insert(0, str(EXAMPLE))
+        importlib.invalidate_caches()
     return {p.name: p for p in discover()}
 
 
