@@ -138,26 +138,31 @@ class Heuristic:
         return size
 
     def model_size(self, d: IndexDef, fraction: float = 1.0) -> int | None:
-        """`sizes.index_model_size` of `d`, with the distinct keys from extended statistics or, failing
-        those, from a block sample (`key_distinct`) where pg_stats alone is known to mislead."""
-        cols = self.table_cols.get(d.table_key, {})
+        """`sizes.btree_model_size` of the B-tree `d`, with the distinct keys from extended statistics or,
+        failing those, from a block sample (`key_distinct`) where pg_stats alone is known to mislead; None
+        when `sizes.model_columns` cannot describe it."""
         rel = self.rels.get(d.table_key) or {}
-        described = sizes.model_columns(d, cols) if d.method == "btree" else None
+        described = sizes.model_columns(d, self.table_cols.get(d.table_key, {})) if d.method == "btree" else None
         if described is None:
             return None
         keys, include = described
-        distinct = None
-        if sizes.deduplicated(keys, include) and all(k.column for k in d.keys) \
-                and sizes.ext_distinct(rel, keys) is None and self._misleading(d.table_key, keys):
-            # the leading pair only (one sample serves every longer key that starts with it; the columns
-            # after it are taken as independent of the pair), with its extended statistics if it has some
+        named = all(k.column for k in d.keys)
+        distinct = sizes.ext_distinct(rel, keys) if named else None
+        if distinct is None and named and sizes.deduplicated(keys, include) and self._misleading(d.table_key, keys):
+            distinct = self._leading_pair_distinct(d, rel, keys)
+        return sizes.btree_model_size(float(rel.get("reltuples") or 0), keys, include, fraction=fraction,
+                                      distinct=distinct)
+
+    def _leading_pair_distinct(self, d: IndexDef, rel: dict, keys: list[dict]) -> float | None:
+        """The key's distinct values from its leading pair only (one sample serves every longer key that
+        starts with it; the columns after it are taken as independent of the pair), with the pair's
+        extended statistics if it has some."""
+        pair = sizes.ext_distinct(rel, keys[:2]) or self.key_distinct(d.table_key, tuple(
+            k.column or "" for k in d.keys[:2]))
+        if pair is not None and len(keys) > 2:
             rows = max(1.0, float(rel.get("reltuples") or 1.0))
-            pair = sizes.ext_distinct(rel, keys[:2]) or self.key_distinct(d.table_key, tuple(
-                k.column or "" for k in d.keys[:2]))
-            if pair is not None and len(keys) > 2:
-                pair = min(rows, pair * sizes.independent_distinct(keys[2:], rows))
-            distinct = pair
-        return sizes.index_model_size(d, cols, rel, fraction, distinct)
+            pair = min(rows, pair * sizes.independent_distinct(keys[2:], rows))
+        return pair
 
     def _misleading(self, table_key: str, keys: list[dict]) -> bool:
         """Whether pg_stats alone may mislead about the distinct keys: several columns (the product of their
