@@ -100,7 +100,7 @@ def template_figures(templates: TemplateSet | list[Template]) -> list[Figures]:
 
     items = templates.templates if hasattr(templates, "templates") else templates
     total = sum(t.total_exec_ms for t in items) or 1.0
-    shapes = parallel_map(_shape, [t.example if t.status == "parsed" else None for t in items])
+    shapes = parallel_map(text_shape, [t.example if t.status == "parsed" else None for t in items])
     out = []
     for t, (kind, tables, columns, joins) in zip(items, shapes):
         out.append(Figures(
@@ -113,7 +113,7 @@ def template_figures(templates: TemplateSet | list[Template]) -> list[Figures]:
     return out
 
 
-def _shape(text: str | None) -> tuple[str | None, list[str], list[str], int]:
+def text_shape(text: str | None) -> tuple[str | None, list[str], list[str], int]:
     """(kind, tables, columns, joins) of a statement text; (None, [], [], 0) when it does not parse."""
     ps = parse_statement(text) if text is not None else None
     if ps is None or not ps.ok:

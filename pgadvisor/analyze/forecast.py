@@ -34,15 +34,8 @@ SPIKE_FACTOR = 3.0  # the issue's planted spikes are >= 3x their baseline
 SCHEDULED_MIN_DAYS = 3  # a job seen at the same time on 3 days is a schedule, not chance
 HORIZONS = {"1h": 1, "1d": DAY_H}
 # statsmodels (58 MB with its formula libraries) is the `forecast` extra: without it a clean install is
-# 395 MB instead of 453 (issue 10's goal is <= 450 MB), so forecasts say how to get it instead
+# 391 MB instead of 453 (pip and setuptools left out; issue 10's goal is <= 450 MB, docs/benchmarks.md)
 MISSING = "forecasts need statsmodels: pip install 'pgadvisor[forecast]' (pipx: pipx inject pgadvisor statsmodels)"
-
-
-def available() -> bool:
-    """Whether statsmodels, which the forecasts fit with, is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("statsmodels") is not None
 # MSTL's seasonal smoother spans this many cycles (odd), so the seasonal shape is the average of the whole
 # history rather than of the last week (MSTL's default is 7 + 4i): on bench_forecast's day+week series the
 # day-ahead MASE went from 0.87 to 0.79 with it, and an ETS trend on the remainder did not help (0.787 vs 0.786)
@@ -52,6 +45,13 @@ SEASONAL_WINDOW = 51
 # the next day): `_seasonal` keeps it only when it stands out of that noise
 MIN_CYCLES = {DAY_H: 2, WEEK_H: 2}
 WEEKLY_SIGNAL = 2.0  # see _seasonal: twice what noise alone would put in the weekly component
+
+
+def available() -> bool:
+    """Whether statsmodels, which the forecasts fit with, is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("statsmodels") is not None
 
 
 def hourly(values: np.ndarray, times: np.ndarray, step_s: float) -> tuple[np.ndarray, np.ndarray]:

@@ -92,11 +92,11 @@ def prefetch_texts(workload: Workload) -> None:
     """Start parsing the workload's texts (template keys, and the tables and columns of each text that may be
     its template's example) in worker processes, so that reading the series overlaps it; `profile_workload`
     takes the results (`templates.release()` after it drops what it did not need)."""
-    from pgadvisor.analyze.features import _shape
+    from pgadvisor.analyze.features import text_shape
     from pgadvisor.analyze.templates import prefetch, prefetch_keys
 
     prefetch_keys((s.template or s.query, s.dbid) for s in workload.statements)
-    prefetch(_shape, sorted({s.query for s in workload.statements}))
+    prefetch(text_shape, sorted({s.query for s in workload.statements}))
 
 
 def profile_workload(workload: Workload, series: Series | None = None, *, forecast_top: int = 0) -> WorkloadProfile:

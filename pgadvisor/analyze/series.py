@@ -59,9 +59,10 @@ class Series:
     deltas: pd.DataFrame
     plans: pd.DataFrame
     server_metrics: pd.DataFrame
-    # statement ids -> their deltas with more counters (load_series' `detail_counters`), and its results
+    # statement ids -> their deltas with more counters (load_series' `detail_counters`)
     detail_reader: Callable[[list[int]], pd.DataFrame] | None = field(default=None, repr=False)
-    _details: dict[Any, Any] = field(default_factory=dict, repr=False)  # (): the rows read; id: was read
+    _detail_rows: pd.DataFrame | None = field(default=None, repr=False)  # what detail_reader gave, by statement
+    _detail_read: set[int] = field(default_factory=set, repr=False)  # asked for (a statement without rows too)
 
     @property
     def counters(self) -> list[str]:
@@ -99,16 +100,13 @@ class Series:
         key = sorted({int(i) for i in ids})
         source = self.deltas
         if self.detail_reader is not None and not set(columns) <= set(self.deltas.columns):
-            have = self._details.get(())
-            known = set() if have is None else set(have["statement_id"].unique())
-            todo = [i for i in key if i not in known and i not in self._details]
+            todo = [i for i in key if i not in self._detail_read]
             if todo:
-                parts = [f for f in (have, self.detail_reader(todo)) if f is not None]
-                have = pd.concat(parts, ignore_index=True).sort_values("statement_id", kind="stable",
-                                                                        ignore_index=True)
-                self._details[()] = have
-                self._details.update((i, None) for i in todo)  # read (a statement without rows stays absent)
-            source = have
+                parts = [f for f in (self._detail_rows, self.detail_reader(todo)) if f is not None]
+                self._detail_rows = pd.concat(parts, ignore_index=True).sort_values(
+                    "statement_id", kind="stable", ignore_index=True)
+                self._detail_read.update(todo)
+            source = self._detail_rows
         sid = source["statement_id"].to_numpy()  # sorted by statement (frames): slices, not a scan
         rows = [np.arange(np.searchsorted(sid, m), np.searchsorted(sid, m, "right")) for m in key]
         return source.iloc[np.concatenate(rows) if rows else np.zeros(0, dtype=int)]
