@@ -160,19 +160,26 @@ def test_workload_sizes_from_a_production_store(make_db, tmp_path):
         gather(prod, production_store=str(tmp_path / "missing.sqlite"))
 
 
+def _orders_db(make_db, *statements: str) -> str:
+    """A database of APP_SCHEMA with 50,000 orders (tests that load data: the advisor's costs are the test
+    database's, see index-would-help's doc), pg_stat_statements reset, then `statements` run."""
+    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        conn.execute("INSERT INTO orders (customer_id, status, note) SELECT g % 500, 's' || (g % 1000), "
+                     "'n' || (g % 997) FROM generate_series(1, 50000) g")
+        conn.execute("ANALYZE orders")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for sql in statements:
+            conn.execute(sql)
+    return dsn
+
+
 def test_index_would_help_is_the_advisors_index(make_db):
     from pgadvisor.advise.rules import ALL
     from pgadvisor.advise.rules.workload import gather
 
-    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(APP_SCHEMA)
-        # tests that load data: the advisor's costs are the test database's (see the rule's doc)
-        conn.execute("INSERT INTO orders (customer_id, status) SELECT g % 500, 's' || (g % 1000) "
-                     "FROM generate_series(1, 50000) g")
-        conn.execute("ANALYZE orders")
-        conn.execute("SELECT pg_stat_statements_reset()")
-        conn.execute("SELECT * FROM orders WHERE status = 's7'")
+    dsn = _orders_db(make_db, "SELECT * FROM orders WHERE status = 's7'")
     facts = gather(dsn, rows={"public.orders": 5e6})
     scan = CatalogScan({}, CatalogOptions(trust_statistics=False))
     found = {r.id: r for r in ALL["index-would-help"].find_workload(facts, scan)}
@@ -186,16 +193,9 @@ def test_index_would_help_says_in_the_summary_when_its_cap_cut_it_short(make_db)
     from pgadvisor.check import CheckConfig, evaluate
     from pgadvisor.check import gather as check_gather
 
-    dsn = make_db(extensions=("pg_stat_statements", "hypopg"))
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(APP_SCHEMA)
-        conn.execute("INSERT INTO orders (customer_id, status, note) SELECT g % 500, 's' || (g % 1000), "
-                     "'n' || (g % 997) FROM generate_series(1, 50000) g")
-        conn.execute("ANALYZE orders")
-        conn.execute("SELECT pg_stat_statements_reset()")
-        for _ in range(5):  # the statement of most total time
-            conn.execute("SELECT * FROM orders WHERE status = 's7'")
-        conn.execute("SELECT * FROM orders WHERE note = 'n5'")
+    # the status lookup is the statement of most total time
+    dsn = _orders_db(make_db, *["SELECT * FROM orders WHERE status = 's7'"] * 5,
+                     "SELECT * FROM orders WHERE note = 'n5'")
     inputs = check_gather(dsn)
 
     def run(cap: float, seconds: float = 60.0):
