@@ -149,7 +149,7 @@ def run_rules(inputs: Inputs, config: CheckConfig, workload: Callable[[], Any] |
             continue
         run.status, run.findings, run.seconds = "ran", len(found), time.perf_counter() - rule_started
         if rule.kind == "workload":
-            run.limit = (getattr(facts.value, "limits", None) or {}).get(rid, "")
+            run.limit = facts.value.limits.get(rid, "")
         recs += found
     return runs, recs, facts.value
 
@@ -169,7 +169,7 @@ def evaluate(inputs: Inputs, config: CheckConfig, *, anchors: Anchors | None = N
             schema, name = object_name(key)
             f.anchor = anchors.locate(schema, name, parts(key)[2]) or _table_anchor(anchors, rec)
         findings.append(f)
-    notes = list(inputs.notes) + list(getattr(facts, "notes", None) or ())
+    notes = list(inputs.notes) + (facts.notes if facts is not None else [])
     notes += _apply_allow(findings, config.allow, today)
     fixed = []
     if baseline is not None:
