@@ -8,14 +8,15 @@ trees had not seen were 2–5× off where the calibrated cost was 1.4×; docs/be
 gate measures the distance from a plan to its nearest training plan (Euclidean, each feature scaled by its
 spread in training) and trusts the model only within a radius.
 
-The radius is not a guess: `fit_radius` picks it on held-out *statements* of the training data (grouped
-folds: what a statement production has not run yet looks like), as the distance up to which the learned
-model's mean |log error| beat the calibrated cost's. Nothing of the test data is used.
+The radius is not a guess: `best_radius` picks it as the distance up to which the learned model's mean
+|log error| beat the calibrated cost's, on held-out rows of the training data — held-out runs of the
+statements seen, and held-out *statements* in grouped folds (what a statement production has not run yet
+looks like; `QueryTimeModel._fit_radius`). Nothing of the test data is used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ class Support:
     radius_seen: float | None = None
     radius_new: float | None = None
     statements: frozenset[str] = frozenset()
+    # the points in float64 and their squared norms, made at the first `distance` (predict asks per plan)
+    _P: np.ndarray | None = field(default=None, init=False, repr=False)
+    _pp: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def build(cls, X: np.ndarray) -> Support:
@@ -54,7 +58,7 @@ class Support:
         """Each row's distance to the nearest training plan."""
         import numpy as np
 
-        if getattr(self, "_pp", None) is None:  # once per model: predict calls this per plan
+        if self._pp is None:
             self._P = self.points.astype(np.float64)
             self._pp = (self._P * self._P).sum(axis=1)
         P, pp = self._P, self._pp
