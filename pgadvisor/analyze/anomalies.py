@@ -476,17 +476,11 @@ def find(store: Any, server: str, *, since: float, until: float | None = None, h
     """Anomalies of `server` starting inside (since, until], judged against `history_s` before it; by
     template (analyze.templates' grouping of the statement texts) or by statement. (anomalies, meta)."""
     from pgadvisor.analyze.series import load_series
-    from pgadvisor.analyze.templates import prefetch_keys, release, template_keys
+    from pgadvisor.analyze.templates import keys_parsed_meanwhile, template_keys
 
-    sid = store.server_id(server)
-    if by == "template" and sid is not None:  # the texts are parsed in worker processes while the series is read
-        prefetch_keys((r["query"], int(r["dbid"])) for r in store.series_statements(sid))
-    try:
+    with keys_parsed_meanwhile(store, server, enabled=by == "template"):
         s = load_series(store, server, since - history_s, until, counters=SERIES_COUNTERS,
                         detail_counters=CAUSE_COUNTERS)
-    except Exception:
-        release()  # nobody will take the texts' results
-        raise
     groups = texts = None
     if by == "template":
         groups, texts = {}, {}

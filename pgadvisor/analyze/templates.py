@@ -13,7 +13,8 @@ Data in, data out: `build_templates(statements)` → `TemplateSet`; nothing here
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -173,6 +174,20 @@ def template_keys(items: list[tuple[str, int]]) -> list[tuple[str, str, str]]:
 def prefetch_keys(items: Iterable[tuple[str, int]]) -> None:
     """Start `template_keys(items)`'s work in the background (see `prefetch`)."""
     prefetch(_key, sorted(set(items)))
+
+
+@contextmanager
+def keys_parsed_meanwhile(store: Any, server: str, enabled: bool = True) -> Iterator[None]:
+    """Start parsing the template keys of every stored statement text of `server` (`prefetch_keys`) while the
+    body reads the store; the next `template_keys` takes them. A body that fails drops them (`release`)."""
+    sid = store.server_id(server) if enabled else None
+    if sid is not None:
+        prefetch_keys((r["query"], int(r["dbid"])) for r in store.series_statements(sid))
+    try:
+        yield
+    except BaseException:
+        release()  # nobody will take the texts' results
+        raise
 
 
 def build_templates(statements: Iterable[StatementStats]) -> TemplateSet:

@@ -32,18 +32,12 @@ def build(store: Any, server: str, *, since: float, dsn: str | None = None,
     """Everything the review shows, as plain data."""
     from pgadvisor.analyze.anomalies import detect
     from pgadvisor.analyze.series import load_series
-    from pgadvisor.analyze.templates import prefetch_keys, release, template_keys
+    from pgadvisor.analyze.templates import keys_parsed_meanwhile, template_keys
 
     say = progress or (lambda _m: None)
     say("series")
-    sid = store.server_id(server)
-    if sid is not None:  # the texts are parsed in worker processes while the series is read
-        prefetch_keys((r["query"], int(r["dbid"])) for r in store.series_statements(sid))
-    try:
+    with keys_parsed_meanwhile(store, server):
         s = load_series(store, server, since - HISTORY_S, None, counters=COUNTERS, max_points=MAX_POINTS)
-    except Exception:
-        release()  # nobody will take the texts' results
-        raise
     groups, texts = {}, {}
     keys = template_keys([(q, int(db)) for q, db in zip(s.statements["query"], s.statements["dbid"])])
     for i, q, (key, _, _) in zip(s.statements.index, s.statements["query"], keys):
