@@ -13,11 +13,12 @@ from pgadvisor.errors import EXIT_CANNOT_RUN
 from pgadvisor.models import persist
 from pgadvisor.models.evaluate import compare, held_out_split
 from pgadvisor.models.features import flatten, plan_frame
-from pgadvisor.models.query_time import QueryTimeModel, q_error
+from pgadvisor.models.operator_cost import OperatorCost
+from pgadvisor.models.query_time import BLEND_WEIGHTS, QueryTimeModel, q_error
 from pgadvisor.models.support import best_radius
 from pgadvisor.models.synthetic import plan_table, synthetic_plan
 
-SMALL = {"n_estimators": 30}  # enough trees for these tests' simple tables, fast
+SMALL = {"n_estimators": 100}  # enough trees for these tests' simple tables (30 underfit the rows effect), fast
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_estimator_conventions(table):
 def test_model_beats_the_cost_baselines_on_held_out_rows(fitted):
     model, train, test = fitted
     res = compare(model, train, test)
-    # index scans take 3× what their cost says: one factor (B1) or one slope (B2) cannot learn that
+    # the time grows with rows the cost does not count: one factor (B1) or one slope (B2) cannot learn that
     # held-out rows of trained statements: all but the few farther from a trained plan than the rows the
     # support radius was picked on
     assert res["in_support"] >= 0.9
@@ -95,7 +96,8 @@ def test_unseen_index_or_cost_falls_back_to_the_calibrated_cost(fitted):
     assert any("access path not seen in training: Index Scan:other:other_idx" in r for r in preds[0].reasons)
     assert any("outside the trained range" in r for r in preds[1].reasons)
     for p in preds:
-        assert p.predicted_ms == pytest.approx(p.baseline_ms) and not p.contributions
+        assert p.predicted_ms == pytest.approx(p.fallback_ms) and not p.contributions
+        assert p.fallback.startswith("calibrated operator cost")
     _, train, _ = fitted
     seen = model.explain(train.iloc[:1])[0]  # a trained plan of a trained statement
     assert seen.in_support and not seen.reasons
@@ -105,10 +107,10 @@ def test_a_plan_far_from_every_trained_plan_falls_back(fitted):
     model, train, _ = fitted
     far = plan_frame([synthetic_plan(5000.0, 1e9, False)], [{"statement": train["statement"].iloc[0]}])
     p = model.explain(far)[0]  # operators, access path and cost all seen; the estimated rows never
-    assert not p.in_support and p.predicted_ms == pytest.approx(p.baseline_ms)
+    assert not p.in_support and p.predicted_ms == pytest.approx(p.fallback_ms)
     assert [r for r in p.reasons if "beyond the support radius" in r and "statements seen" in r] == p.reasons
     radius_seen, radius_new = model.support_.radius_seen, model.support_.radius_new
-    assert 0 < radius_seen and 0 < radius_new  # the model beat B1 on held-out rows and statements
+    assert 0 < radius_seen and 0 < radius_new  # the model beat the fallback on held-out rows and statements
     assert model.support_.radius(None)[0] == min(radius_seen, radius_new)
 
 
@@ -140,7 +142,9 @@ def test_persist_round_trip_without_pickle(table, kind):
     state = json.loads(zlib.decompress(body))
     del state["support"]  # a model stored before the distance gate: read, gated by what it has
     older = persist.load(zlib.compress(json.dumps(state).encode()))
-    assert older.support_ is None and np.allclose(older.predict(table[:5]), model.predict(table[:5]))
+    # operators, access paths and costs all seen: the learned model's answer
+    ungated = np.exp(model.predict_log(table[:5], gate=False)[0])
+    assert older.support_ is None and np.allclose(older.predict(table[:5]), ungated)
 
 
 def test_damaged_or_newer_models_are_refused(table):
@@ -162,3 +166,52 @@ def test_damaged_or_newer_models_are_refused(table):
 
 def test_q_error_is_symmetric():
     assert list(q_error([2.0, 1.0, 5.0], [1.0, 2.0, 5.0])) == pytest.approx([2.0, 2.0, 1.0])
+
+
+def test_operator_costs_split_the_total_cost_sub_plans_inside_their_parent():
+    plan = [{"Plan": {
+        "Node Type": "Hash Join", "Total Cost": 1000.0, "Plan Rows": 10, "Plan Width": 8,
+        "Filter": "((SubPlan 1) > 3)",
+        "Plans": [
+            {"Node Type": "Seq Scan", "Relation Name": "a", "Parent Relationship": "Outer", "Total Cost": 300.0,
+             "Plan Rows": 50, "Plan Width": 8, "Filter": "((a.name)::text ~~ '%green%'::text)"},
+            {"Node Type": "Hash", "Parent Relationship": "Inner", "Total Cost": 200.0, "Plan Rows": 20,
+             "Plan Width": 8, "Plans": [
+                 {"Node Type": "Seq Scan", "Relation Name": "b", "Parent Relationship": "Outer",
+                  "Total Cost": 150.0, "Plan Rows": 20, "Plan Width": 8}]},
+            {"Node Type": "Index Scan", "Relation Name": "c", "Index Name": "c_pkey", "Parent Relationship": "SubPlan",
+             "Total Cost": 8.0, "Plan Rows": 1, "Plan Width": 4},
+        ]}}]
+    costs = flatten(plan).op_costs
+    assert costs == {"Hash Join": 500.0, "Seq Scan +like": 300.0, "Hash": 50.0, "Seq Scan": 150.0}
+    assert sum(costs.values()) == pytest.approx(1000.0)  # the sub-plan's cost is in its parent's own
+
+
+def test_operator_cost_learns_each_operators_factor(table):
+    cost = OperatorCost.fit(list(table["op_costs"]), np.log(table["ms"].to_numpy()))
+    # the synthetic index scans take 3× what their cost says, the sequential scans 1×
+    ratio = np.exp(cost.log_weights["Index Scan"] - cost.log_weights["Seq Scan"])
+    assert 2.5 < ratio < 3.3
+    q = q_error(np.exp(cost.predict_log(list(table["op_costs"]))), table["ms"])
+    lcost = np.log(np.expm1(table["total_cost"].to_numpy()))
+    lms = np.log(table["ms"].to_numpy())
+    b1 = q_error(np.exp(lcost + np.median(lms - lcost)), table["ms"])
+    assert np.median(q) < np.median(b1)
+    # an operator training never saw is scaled by the one factor of B1
+    alone = cost.predict_log([{"Merge Join": 100.0}])[0]
+    assert alone == pytest.approx(cost.log_factor + np.log(100.0))
+
+
+def test_the_fallback_is_picked_on_held_out_statements_and_stored(fitted, table):
+    model, _, _ = fitted
+    assert model.blend_ in BLEND_WEIGHTS and model.op_cost_ is not None
+    body = persist.dump(model)
+    again = persist.load(body)
+    assert again.blend_ == model.blend_ and again.op_cost_ == model.op_cost_
+    state = json.loads(zlib.decompress(body))
+    del state["operator_cost"], state["blend"]  # a model stored before the operator cost falls back to B1
+    older = persist.load(zlib.compress(json.dumps(state).encode()))
+    far = plan_frame([synthetic_plan(1e9, 100.0, False)])
+    p = older.explain(far)[0]
+    assert not p.in_support and p.predicted_ms == pytest.approx(p.baseline_ms)
+    assert p.fallback == "calibrated cost (total cost × one factor)"

@@ -85,10 +85,13 @@ def test_train_prints_the_evaluation_beside_the_baselines(trained):
     assert set(m["model_unknown_statement"]) == {"median", "p95", "p99"}  # the gate as `predict` applies it
     assert set(doc["support_radius"]) == {"seen_statements", "new_statements"}
     assert all(v >= 0 for v in doc["support_radius"].values())
+    assert doc["fallback"]["name"].startswith("calibrated operator cost")
+    assert doc["fallback"]["model_weight"] in (0.0, 0.25, 0.5, 0.75)
     r = run_cli("train", "--store", trained["store"], "--model", "forest")
     assert r.returncode == 0, r.stderr
     assert "model v2 (forest)" in r.stdout and "B0 own recent mean" in r.stdout and "p99" in r.stdout
     assert "model, as predict" in r.stdout and "support radius:" in r.stdout
+    assert "out of support: calibrated operator cost" in r.stdout
     r = run_cli("train", "--store", trained["store"], "--if-needed")
     assert r.returncode == 0 and "is current: no retrain needed" in r.stdout
 
@@ -105,6 +108,16 @@ def test_predict_with_contributions_and_versions(trained):
         assert p["contributions"]
     r = run_cli("predict", sql, "--dsn", trained["dsn"], "--store", trained["store"])
     assert r.returncode == 0 and "ms (90% interval" in r.stdout and "model v" in r.stdout
+    # a LIKE filter and a sort by an expression: a plan far from every trained plan
+    unseen = "SELECT * FROM items WHERE cat LIKE '%1%' ORDER BY price * 2"
+    r = run_cli("predict", unseen, "--dsn", trained["dsn"], "--store", trained["store"], "--format", "json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)["predictions"][0]
+    assert not p["in_support"] and p["out_of_support_reasons"]
+    assert p["predicted_ms"] == pytest.approx(p["fallback_ms"], rel=1e-3) and p["fallback_ms"] > 0
+    assert p["fallback"].startswith("calibrated operator cost") and not p["contributions"]
+    r = run_cli("predict", unseen, "--dsn", trained["dsn"], "--store", trained["store"])
+    assert r.returncode == 0 and "OUT OF SUPPORT: calibrated" in r.stdout and "beyond the support radius" in r.stdout
     r = run_cli("models", "--store", trained["store"], "--format", "json")
     assert [m["version"] for m in json.loads(r.stdout)["models"]][:2] == sorted(
         [m["version"] for m in json.loads(r.stdout)["models"]], reverse=True)[:2]

@@ -86,6 +86,8 @@ def train(
         r = result["support_radius"]
         console.print(f"support radius: {r['seen_statements']:.3g} for the statements seen, "
                       f"{r['new_statements']:.3g} for new ones (`predict` on a text uses the smaller)")
+    if result.get("fallback"):
+        console.print(f"out of support: {result['fallback']['name']}")
 
 
 @app.command()
@@ -101,7 +103,7 @@ def predict(
     fmt: Format = FormatOpt,
 ) -> None:
     """Predict statements' mean execution time from their plans on --dsn with the stored model: the time,
-    a 90% interval, whether the plan is in the model's support (else the calibrated cost is used), and
+    a 90% interval, whether the plan is in the model's support (else the calibrated operator cost is used), and
     the features that moved the prediction most."""
     from pgadvisor.cli.core import _read_statements_file
     from pgadvisor.models.predict import plans_of, predict_plans
@@ -127,7 +129,7 @@ def predict(
     for r in results:
         lo, hi = r["interval_ms"]
         console.print(f"{r['predicted_ms']:.3f} ms (90% interval {lo:.3f}–{hi:.3f} ms), model v{r['model_version']}"
-                      + ("" if r["in_support"] else ", OUT OF SUPPORT: calibrated cost used"))
+                      + ("" if r["in_support"] else f", OUT OF SUPPORT: {r['fallback']} used"))
         console.print(f"  {r['statement'][:100]}", soft_wrap=True)
         for why in r["out_of_support_reasons"]:
             console.print(f"  - {why}")

@@ -16,6 +16,7 @@ for the B0 baseline).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +26,13 @@ if TYPE_CHECKING:  # pandas is imported where a frame is built: pgadvisor.cli mu
     from pgadvisor.store.api import Store
 
 # the columns of a frame that are not features
-META = ("statement", "ms", "calls", "seq", "plan_hash", "operators", "access_paths", "template", "design")
+META = ("statement", "ms", "calls", "seq", "plan_hash", "operators", "access_paths", "op_costs", "template", "design")
 SCAN_TYPES = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan", "Tid Scan",
               "Tid Range Scan", "Function Scan", "Values Scan", "CTE Scan", "Subquery Scan")
 JOIN_TYPES = ("Nested Loop", "Hash Join", "Merge Join")
 INDEX_TYPES = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
+# the operators of LIKE, ILIKE and regular-expression matches as EXPLAIN prints them (~~ is LIKE)
+PATTERN_MATCH = re.compile(r"~~|~\*|!~| ~ ")
 # a statement needs this many calls in an interval for its mean time to count as a measurement: one call's
 # time is as noisy as it gets, but pg_stat_statements cannot tell us more (pgadvisor's choice)
 MIN_CALLS = 1
@@ -42,6 +45,8 @@ class FlatPlan:
     features: dict[str, float] = field(default_factory=dict)
     operators: set[str] = field(default_factory=set)
     access_paths: set[str] = field(default_factory=set)
+    # the root's total cost split over operator categories (operator_cost.category), summing to it
+    op_costs: dict[str, float] = field(default_factory=dict)
 
 
 def operator(node: dict[str, Any]) -> str:
@@ -49,6 +54,13 @@ def operator(node: dict[str, Any]) -> str:
     kind = node.get("Node Type", "?")
     strategy = node.get("Strategy")
     return f"{kind} {strategy}" if strategy and kind in ("Aggregate", "SetOp") else kind
+
+
+def category(node: dict[str, Any]) -> str:
+    """The operator-cost category of a node: its operator, marked ` +like` when its filter matches a pattern
+    (LIKE, ILIKE, regular expressions: per row far dearer than the planner's one cpu_operator_cost)."""
+    filters = f"{node.get('Filter', '')} {node.get('Join Filter', '')}"
+    return f"{operator(node)} +like" if PATTERN_MATCH.search(filters) else operator(node)
 
 
 def access_path(node: dict[str, Any]) -> str | None:
@@ -76,7 +88,7 @@ def flatten(plan: Any) -> FlatPlan:
     def add(key: str, value: float) -> None:
         raw[key] = raw.get(key, 0.0) + value
 
-    def walk(node: dict[str, Any], loops: float, depth: int) -> None:
+    def walk(node: dict[str, Any], loops: float, depth: int, counted: bool) -> None:
         op = operator(node)
         flat.operators.add(op)
         path = access_path(node)
@@ -88,6 +100,9 @@ def flatten(plan: Any) -> FlatPlan:
                   - sum(float(c.get("Total Cost", 0) or 0) for c in children
                         if c.get("Parent Relationship") not in ("InitPlan", "SubPlan")))
         width = float(node.get("Plan Width", 0) or 0)
+        if counted:  # a sub-plan's cost is inside its parent's own cost already
+            key = category(node)
+            flat.op_costs[key] = flat.op_costs.get(key, 0.0) + own
         stats["n_nodes"] += 1
         stats["depth"] = max(stats["depth"], depth)
         stats["max_loops"] = max(stats["max_loops"], loops)
@@ -113,9 +128,9 @@ def flatten(plan: Any) -> FlatPlan:
                 child_loops = 1.0
             if rel == "Outer":
                 outer_rows = float(child.get("Plan Rows", 0) or 0)
-            walk(child, child_loops, depth + 1)
+            walk(child, child_loops, depth + 1, counted and rel not in ("InitPlan", "SubPlan"))
 
-    walk(root, 1.0, 1)
+    walk(root, 1.0, 1, True)
     f = flat.features
     f["total_cost"] = math.log1p(float(root.get("Total Cost", 0) or 0))
     f["startup_cost"] = math.log1p(float(root.get("Startup Cost", 0) or 0))
@@ -148,6 +163,7 @@ def plan_frame(plans: list[Any], extra: list[dict[str, Any]] | None = None) -> p
         row: dict[str, Any] = dict(flat.features)
         row["operators"] = frozenset(flat.operators)
         row["access_paths"] = frozenset(flat.access_paths)
+        row["op_costs"] = flat.op_costs
         if extra is not None:
             row.update(extra[i])
         rows.append(row)

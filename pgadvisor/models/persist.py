@@ -1,7 +1,7 @@
 """A fitted QueryTimeModel as bytes and back, without pickle: nothing loaded can run code.
 
 The body is zlib-compressed JSON: the model's own state (features, baselines, interval, support sets, the
-distinct training plans and radii of the distance gate)
+distinct training plans and radii of the distance gate, the operator cost's factors and the fallback's blend)
 and its estimator in a native, data-only form —
 - xgboost: the booster's own JSON (`save_raw("json")`), loaded with `load_model`;
 - random forest / gradient boosting (scikit-learn): no data-only format ships with scikit-learn and skops
@@ -23,6 +23,7 @@ from typing import Any
 
 from pgadvisor import __version__
 from pgadvisor.errors import PgAdvisorError
+from pgadvisor.models.operator_cost import OperatorCost
 from pgadvisor.models.query_time import N_JOBS, Baselines, QueryTimeModel
 from pgadvisor.models.support import Support
 
@@ -147,6 +148,7 @@ def dump(model: QueryTimeModel) -> bytes:
         "fallback_interval": model.fallback_interval_, "operators": model.operators_,
         "access_paths": model.access_paths_, "cost_range": model.cost_range_, "n_rows": model.n_rows_,
         "estimator": _dump_estimator(model), "support": _dump_support(model.support_),
+        "operator_cost": model.op_cost_.to_dict() if model.op_cost_ is not None else None, "blend": model.blend_,
     }
     return zlib.compress(json.dumps(state).encode(), 6)
 
@@ -181,6 +183,9 @@ def load(body: bytes, sha256: str | None = None, version: int | None = None) -> 
         model.cost_range_, model.n_rows_ = tuple(state["cost_range"]), int(state["n_rows"])
         model.estimator_ = _load_estimator(kind, state["estimator"], len(model.feature_names_))
         model.support_ = _load_support(state.get("support"))  # None: a model stored before the distance gate
+        cost = state.get("operator_cost")  # None: a model stored before the operator cost falls back to B1
+        model.op_cost_ = OperatorCost.from_dict(cost) if cost is not None else None
+        model.blend_ = float(state.get("blend", 0.0))
     except Exception as exc:  # noqa: BLE001 - any damage in the document is one line for the user
         raise ModelError(f"{name} is damaged or unreadable: {exc.__class__.__name__}: {exc}",
                          hint="select an older one with --model-version, or run `pgadvisor train` again") from None

@@ -6,12 +6,17 @@ boosting on request). Learning the residual rather than the time keeps an unseen
 own slope instead of the trees' last leaf.
 
 In-support gate (after Stage, Redshift, and zero-shot cost models, Hilprecht & Binnig): a plan with an
-operator, an access path (scan type, relation, index) or a total cost outside what training saw gets the
-calibrated cost instead (B1: total cost × one fitted factor), with `in_support = False` and the reasons.
+operator, an access path (scan type, relation, index) or a total cost outside what training saw, or too far
+from every training plan (support.py), gets the fallback instead, with `in_support = False` and the reasons.
+The fallback is the calibrated operator cost (operator_cost.py: the total cost split over its operators,
+each scaled by its own fitted factor), blended in log space with the learned model's answer by the weight
+`blend_` that did best on held-out statements of the training rows (BLEND_WEIGHTS; 0: the operator cost
+alone). A model stored before the operator cost falls back to B1 (total cost × one fitted factor).
 
 Interval: split-conformal. `fit` holds out CALIBRATION_SHARE of the rows, fits on the rest, and takes the
 (1 − coverage)/2 and (1 + coverage)/2 quantiles of the held-out log residuals; then it refits on all rows.
-The fallback's interval comes from B1's residuals on the training rows.
+The fallback's interval comes from its residuals on held-out statements (on the training rows when there
+are too few statements to hold any out).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pgadvisor.models.features import FlatPlan, feature_columns
+from pgadvisor.models.operator_cost import COST_FLOOR, OperatorCost
 from pgadvisor.models.support import MIN_GROUPS, VALIDATION_FOLDS, Support, best_radius
 
 if TYPE_CHECKING:
@@ -46,7 +52,11 @@ MIN_CALIBRATION_ROWS = 10  # fewer held-out rows than this: the interval comes f
 # 1.5, 2 and 4 differed by less than its noise)
 COST_SLACK = 2.0
 MIN_MS = 1e-3  # times are floored here before taking logs (pg_stat_statements rounds to µs)
-COST_FLOOR = 1e-2  # likewise for costs (a Result node costs 0.01)
+# the learned model's weights in the fallback's log-space blend with the operator cost, tried on held-out
+# statements (quarters: finer steps would fit the folds' noise). Never 1: out of support the model is
+# extrapolating further than held-out statements of its own training data do (measured: a new index design,
+# docs/benchmarks.md issue 13), so the fallback always keeps the calibrated cost in it (pgadvisor's choice)
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 TOP_CONTRIBUTIONS = 5
 # threads per fit: one, since on the shared 2-core bench machine two threads took 3× longer than one
 # (docs/benchmarks.md, issue 13); xgboost and scikit-learn also take more on a free machine
@@ -64,6 +74,15 @@ def log_ms(ms: Any) -> np.ndarray:
     import numpy as np
 
     return np.log(np.maximum(np.asarray(ms, dtype=float), MIN_MS))
+
+
+def op_costs(frame: pd.DataFrame, lcost: np.ndarray) -> list[dict[str, float]]:
+    """Each row's operator costs (features.FlatPlan.op_costs); a frame without them: the whole cost as one."""
+    import numpy as np
+
+    if "op_costs" in frame:
+        return list(frame["op_costs"])
+    return [{"?": float(c)} for c in np.exp(lcost)]
 
 
 def q_error(pred_ms: Any, true_ms: Any) -> np.ndarray:
@@ -111,12 +130,15 @@ class Prediction:
     reasons: list[str] = field(default_factory=list)
     contributions: list[dict[str, Any]] = field(default_factory=list)
     baseline_ms: float = 0.0  # the calibrated cost (B1)
+    fallback_ms: float = 0.0  # the out-of-support answer (what `fallback` names)
+    fallback: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"predicted_ms": round(self.predicted_ms, 4),
                 "interval_ms": [round(self.interval_ms[0], 4), round(self.interval_ms[1], 4)],
                 "in_support": self.in_support, "out_of_support_reasons": self.reasons,
-                "contributions": self.contributions, "calibrated_cost_ms": round(self.baseline_ms, 4)}
+                "contributions": self.contributions, "calibrated_cost_ms": round(self.baseline_ms, 4),
+                "fallback_ms": round(self.fallback_ms, 4), "fallback": self.fallback}
 
 
 def make_estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
@@ -140,6 +162,9 @@ def make_estimator(kind: str, params: dict[str, Any], random_state: int) -> Any:
 class QueryTimeModel:
     """Predicts a statement's mean execution time from its plan (scikit-learn estimator conventions)."""
 
+    op_cost_: OperatorCost | None  # None in a model stored before the operator cost (persist.load)
+    blend_: float
+
     def __init__(self, kind: str = "xgboost", params: dict[str, Any] | None = None, coverage: float = COVERAGE,
                  cost_slack: float = COST_SLACK, random_state: int = 0):
         self.kind = kind
@@ -157,9 +182,12 @@ class QueryTimeModel:
         y = log_ms(frame["ms"] if y_ms is None else y_ms)
         self.feature_names_ = feature_columns(frame)
         lcost = log_cost(frame)
+        shares = op_costs(frame, lcost)
         self.baselines_ = Baselines.fit(lcost, y)
         X = self._matrix(frame)
         target = y - self.baselines_.b2(lcost)
+        statements = frame["statement"] if "statement" in frame else None
+        radius_new, fallback_resid = self._fit_fallback(X, y, lcost, shares, statements)
         rng = np.random.default_rng(self.random_state)
         n_cal = int(len(y) * CALIBRATION_SHARE)
         radius_seen = 0.0  # no held-out rows: the model only for the plans seen
@@ -167,64 +195,99 @@ class QueryTimeModel:
             order = rng.permutation(len(y))
             cal, fit_rows = order[:n_cal], order[n_cal:]
             est = make_estimator(self.kind, self.params or {}, self.random_state).fit(X[fit_rows], target[fit_rows])
-            resid = target[cal] - est.predict(X[cal])
-            radius_seen = best_radius(Support.build(X[fit_rows]).distance(X[cal]), np.abs(resid),
-                                      np.abs(y[cal] - self.baselines_.b1(lcost[cal])))
+            learned = self.baselines_.b2(lcost[cal]) + est.predict(X[cal])
+            cost = OperatorCost.fit([shares[i] for i in fit_rows], y[fit_rows])
+            fallback = self._blend(learned, cost.predict_log([shares[i] for i in cal]))
+            radius_seen = best_radius(Support.build(X[fit_rows]).distance(X[cal]), np.abs(learned - y[cal]),
+                                      np.abs(fallback - y[cal]))
+            resid = y[cal] - learned
         else:
             resid = None
         self.estimator_ = make_estimator(self.kind, self.params or {}, self.random_state).fit(X, target)
         if resid is None:
             resid = target - self.estimator_.predict(X)
+        self.op_cost_ = OperatorCost.fit(shares, y)
         tail = (1 - self.coverage) / 2
         self.interval_ = (float(np.quantile(resid, tail)), float(np.quantile(resid, 1 - tail)))
-        b1_resid = y - self.baselines_.b1(lcost)
-        self.fallback_interval_ = (float(np.quantile(b1_resid, tail)), float(np.quantile(b1_resid, 1 - tail)))
+        if fallback_resid is None:  # no held-out statements: the fallback's residuals on the training rows
+            fallback_resid = y - self._fallback(self.baselines_.b2(lcost) + self._raw(X), lcost, shares)
+        r = fallback_resid
+        self.fallback_interval_ = (float(np.quantile(r, tail)), float(np.quantile(r, 1 - tail)))
         self.operators_ = sorted(set().union(*frame["operators"])) if len(frame) else []
         self.access_paths_ = sorted(set().union(*frame["access_paths"])) if len(frame) else []
         self.cost_range_ = (float(lcost.min()), float(lcost.max()))
         self.n_rows_ = len(y)
-        statements = frame["statement"] if "statement" in frame else None
         self.support_ = Support.build(X)
         self.support_.radius_seen = radius_seen
-        self.support_.radius_new = self._fit_radius(X, y, lcost, statements)
+        self.support_.radius_new = radius_new
         self.support_.statements = frozenset(map(str, statements)) if statements is not None else frozenset()
         return self
 
-    def _fit_radius(self, X: np.ndarray, y: np.ndarray, lcost: np.ndarray, groups: Any) -> float:
-        """The support radius for new statements, picked on held-out statements of the training rows
-        (support.best_radius): each of VALIDATION_FOLDS grouped folds fits the model and the baselines on the
-        other statements. With fewer than MIN_GROUPS statements there is nothing to learn it from: 0."""
+    def _fit_fallback(self, X: np.ndarray, y: np.ndarray, lcost: np.ndarray, shares: list[dict[str, float]],
+                      groups: Any) -> tuple[float, np.ndarray | None]:
+        """On held-out statements of the training rows (VALIDATION_FOLDS grouped folds, each fitting the model,
+        the baselines and the operator cost on the other statements): sets the fallback's blend weight
+        `blend_`; returns the support radius for new statements (support.best_radius) and the fallback's
+        log residuals. With fewer than MIN_GROUPS statements there is nothing to learn them from: the
+        operator cost alone, radius 0, no residuals."""
         import numpy as np
 
+        self.blend_ = 0.0
         if groups is None or groups.nunique() < MIN_GROUPS:
-            return 0.0
+            return 0.0, None
         from sklearn.model_selection import GroupKFold
 
-        dist, em, ef = [], [], []
+        dist, learned, cost, truth = [], [], [], []
         folds = GroupKFold(n_splits=min(VALIDATION_FOLDS, groups.nunique()))
         for tr, te in folds.split(X, y, groups.to_numpy()):
             base = Baselines.fit(lcost[tr], y[tr])
             est = make_estimator(self.kind, self.params or {}, self.random_state)
             est.fit(X[tr], y[tr] - base.b2(lcost[tr]))
             dist.append(Support.build(X[tr]).distance(X[te]))
-            em.append(np.abs(base.b2(lcost[te]) + est.predict(X[te]) - y[te]))
-            ef.append(np.abs(base.b1(lcost[te]) - y[te]))
-        return best_radius(np.concatenate(dist), np.concatenate(em), np.concatenate(ef))
+            learned.append(base.b2(lcost[te]) + est.predict(X[te]))
+            cost.append(OperatorCost.fit([shares[i] for i in tr], y[tr]).predict_log([shares[i] for i in te]))
+            truth.append(y[te])
+        m, c, t = np.concatenate(learned), np.concatenate(cost), np.concatenate(truth)
+        self.blend_ = min(BLEND_WEIGHTS, key=lambda w: float(np.mean(np.abs(w * m + (1 - w) * c - t))))
+        fallback = self._blend(m, c)
+        return best_radius(np.concatenate(dist), np.abs(m - t), np.abs(fallback - t)), t - fallback
+
+    def fallback_name(self) -> str:
+        """What answers out of support, in words."""
+        if self.op_cost_ is None:
+            return "calibrated cost (total cost × one factor)"
+        if not self.blend_:
+            return "calibrated operator cost"
+        return f"calibrated operator cost blended with the model (model weight {self.blend_:g})"
+
+    def _blend(self, learned: np.ndarray, cost: np.ndarray) -> np.ndarray:
+        return self.blend_ * learned + (1 - self.blend_) * cost
+
+    def _fallback(self, learned: np.ndarray, lcost: np.ndarray, shares: list[dict[str, float]]) -> np.ndarray:
+        """The out-of-support answer in log ms, given the learned model's (B1 for a model stored before the
+        operator cost)."""
+        op_cost = self.op_cost_
+        if op_cost is None:
+            return self.baselines_.b1(lcost)
+        cost = op_cost.predict_log(shares)
+        return self._blend(learned, cost)
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return frame.reindex(columns=self.feature_names_, fill_value=0.0).to_numpy(dtype=float)
 
     # -- predict --------------------------------------------------------------------------------------------
 
-    def _inputs(self, plans: Plans) -> tuple[np.ndarray, list, list, np.ndarray, list]:
-        """(feature matrix, operators, access paths, log cost, statements) of a frame or of flattened plans
-        (a frame's `statement` column, else None per plan: not known); the flattened path skips pandas."""
+    def _inputs(self, plans: Plans) -> tuple[np.ndarray, list, list, np.ndarray, list, list]:
+        """(feature matrix, operators, access paths, log cost, statements, operator costs) of a frame or of
+        flattened plans (a frame's `statement` column, else None per plan: not known); the flattened path
+        skips pandas."""
         import numpy as np
 
         if not isinstance(plans, list):
             stmts = list(plans["statement"]) if "statement" in plans else [None] * len(plans)
-            return (self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), log_cost(plans),
-                    stmts)
+            lcost = log_cost(plans)
+            return (self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), lcost, stmts,
+                    op_costs(plans, lcost))
         index = getattr(self, "_index", None)
         if index is None:
             index = self._index = {name: j for j, name in enumerate(self.feature_names_)}
@@ -236,9 +299,10 @@ class QueryTimeModel:
                     X[i, j] = value
         costs = np.expm1(np.array([flat.features.get("total_cost", 0.0) for flat in plans], dtype=float))
         return (X, [f.operators for f in plans], [f.access_paths for f in plans], np.log(np.maximum(costs, COST_FLOOR)),
-                [None] * len(plans))
+                [None] * len(plans), [f.op_costs for f in plans])
 
-    def _why(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list) -> list[list[str]]:
+    def _why(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, *_: Any
+             ) -> list[list[str]]:
         known_ops, known_paths = set(self.operators_), set(self.access_paths_)
         lo = self.cost_range_[0] - math.log(self.cost_slack)
         hi = self.cost_range_[1] + math.log(self.cost_slack)
@@ -272,14 +336,18 @@ class QueryTimeModel:
         logp, ok, _ = self._gated(*self._inputs(plans), gate=gate)
         return logp, ok
 
-    def _gated(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, gate: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    def _gated(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, shares: list,
+               gate: bool = True) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
         import numpy as np
 
         learned = self.baselines_.b2(lcost) + self._raw(X)
         reasons = self._why(X, ops, paths, lcost, stmts) if gate else [[] for _ in range(len(lcost))]
         ok = np.array([not w for w in reasons], dtype=bool)
-        return np.where(ok, learned, self.baselines_.b1(lcost)), ok, reasons
+        if ok.all():
+            return learned, ok, reasons
+        out = learned.copy()
+        out[~ok] = self._fallback(learned[~ok], lcost[~ok], [shares[i] for i in np.flatnonzero(~ok)])
+        return out, ok, reasons
 
     def predict(self, plans: Plans) -> np.ndarray:
         """Predicted mean execution time (ms) per plan, gated."""
@@ -294,12 +362,14 @@ class QueryTimeModel:
         inputs = self._inputs(plans)
         X, lcost = inputs[0], inputs[3]
         logp, ok, reasons = self._gated(*inputs)
+        fallback = self._fallback(self.baselines_.b2(lcost) + self._raw(X), lcost, inputs[5])
         contribs = self._contributions(X) if self.kind == "xgboost" else None
         out = []
         for i in range(len(lcost)):
             lo, hi = self.interval_ if ok[i] else self.fallback_interval_
             p = Prediction(float(np.exp(logp[i])), (float(np.exp(logp[i] + lo)), float(np.exp(logp[i] + hi))),
-                           bool(ok[i]), reasons[i], baseline_ms=float(np.exp(self.baselines_.b1(lcost[i]))))
+                           bool(ok[i]), reasons[i], baseline_ms=float(np.exp(self.baselines_.b1(lcost[i]))),
+                           fallback_ms=float(np.exp(fallback[i])), fallback=self.fallback_name())
             if contribs is not None and ok[i]:
                 row = contribs[i]
                 p.contributions = [{"feature": self.feature_names_[j], "value": round(float(X[i, j]), 4),

@@ -61,9 +61,10 @@ def train(store: Store, server: str, *, since: float | None = None, until: float
         persist.load(body)  # a model that does not read back is never stored
         interval = model.interval_
         radii = {"seen_statements": model.support_.radius_seen, "new_statements": model.support_.radius_new}
+        fallback = {"name": model.fallback_name(), "model_weight": model.blend_}
     else:
         evaluation, body = _train_plugin(kind, plugins[kind], frame, train_rows, test_rows)
-        kind, interval, radii = PREFIX + kind, None, None
+        kind, interval, radii, fallback = PREFIX + kind, None, None, None
     evaluation["held_out"] = how
     window = _window(store, server, frame)
     meta = {
@@ -72,7 +73,7 @@ def train(store: Store, server: str, *, since: float | None = None, until: float
         "rows": len(frame), "plans": int(frame["plan_hash"].nunique()), "statements": int(frame["statement"].nunique()),
         "metrics": evaluation, "libraries": persist.library_versions(), "pgadvisor": __version__,
         "last_seq": int(frame["seq"].max()), "interval_log": interval, "coverage": COVERAGE,
-        "support_radius": radii, "train_s": round(time.monotonic() - t0, 2),
+        "support_radius": radii, "fallback": fallback, "train_s": round(time.monotonic() - t0, 2),
     }
     version = store.save_model(server=server, kind=kind, fmt=persist.FORMAT, pgadvisor_version=__version__,
                                body=body, metadata=meta, window=window, n_rows=len(frame))
