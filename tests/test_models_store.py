@@ -186,3 +186,42 @@ def test_a_model_plugin_trains_and_predicts_through_the_store(trained, tmp_path)
     assert p["predicted_ms"] > 0 and p["model_version"] == doc["model_version"] and p["contributions"] == []
     r = run_cli("train", "--store", store, "--model", "no-such-model")
     assert r.returncode == 2 and "--model: one of xgboost, forest, gbm, cost-factor" in r.stderr
+
+
+def _check(trained, *args: str) -> tuple[int, dict]:
+    r = run_cli("check", "--dsn", trained["dsn"], "--format", "json", "--fail-on", "error",
+                "--rule", "predicted-time-over-budget", *args)
+    assert r.returncode in (0, 1), r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_check_fails_a_statement_whose_predicted_time_is_over_the_budget(trained, tmp_path):
+    rule = "predicted-time-over-budget"
+    # every statement is over a budget of 1 ns: one finding per statement the tests ran, high (the whole
+    # interval is over it), with the model's prediction as evidence
+    code, doc = _check(trained, "--production-store", trained["store"], "--threshold", f"{rule}.max_ms=0.000001")
+    run = next(r for r in doc["rules"] if r["id"] == rule)
+    assert run["status"] == "ran" and run["findings"] >= len(WORKLOAD) - 1
+    keys = [f["key"] for f in doc["findings"]]
+    assert len(keys) == run["findings"] and all(k.startswith(f"{rule}:") for k in keys)
+    f = doc["findings"][0]
+    pred = f["evidence"]["prediction"]
+    assert pred["predicted_ms"] > 0 and pred["interval_ms"][0] <= pred["predicted_ms"] <= pred["interval_ms"][1]
+    assert f["evidence"]["model"].startswith("v") and "(xgboost) of app" in f["evidence"]["model"]
+    assert f["severity"] == "high" and code == 1
+    # a budget of an hour: nothing over it, exit 0
+    code, doc = _check(trained, "--production-store", trained["store"], "--threshold", f"{rule}.max_ms=3600000")
+    assert code == 0 and not doc["findings"]
+    assert next(r for r in doc["rules"] if r["id"] == rule)["status"] == "ran"
+    # no model to predict with: the rule is skipped with why, never a silent pass
+    code, doc = _check(trained)
+    run = next(r for r in doc["rules"] if r["id"] == rule)
+    assert run["status"] == "skipped" and "needs a query-time model" in run["reason"] and "train" in run["reason"]
+    empty = str(tmp_path / "empty.sqlite")
+    from pgadvisor.collect import collect
+
+    with open_store(empty) as st:
+        st.save_snapshot(collect(trained["dsn"], "app", plans_top=0))
+    code, doc = _check(trained, "--production-store", empty)
+    run = next(r for r in doc["rules"] if r["id"] == rule)
+    assert run["status"] == "skipped" and "no query-time model in the store" in run["reason"]

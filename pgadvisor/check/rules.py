@@ -28,6 +28,8 @@ class ServerFacts:
     read_all_stats: bool = False
     pgss_readable: bool = False  # pg_stat_statements created and its view readable (preloaded)
     pgss_problem: str | None = None  # why it is not
+    model: str | None = None  # the query-time model `check` loaded from --production-store ("v3 (xgboost) of prod")
+    model_problem: str | None = None  # why none was loaded
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ def unmet(rule: RuleInfo, facts: ServerFacts) -> str | None:
         return "needs a superuser"
     if privilege in ("pg_read_all_stats", "pg_monitor") and not (facts.read_all_stats or facts.superuser):
         return f"needs {privilege}; fix: GRANT {privilege} TO <the role check connects as>"
+    if req.model and facts.model is None:
+        return (f"needs a query-time model: {facts.model_problem or 'no --production-store'}; fix: "
+                "`pgadvisor train` on the production store, then check --production-store")
     return None
 
 

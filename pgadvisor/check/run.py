@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -210,8 +210,40 @@ def _apply_allow(findings: list[Finding], entries: tuple[AllowEntry, ...], today
     return notes
 
 
+def _model_rules_on(config: CheckConfig) -> bool:
+    """Whether a rule that needs the query-time model is in scope (loading one imports xgboost: ~1 s)."""
+    rules = registry()
+    _, off = select(rules, config.include, config.exclude, config.include_runtime)
+    return any(getattr(r.rule.requires, "model", False) for rid, r in rules.items() if rid not in off)
+
+
+def production_model(location: str, server: str | None, plugins: dict[str, Any] | None = None
+                     ) -> tuple[Callable[[list[Any]], list[dict[str, Any]]] | None, str | None, str | None]:
+    """(predict plans, which model, why none) for the production store's newest readable query-time model of
+    `server` (the store's only server when None); `plugins`: the model plugins that load, by name. A store
+    without a usable model is not an error for `check`: the rule that needs one is skipped with why."""
+    from pgadvisor.errors import PgAdvisorError, one_line
+    from pgadvisor.models.predict import predict_plans
+    from pgadvisor.models.train import load_model
+    from pgadvisor.store.api import open_store
+    from pgadvisor.workload import pick_server
+
+    try:
+        with open_store(location, read_only=True) as store:
+            name = pick_server(store, server, none_yet=f"{location} holds no snapshots yet")
+            model, record = load_model(store, name, plugins=plugins)
+    except PgAdvisorError as exc:
+        return None, None, one_line(exc)
+
+    def predict(plans: list[Any]) -> list[dict[str, Any]]:
+        return predict_plans(model, plans, [""] * len(plans), record["version"])
+
+    return predict, f"v{record['version']} ({record['kind']}) of {name}", None
+
+
 def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, baseline_path: str | None = None,
-              production_store: str | None = None, server: str | None = None) -> CheckResult:
+              production_store: str | None = None, server: str | None = None,
+              model_plugins: dict[str, Any] | None = None) -> CheckResult:
     """`pgadvisor check`: gather, then evaluate; the baseline file and the production store are read before
     the database is (a bad one fails first, even when no workload rule can run)."""
     from pgadvisor.advise.rules.workload import store_sizes
@@ -219,8 +251,12 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
 
     doc = read_baseline(baseline_path) if baseline_path else None
     production = store_sizes(production_store, server) if production_store else None
+    predict, model, model_problem = None, None, "no --production-store"
+    if production_store and _model_rules_on(config):
+        predict, model, model_problem = production_model(production_store, server, model_plugins)
     started = time.perf_counter()
     inputs = gather(dsn)
+    inputs.facts = replace(inputs.facts, model=model, model_problem=model_problem)
     baseline = baseline_rows(doc, inputs.database) if doc is not None else None
 
     def workload() -> Any:
@@ -228,7 +264,8 @@ def run_check(dsn: str, config: CheckConfig, *, anchors: Anchors | None = None, 
 
         # the catalog is read once per run (on 2,000 tables a read costs a second or more)
         return gather_workload.gather(dsn, production_sizes=production, rows=config.rows,
-                                      baseline_statements=(doc or {}).get("statements"), schema=inputs.schema)
+                                      baseline_statements=(doc or {}).get("statements"), schema=inputs.schema,
+                                      predict=predict, model=model)
 
     result = evaluate(inputs, config, anchors=anchors, baseline=baseline, baseline_path=baseline_path,
                       workload=workload)

@@ -185,7 +185,8 @@ def check(
     migrations: str | None = typer.Option(None, "--migrations", help="a directory of .sql migrations (read in "
                                           "file-name order): findings point at the CREATE that defines the object"),
     production_store: str | None = typer.Option(None, "--production-store", help="a store `collect` filled from "
-                                                "production: the workload rules size tables with its statistics"),
+                                                "production: the workload rules size tables with its statistics, "
+                                                "and predict statements' times with its query-time model"),
     server: str | None = typer.Option(None, "--server", help="the production server's name in --production-store"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="text: undo SQL, baseline keys, rules not run"),
     list_rules: bool = typer.Option(False, "--list-rules", callback=_list_rules, is_eager=True,
@@ -202,6 +203,7 @@ def check(
     from pgadvisor.check.config import check_config, config_path_for, validate_thresholds
     from pgadvisor.check.rules import registry
     from pgadvisor.check.run import run_check
+    from pgadvisor.cli.models import _model_plugins
 
     try:
         found = _config(config)
@@ -217,7 +219,8 @@ def check(
         if server and not production_store:
             raise UsageError("--server names a server in --production-store: give --production-store too")
         result = run_check(_dsn(ctx, dsn, found), conf, anchors=anchors, baseline_path=base,
-                           production_store=production_store, server=server)
+                           production_store=production_store, server=server,
+                           model_plugins=_model_plugins() if production_store else None)
         _emit(render(result, fmt, verbose), output)
         _github(result, fmt)
     except PgAdvisorError as exc:

@@ -50,6 +50,7 @@ from pgadvisor.advise.rules import (
     not_valid_constraint,
     nullable_index_column,
     partition_table,
+    predicted_time_over_budget,
     redundant_index_predicate,
     sequence_near_overflow,
     serial_column,
@@ -107,7 +108,7 @@ RUNTIME: tuple[Rule, ...] = tuple(_rule(m) for m in (stale_statistics, table_blo
 CATALOG: tuple[Rule, ...] = DROPS + STATIC + RUNTIME
 # the rules over the statements the tests ran: `find_workload(workload.gather(...), scan)`
 WORKLOAD: tuple[Rule, ...] = tuple(_rule(m) for m in (large_table_scan, large_table_sort, index_would_help,
-                                                      new_statement))
+                                                      predicted_time_over_budget, new_statement))
 ALL: dict[str, Rule] = {r.id: r for r in (_rule(create_index), _rule(partition_table), *CATALOG, *WORKLOAD)}
 
 
@@ -121,5 +122,5 @@ def describe(rule: Rule) -> dict[str, Any]:
     req = rule.requires
     return {"id": rule.id, "kind": rule.kind, "severity": str(rule.default_severity), "summary": rule.summary,
             "requires": None if req is None else {"min_version": req.min_version, "extensions": list(req.extensions),
-                                                  "privilege": req.privilege},
+                                                  "privilege": req.privilege, "model": req.model},
             "thresholds": dict(rule.thresholds)}

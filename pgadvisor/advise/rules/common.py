@@ -29,6 +29,7 @@ class Requires:
     min_version: int | None = None  # server_version_num, e.g. 150000
     extensions: tuple[str, ...] = ()  # created in the database
     privilege: str | None = None  # "superuser" | "pg_read_all_stats" | "pg_monitor"
+    model: bool = False  # a query-time model in `check --production-store` (`pgadvisor train`)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ reached through an index, the sequential scan was the small table's choice and i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ class TestStatement:
     mean_ms: float
     nodes: list[Node] = field(default_factory=list)
     planned: bool = True
+    plan: Any = None  # the generic test plan (EXPLAIN (FORMAT JSON) document); None when not planned
 
 
 @dataclass
@@ -88,6 +89,10 @@ class WorkloadFacts:
     search_path: list[str] = field(default_factory=lambda: ["public"])
     # what a rule cut short, by rule id (a statement cap, a time limit): `check` says it in its summary line
     limits: dict[str, str] = field(default_factory=dict)
+    # plans → one prediction dict each (`predicted_ms`, `interval_ms`, `in_support`, ...): the query-time model
+    # `check` loaded from the production store, passed in (advise may not import models, a sibling layer)
+    predict: Callable[[list[Any]], list[dict[str, Any]]] | None = None
+    model: str | None = None  # which model that is, e.g. "v3 (xgboost) of prod"
 
     @property
     def fingerprints(self) -> list[str]:
@@ -103,12 +108,15 @@ class WorkloadFacts:
 def gather(dsn: str, *, production_store: str | None = None, server: str | None = None,
            rows: dict[str, float] | None = None, baseline_statements: Iterable[str] | None = None,
            max_statements: int = MAX_STATEMENTS, schema: dict[str, Any] | None = None,
-           production_sizes: dict[str, TableSize] | None = None) -> WorkloadFacts:
+           production_sizes: dict[str, TableSize] | None = None,
+           predict: Callable[[list[Any]], list[dict[str, Any]]] | None = None, model: str | None = None
+           ) -> WorkloadFacts:
     """Read the test database's statements and plans and the production sizes of their tables.
 
     `schema`: the catalog as `pg.catalog.read_schema` read it in this run (`check` reads it once: on
     2,000 tables a read costs a second or more); None reads it here. `production_sizes`: `store_sizes`
     of `production_store` read already (`check` reads it before connecting: a bad store fails first).
+    `predict`, `model`: the production store's query-time model, when `check` loaded one.
 
     UsageError: a `production_store` that does not exist, holds no such server or no snapshot of it.
     CannotRun: pg_stat_statements is not created or readable in the test database."""
@@ -151,14 +159,15 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
             statements = statements[:max_statements]
         table_rows: dict[str, float] = {}
         for s in statements:
-            s.nodes, s.planned = _nodes(conn, s.query, guard, view, table_rows, sizes)
+            s.nodes, s.plan = _nodes(conn, s.query, guard, view, table_rows, sizes)
+            s.planned = s.plan is not None
     unplanned = sum(not s.planned for s in statements)
     if unplanned:
         notes.append(f"{unplanned} of {len(statements)} statements could not be planned (refused by the code "
                      "guard, or EXPLAIN failed): the workload rules did not read them")
     baseline = frozenset(baseline_statements) if baseline_statements is not None else None
     return WorkloadFacts(dsn, info["datname"], statements, sizes, baseline, costs, notes, schema, ts_config,
-                         list(path))
+                         list(path), predict=predict, model=model)
 
 
 def _statements(raw: list[dict[str, Any]], dbid: int) -> list[TestStatement]:
@@ -202,15 +211,16 @@ def _table(view: Any, node: dict[str, Any]) -> str | None:
 
 
 def _nodes(conn: Any, text: str, guard: Any, view: Any, table_rows: dict[str, float],
-           sizes: dict[str, TableSize]) -> tuple[list[Node], bool]:
-    """The sequential scans and sorts of one statement's generic test plan; (nodes, whether it was planned)."""
+           sizes: dict[str, TableSize]) -> tuple[list[Node], Any]:
+    """The sequential scans and sorts of one statement's generic test plan; (nodes, the plan or None when it
+    could not be planned)."""
     from pgadvisor.pg import catalog
     from pgadvisor.pg.explain import explain_generic
 
     plan = explain_generic(conn, text, guard)
     conn.rollback()
     if not plan:
-        return [], False
+        return [], None
     root = plan[0]["Plan"]
     nodes: list[Node] = []
     seq_tables = set()
@@ -233,7 +243,7 @@ def _nodes(conn: Any, text: str, guard: Any, view: Any, table_rows: dict[str, fl
         still = {t for n in _walk(probe[0]["Plan"]) if n.get("Node Type") == "Seq Scan"
                  for t in [_table(view, n)] if t} if probe else seq_tables
         nodes = [replace(n, served_by_index=n.table not in still) if n.kind == "seq-scan" else n for n in nodes]
-    return nodes, True
+    return nodes, plan
 
 
 def _planner_rows(conn: Any, guard: Any, table: str, cache: dict[str, float]) -> float:
