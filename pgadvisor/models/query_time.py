@@ -211,8 +211,8 @@ class QueryTimeModel:
         self.interval_ = (float(np.quantile(resid, tail)), float(np.quantile(resid, 1 - tail)))
         if fallback_resid is None:  # no held-out statements: the fallback's residuals on the training rows
             fallback_resid = y - self._fallback(self.baselines_.b2(lcost) + self._raw(X), lcost, shares)
-        r = fallback_resid
-        self.fallback_interval_ = (float(np.quantile(r, tail)), float(np.quantile(r, 1 - tail)))
+        self.fallback_interval_ = (float(np.quantile(fallback_resid, tail)),
+                                   float(np.quantile(fallback_resid, 1 - tail)))
         self.operators_ = sorted(set().union(*frame["operators"])) if len(frame) else []
         self.access_paths_ = sorted(set().union(*frame["access_paths"])) if len(frame) else []
         self.cost_range_ = (float(lcost.min()), float(lcost.max()))

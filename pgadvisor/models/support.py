@@ -9,9 +9,9 @@ gate measures the distance from a plan to its nearest training plan (Euclidean, 
 spread in training) and trusts the model only within a radius.
 
 The radius is not a guess: `best_radius` picks it as the distance up to which the learned model's mean
-|log error| beat the calibrated cost's, on held-out rows of the training data — held-out runs of the
-statements seen, and held-out *statements* in grouped folds (what a statement production has not run yet
-looks like; `QueryTimeModel._fit_radius`). Nothing of the test data is used.
+|log error| beat the fallback's (query_time.py), on held-out rows of the training data — held-out runs of
+the statements seen (`QueryTimeModel.fit`), and held-out *statements* in grouped folds (what a statement
+production has not run yet looks like; `QueryTimeModel._fit_fallback`). Nothing of the test data is used.
 """
 
 from __future__ import annotations
