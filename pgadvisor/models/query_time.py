@@ -76,15 +76,6 @@ def log_ms(ms: Any) -> np.ndarray:
     return np.log(np.maximum(np.asarray(ms, dtype=float), MIN_MS))
 
 
-def op_costs(frame: pd.DataFrame, lcost: np.ndarray) -> list[dict[str, float]]:
-    """Each row's operator costs (features.FlatPlan.op_costs); a frame without them: the whole cost as one."""
-    import numpy as np
-
-    if "op_costs" in frame:
-        return list(frame["op_costs"])
-    return [{"?": float(c)} for c in np.exp(lcost)]
-
-
 def q_error(pred_ms: Any, true_ms: Any) -> np.ndarray:
     """max(pred/true, true/pred) per row."""
     import numpy as np
@@ -182,7 +173,7 @@ class QueryTimeModel:
         y = log_ms(frame["ms"] if y_ms is None else y_ms)
         self.feature_names_ = feature_columns(frame)
         lcost = log_cost(frame)
-        shares = op_costs(frame, lcost)
+        shares = list(frame["op_costs"])
         self.baselines_ = Baselines.fit(lcost, y)
         X = self._matrix(frame)
         target = y - self.baselines_.b2(lcost)
@@ -266,11 +257,9 @@ class QueryTimeModel:
     def _fallback(self, learned: np.ndarray, lcost: np.ndarray, shares: list[dict[str, float]]) -> np.ndarray:
         """The out-of-support answer in log ms, given the learned model's (B1 for a model stored before the
         operator cost)."""
-        op_cost = self.op_cost_
-        if op_cost is None:
+        if self.op_cost_ is None:
             return self.baselines_.b1(lcost)
-        cost = op_cost.predict_log(shares)
-        return self._blend(learned, cost)
+        return self._blend(learned, self.op_cost_.predict_log(shares))
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return frame.reindex(columns=self.feature_names_, fill_value=0.0).to_numpy(dtype=float)
@@ -285,9 +274,8 @@ class QueryTimeModel:
 
         if not isinstance(plans, list):
             stmts = list(plans["statement"]) if "statement" in plans else [None] * len(plans)
-            lcost = log_cost(plans)
-            return (self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), lcost, stmts,
-                    op_costs(plans, lcost))
+            return (self._matrix(plans), list(plans["operators"]), list(plans["access_paths"]), log_cost(plans),
+                    stmts, list(plans["op_costs"]))
         index = getattr(self, "_index", None)
         if index is None:
             index = self._index = {name: j for j, name in enumerate(self.feature_names_)}
@@ -301,8 +289,7 @@ class QueryTimeModel:
         return (X, [f.operators for f in plans], [f.access_paths for f in plans], np.log(np.maximum(costs, COST_FLOOR)),
                 [None] * len(plans), [f.op_costs for f in plans])
 
-    def _why(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, *_: Any
-             ) -> list[list[str]]:
+    def _why(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list) -> list[list[str]]:
         known_ops, known_paths = set(self.operators_), set(self.access_paths_)
         lo = self.cost_range_[0] - math.log(self.cost_slack)
         hi = self.cost_range_[1] + math.log(self.cost_slack)
@@ -324,7 +311,7 @@ class QueryTimeModel:
 
     def support(self, plans: Plans) -> list[list[str]]:
         """Per plan, why it is out of support (an empty list: in support)."""
-        return self._why(*self._inputs(plans))
+        return self._why(*self._inputs(plans)[:5])
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         if self.kind == "xgboost":  # inplace_predict: no DMatrix, no validation — the fast path
@@ -333,21 +320,22 @@ class QueryTimeModel:
 
     def predict_log(self, plans: Plans, gate: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(log ms, in support) per plan; `gate=False` gives the learned model's answer everywhere."""
-        logp, ok, _ = self._gated(*self._inputs(plans), gate=gate)
+        logp, ok, _, _ = self._gated(*self._inputs(plans), gate=gate)
         return logp, ok
 
     def _gated(self, X: np.ndarray, ops: list, paths: list, lcost: np.ndarray, stmts: list, shares: list,
-               gate: bool = True) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+               gate: bool = True) -> tuple[np.ndarray, np.ndarray, list[list[str]], np.ndarray]:
+        """(log ms, in support, why not, the learned model's log ms) per plan."""
         import numpy as np
 
         learned = self.baselines_.b2(lcost) + self._raw(X)
         reasons = self._why(X, ops, paths, lcost, stmts) if gate else [[] for _ in range(len(lcost))]
         ok = np.array([not w for w in reasons], dtype=bool)
         if ok.all():
-            return learned, ok, reasons
+            return learned, ok, reasons, learned
         out = learned.copy()
         out[~ok] = self._fallback(learned[~ok], lcost[~ok], [shares[i] for i in np.flatnonzero(~ok)])
-        return out, ok, reasons
+        return out, ok, reasons, learned
 
     def predict(self, plans: Plans) -> np.ndarray:
         """Predicted mean execution time (ms) per plan, gated."""
@@ -361,8 +349,8 @@ class QueryTimeModel:
 
         inputs = self._inputs(plans)
         X, lcost = inputs[0], inputs[3]
-        logp, ok, reasons = self._gated(*inputs)
-        fallback = self._fallback(self.baselines_.b2(lcost) + self._raw(X), lcost, inputs[5])
+        logp, ok, reasons, learned = self._gated(*inputs)
+        fallback = self._fallback(learned, lcost, inputs[5])
         contribs = self._contributions(X) if self.kind == "xgboost" else None
         out = []
         for i in range(len(lcost)):

@@ -52,15 +52,15 @@ def find_workload(facts: Any, scan: CatalogScan) -> list[Recommendation]:
     if facts.predict is None:
         return []
     budget = scan.threshold(ID, "max_ms")
-    planned = [s for s in facts.statements if s.plan is not None]
+    planned = [s for s in facts.statements if s.planned]
     recs = []
     for s, p in zip(planned, facts.predict([s.plan for s in planned]) if planned else []):
         ms, (low, high) = float(p["predicted_ms"]), p["interval_ms"]
         if ms <= budget:
             continue
-        support = "in the model's support" if p.get("in_support", True) else \
-            f"out of the model's support ({'; '.join(p.get('out_of_support_reasons') or [])}): " \
-            f"{p.get('fallback') or 'the calibrated cost'} used"
+        ok = p["in_support"]
+        support = "in the model's support" if ok else \
+            f"out of the model's support ({'; '.join(p['out_of_support_reasons'])}): {p['fallback']} used"
         recs.append(finding(
             ID, Severity.high if low > budget else DEFAULT_SEVERITY, key=f"{ID}:{s.fingerprint}",
             target=facts.database,
@@ -71,7 +71,7 @@ def find_workload(facts: Any, scan: CatalogScan) -> list[Recommendation]:
             why=(f"model {facts.model or ''} predicts {ms:,.1f} ms (90% interval {low:,.1f}–{high:,.1f} ms) from "
                  f"its plan in {facts.database}; the plan is {support}; the tests ran it {s.calls} time(s) at "
                  f"{s.mean_ms:,.2f} ms"),
-            confidence=CONFIDENCE_IN_SUPPORT if p.get("in_support", True) else CONFIDENCE_FALLBACK,
+            confidence=CONFIDENCE_IN_SUPPORT if ok else CONFIDENCE_FALLBACK,
             evidence={"statement": statement_evidence(s), "budget_ms": budget, "model": facts.model,
                       "prediction": {k: p[k] for k in ("predicted_ms", "interval_ms", "in_support",
                                                        "out_of_support_reasons", "fallback", "contributions")

@@ -67,8 +67,11 @@ class TestStatement:
     calls: int
     mean_ms: float
     nodes: list[Node] = field(default_factory=list)
-    planned: bool = True
     plan: Any = None  # the generic test plan (EXPLAIN (FORMAT JSON) document); None when not planned
+
+    @property
+    def planned(self) -> bool:
+        return self.plan is not None
 
 
 @dataclass
@@ -160,7 +163,6 @@ def gather(dsn: str, *, production_store: str | None = None, server: str | None 
         table_rows: dict[str, float] = {}
         for s in statements:
             s.nodes, s.plan = _nodes(conn, s.query, guard, view, table_rows, sizes)
-            s.planned = s.plan is not None
     unplanned = sum(not s.planned for s in statements)
     if unplanned:
         notes.append(f"{unplanned} of {len(statements)} statements could not be planned (refused by the code "
